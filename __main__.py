@@ -1,0 +1,20 @@
+"""gpu-platform: load the typed stack spec, build the layers, export what later layers and users need.
+
+Invalid config stops here with every problem listed (ConfigError is a pulumi.RunError: no traceback)
+before any resource is registered.
+"""
+
+import pulumi
+
+from stacks import aws as aws_stack
+from stacks.spec import load_spec
+
+spec = load_spec()
+
+if spec.cloud == "aws":
+    aws_stack.build(spec)
+else:
+    raise pulumi.RunError("gpu-platform:cloud: 'alicloud' is not implemented yet; use 'aws'")
+
+pulumi.export("environment", spec.environment)
+pulumi.export("clusterName", spec.cluster_name)

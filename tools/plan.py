@@ -1,0 +1,72 @@
+"""Offline plan runner and credential-free preview diff.
+
+    python -m tools.plan STACK [--out DIR]            run __main__.py for STACK under the recording monitor
+    python -m tools.plan diff BASE.json HEAD.json [--markdown] [--fail-on-stateful-delete]
+
+Exit codes: 0 ok; 2 invalid config (messages only, no traceback); 3 a protected or stateful resource
+would be deleted (with --fail-on-stateful-delete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from stacks.errors import ConfigError
+from tools.offline import artifacts
+from tools.offline.diff import diff_plans, render_markdown, render_text
+from tools.offline.runner import PROJECT_DIR, run_stack
+
+
+def _plan(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.plan", description="Offline plan of one stack.")
+    ap.add_argument("stack", help="stack name: uses Pulumi.<stack>.yaml")
+    ap.add_argument("--out", type=Path, help="output directory (default build/plan/STACK)")
+    args = ap.parse_args(argv)
+    try:
+        plan = run_stack(args.stack)
+    except ConfigError as err:
+        print(f"{args.stack}: {err.render()}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out: Path = args.out or PROJECT_DIR / "build" / "plan" / args.stack
+    n_manifests = artifacts.write_all(plan, out)
+    res = plan["resources"]
+    kinds = Counter(r["type"].split(":")[0] for r in res if r["custom"])
+    print(f"stack {plan['stack']}: {len(res)} resources "
+          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; "
+          f"{sum(1 for r in res if not r['custom'])} components), "
+          f"{sum(1 for r in res if r['options']['protect'])} protected, {n_manifests} manifests")
+    for d in plan["diagnostics"]:
+        print(f"  {d['severity']}: {d['message']}")
+    print(f"wrote {out}/plan.json, {out}/manifests/, {out}/report.md")
+    return 0
+
+
+def _diff(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.plan diff", description="Diff two offline plans.")
+    ap.add_argument("base", type=Path)
+    ap.add_argument("head", type=Path)
+    ap.add_argument("--markdown", action="store_true", help="markdown for a pull-request comment")
+    ap.add_argument("--fail-on-stateful-delete", action="store_true",
+                    help="exit 3 when a protected or stateful resource would be deleted")
+    args = ap.parse_args(argv)
+    d = diff_plans(json.loads(args.base.read_text()), json.loads(args.head.read_text()))
+    sys.stdout.write(render_markdown(d) if args.markdown else render_text(d))
+    return 3 if args.fail_on_stateful_delete and d.dangerous else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return _diff(argv[1:])
+    return _plan(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
