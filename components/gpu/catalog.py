@@ -138,7 +138,7 @@ def layout_problems(gpu: GpuModel, counts: Mapping[str, int]) -> list[str]:
 
     Checks what mig-parted would reject at apply time on the node: unknown profiles, max_per_gpu,
     the compute-slice budget, at most one media-extension profile, and a real non-overlapping placement
-    on the memory-slice axis (e.g. 4g + 3g passes the compute budget but both need start slot 0).
+    on the memory-slice axis (e.g. 2 x 3g + 1g is 7 compute slices but needs 9 of 8 memory slots).
     """
     if not gpu.mig_supported:
         return [f"{gpu.key} does not support MIG"]
