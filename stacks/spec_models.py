@@ -28,7 +28,8 @@ class Spec(BaseModel):
     """Base: frozen, camelCase keys, unknown keys are errors."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False,
+        use_attribute_docstrings=True,
     )
 
 
@@ -89,7 +90,9 @@ class ClusterSpec(Spec):
     kubernetes_version: str = "1.33"
     """Pinned control-plane and node version; one of KUBERNETES_VERSIONS."""
     network: NetworkSpec = NetworkSpec()
+    """VPC and Service CIDRs, NAT layout."""
     endpoint: EndpointSpec = EndpointSpec()
+    """Kubernetes API endpoint exposure (private by default)."""
     admin_principals: tuple[str, ...] = ()
     """IAM role/user ARNs (AWS) or RAM principals (Alibaba) granted cluster-admin through access entries.
     Default: none — the creator gets no implicit admin, so name your admin role here."""
@@ -105,8 +108,11 @@ class ClusterSpec(Spec):
 
 class TaintSpec(Spec):
     key: str
+    """Taint key, e.g. dedicated."""
     value: str = ""
+    """Taint value (may be empty)."""
     effect: Literal["NoSchedule", "NoExecute", "PreferNoSchedule"] = "NoSchedule"
+    """What happens to pods that do not tolerate it."""
 
 
 class MigSpec(Spec):
@@ -126,22 +132,28 @@ class GpuSpec(Spec):
     sharing: Literal["none", "mig", "time-slicing"] = "none"
     """Default: whole GPUs, one pod per GPU."""
     mig: MigSpec | None = None
+    """Required when sharing is `mig`."""
     time_slicing: TimeSlicingSpec | None = None
+    """Required when sharing is `time-slicing`."""
 
 
 class NodePoolSpec(Spec):
     name: DnsName
+    """Pool name; part of resource names, so renaming a pool replaces it."""
     instance_types: tuple[str, ...] = Field(min_length=1)
     """One or more instance types of the same shape; the first is the primary."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """SPOT is cheaper but can be reclaimed at two minutes' notice."""
     min_size: int = Field(default=0, ge=0)
     """Default 0: the pool scales to zero when idle (GPU pools should)."""
     max_size: int = Field(default=2, ge=1)
+    """Upper bound for the cluster autoscaler; the capacity planner checks releases fit at this size."""
     disk_size_gib: int | None = Field(default=None, ge=20, le=16384)
     """Root volume. Default: 200 GiB on GPU pools (driver, CUDA images), 50 GiB otherwise."""
     ami_type: str | None = None
     """EKS AMI type. Default: AL2023 NVIDIA for GPU instances, AL2023 standard otherwise (by arch)."""
     labels: dict[str, str] = {}
+    """Extra node labels (GPU pools also get the catalog labels)."""
     taints: tuple[TaintSpec, ...] = ()
     """Extra taints. GPU pools always get nvidia.com/gpu=present:NoSchedule."""
     gpu: GpuSpec | None = None
@@ -156,6 +168,7 @@ class NodePoolSpec(Spec):
 
 class RegistrySpec(Spec):
     enabled: bool = True
+    """Create the registry and one repository per model."""
     platform_repositories: tuple[DnsName, ...] = ()
     """Extra repositories for platform images (beyond one per model)."""
     keep_release_images: int = Field(default=30, ge=1, le=1000)
@@ -165,20 +178,27 @@ class RegistrySpec(Spec):
     scan_type: Literal["BASIC", "ENHANCED"] = "BASIC"
     """ENHANCED turns on continuous (Inspector) scanning registry-wide."""
     replication_regions: tuple[str, ...] = ()
+    """Regions to replicate every repository to (disaster recovery, pulls close to other clusters)."""
     ci_push_repos: tuple[str, ...] = ()
     """GitHub `owner/repo` (optionally `owner/repo:ref`) allowed to push through GitHub OIDC."""
 
 
 class AddonToggle(Spec):
     enabled: bool = True
+    """Install this add-on."""
 
 
 class AddonsSpec(Spec):
     nvidia: AddonToggle = AddonToggle()
+    """NVIDIA device plugin, GPU feature discovery, MIG manager, DCGM exporter."""
     cluster_autoscaler: AddonToggle = AddonToggle()
+    """Cluster autoscaler with scale-from-zero GPU node templates."""
     istio: AddonToggle = AddonToggle()
+    """Istio mesh (mTLS STRICT) and the API gateway."""
     prometheus: AddonToggle = AddonToggle()
+    """kube-prometheus-stack with GPU and SLO rules."""
     logging: AddonToggle = AddonToggle()
+    """Elasticsearch, Kibana and Fluent Bit (EFK)."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -187,26 +207,36 @@ class AddonsSpec(Spec):
 
 class ModelGpuSpec(Spec):
     count: int | None = Field(default=None, ge=1)
+    """Whole GPUs per replica."""
     mig_profile: str | None = None
+    """A MIG profile instead of whole GPUs, e.g. 1g.10gb."""
 
 
 class ModelVersionSpec(Spec):
     name: DnsName
+    """Version name; the Deployment is `<model>-<name>`."""
     image: str
     """Repository + digest: `<repo>@sha256:<64 hex>`."""
     gpu: ModelGpuSpec = ModelGpuSpec(count=1)
+    """GPU request per replica. Default: one whole GPU."""
 
 
 class ModelTrafficSpec(Spec):
     stable: str
+    """Version that takes the traffic not sent to the candidate."""
     candidate: str | None = None
+    """Version under canary."""
     candidate_weight: int = Field(default=0, ge=0, le=100)
+    """Percent of requests to the candidate (0-100)."""
 
 
 class ModelSpec(Spec):
     name: DnsName
+    """Model name: namespace, Service and repository names derive from it."""
     versions: tuple[ModelVersionSpec, ...] = Field(min_length=1)
+    """Deployable versions of the model (one Deployment each)."""
     traffic: ModelTrafficSpec
+    """How requests are split between versions."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -216,13 +246,21 @@ class StackSpec(Spec):
     environment: Environment
     """Drives the safer defaults: NAT per zone, deletion protection and protected state in prod."""
     cloud: Cloud = "aws"
+    """Which cloud layer builds the cluster; the Kubernetes layers are shared."""
     region: str
+    """Cloud region, e.g. us-west-2 or cn-hangzhou. Zones must belong to it."""
     zones: tuple[str, ...] = Field(min_length=1)
+    """Availability zones for subnets and node pools; at least 2 on AWS and in prod."""
     cluster: ClusterSpec = ClusterSpec()
+    """Control plane, network and API endpoint."""
     node_pools: tuple[NodePoolSpec, ...] = Field(min_length=1)
+    """Node pools; a pool whose instance type has GPUs is a GPU pool (tainted, labelled from the catalog)."""
     registry: RegistrySpec = RegistrySpec()
+    """Container registry (ECR / ACR) for model and platform images."""
     addons: AddonsSpec = AddonsSpec()
+    """Cluster add-ons; each can be switched off per environment."""
     models: tuple[ModelSpec, ...] = ()
+    """Model releases deployed on the cluster."""
 
     @property
     def is_prod(self) -> bool:

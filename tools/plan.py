@@ -15,21 +15,26 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from stacks.errors import ConfigError
+from pulumi.errors import RunError
+
 from tools.offline import artifacts
+from tools.offline.config import PROJECT_DIR
 from tools.offline.diff import diff_plans, render_markdown, render_text
-from tools.offline.runner import PROJECT_DIR, run_stack
 
 
 def _plan(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.plan", description="Offline plan of one stack.")
     ap.add_argument("stack", help="stack name: uses Pulumi.<stack>.yaml")
     ap.add_argument("--out", type=Path, help="output directory (default build/plan/STACK)")
+    ap.add_argument("--project-dir", type=Path, default=PROJECT_DIR,
+                    help="directory holding Pulumi.yaml, Pulumi.STACK.yaml and __main__.py (default: this repo)")
     args = ap.parse_args(argv)
+    from tools.offline.runner import run_stack  # imports the Pulumi SDK; the diff path does not need it
+
     try:
-        plan = run_stack(args.stack)
-    except ConfigError as err:
-        print(f"{args.stack}: {err.render()}", file=sys.stderr)
+        plan = run_stack(args.stack, args.project_dir.resolve())
+    except RunError as err:  # ConfigError and any other clean program stop
+        print(f"{args.stack}: {err}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)

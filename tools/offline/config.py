@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET_PLACEHOLDER = "offline-secret-placeholder"
 _SCHEMA_KEYS = {"type", "description", "default", "secret", "items"}
 

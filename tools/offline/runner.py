@@ -18,12 +18,11 @@ import pulumi
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.stack import run_pulumi_func
 
-from tools.offline.config import StackConfig, load_stack_config
+from tools.offline.config import PROJECT_DIR, StackConfig, load_stack_config
 from tools.offline.recording import (
     COMPUTED, SECRET, DiagnosticsHandler, PlanMocks, Registration, RecordingMonitor, normalize,
 )
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 

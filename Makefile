@@ -1,0 +1,37 @@
+# Two commands for a new machine: `make plan` (offline plan of dev) and `make test`.
+# Both create .venv from scratch when it is missing or the requirements changed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  ?= dev
+STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+
+.PHONY: plan plans test typecheck unit bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+plan: $(STAMP)  ## offline plan of one stack (STACK=dev): build/plan/STACK/{plan.json,manifests/,report.md}
+	$(PY) -m tools.plan $(STACK)
+
+plans: $(STAMP)  ## offline plans of every stack file
+	@for s in $(STACKS); do $(PY) -m tools.plan $$s || exit $$?; done
+
+typecheck: $(STAMP)
+	$(VENV)/bin/pyright
+
+unit: $(STAMP)
+	$(PY) -m pytest
+
+# pytest exits 5 when it collected no tests; make treats any non-zero exit as failure.
+test: typecheck unit  ## type-check (pyright, zero errors) and run every test
+
+bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,85 @@
+"""Validate rendered Kubernetes objects: core kinds against the official schemas shipped in
+kubernetes-validate (strict: unknown fields fail), custom resources against ../shared/schemas/crds.
+
+Reports every error of an object (iter_errors), not just the first, and caches the parsed schemas:
+kubernetes_validate.validate() re-reads the 1.3 MB definitions file on every call.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+from kubernetes_validate.utils import all_versions, major_minor
+
+from tools.offline.runner import PROJECT_DIR
+
+CRD_DIR = PROJECT_DIR.parent / "shared" / "schemas" / "crds"
+
+
+class NoSchema(Exception):
+    pass
+
+
+def _schema_version(k8s_version: str) -> str:
+    wanted = major_minor(k8s_version)
+    return [v for v in all_versions() if major_minor(v) <= wanted][-1]
+
+
+@functools.cache
+def _definitions(version: str) -> referencing.Resource[Any]:
+    path = resources.files("kubernetes_validate") / f"kubernetes-json-schema/v{version}-local-strict/_definitions.json"
+    return referencing.Resource.from_contents(json.loads(path.read_text()))
+
+
+@functools.cache
+def _core_validator(version: str, kind: str, api_version: str) -> jsonschema.Draft202012Validator:
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    path = resources.files("kubernetes_validate") / f"kubernetes-json-schema/v{version}-local-strict/{kind.lower()}-{group}.json"
+    try:
+        schema = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NoSchema(f"no Kubernetes {version} schema for {api_version} {kind}") from None
+    registry: referencing.Registry[Any] = _definitions(version) @ (referencing.Resource.from_contents(schema) @ referencing.Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@functools.cache
+def _crd_validator(group: str, version: str, kind: str) -> jsonschema.Draft7Validator:
+    path = CRD_DIR / group / f"{kind.lower()}_{version}.json"
+    if not path.exists():
+        raise NoSchema(f"no CRD schema {path.relative_to(CRD_DIR.parent)} for {group}/{version} {kind}")
+    return jsonschema.Draft7Validator(json.loads(path.read_text()))
+
+
+def errors(obj: dict[str, Any], k8s_version: str) -> list[str]:
+    """All schema errors of one object, as 'path: message'. Raises NoSchema for an unknown kind."""
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    if "/" in api_version and "." in api_version.split("/")[0] and not api_version.split("/")[0].endswith("k8s.io"):
+        group, version = api_version.split("/")
+        validator: Any = _crd_validator(group, version, kind)
+    else:
+        validator = _core_validator(_schema_version(k8s_version), kind, api_version)
+    found = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in found]
+
+
+def crd_dir_present() -> bool:
+    return CRD_DIR.is_dir()
+
+
+def describe(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    return f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def load_yaml_dir(path: Path) -> list[dict[str, Any]]:
+    import yaml
+
+    return [yaml.safe_load(p.read_text()) for p in sorted(path.glob("*.yaml"))]
