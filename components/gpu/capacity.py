@@ -222,7 +222,7 @@ def _fmt(x: float) -> str:
 
 
 def _needs(pool: PoolCapacity, demand: Demand) -> dict[str, float]:
-    need = {r: q for r, q in demand.requests.items() if q > 0}
+    need = {r: q for r, q in demand.requests.items() if q > _EPS}
     if "pods" in pool.allocatable:
         need.setdefault("pods", 1.0)  # every replica takes a pod slot where the pool counts them
     return need
@@ -267,7 +267,9 @@ class _Node:
     def room_for(self, alloc: Mapping[str, float], need: Mapping[str, float], cap: int) -> int:
         room = cap
         for res, qty in need.items():
-            room = min(room, int((alloc.get(res, 0.0) - self.used.get(res, 0.0) + _EPS) // qty))
+            fit = (alloc.get(res, 0.0) - self.used.get(res, 0.0) + _EPS) // qty
+            if fit < room:  # compare as floats first: a tiny request gives a quotient too big for int()
+                room = int(fit)
         return max(room, 0)
 
     def add(self, need: Mapping[str, float], count: int) -> None:
@@ -314,7 +316,7 @@ def _dominant_share(demand: Demand, pools: Sequence[PoolCapacity]) -> float:
     # FFD order: the pod that takes the largest share of the biggest node of its scarcest resource first.
     share = 0.0
     for res, qty in demand.requests.items():
-        if qty <= 0:
+        if qty <= _EPS:
             continue
         biggest = max((p.allocatable.get(res, 0.0) for p in pools), default=0.0)
         share = max(share, qty / biggest if biggest > 0 else math.inf)
@@ -325,7 +327,7 @@ def _unfit_fixes(demand: Demand, pools: Sequence[PoolCapacity]) -> tuple[list[st
     """Problems and fixes for a demand no pool accepts at all."""
     problems = [f"{p.name}: {r}" for p in pools for r in eligible(p, demand)]
     fixes: list[str] = []
-    wanted = {r: q for r, q in demand.requests.items() if q > 0}
+    wanted = {r: q for r, q in demand.requests.items() if q > _EPS}
     for res, qty in sorted(wanted.items()):
         if not any(p.allocatable.get(res, 0.0) > 0 for p in pools):
             if res.startswith("nvidia.com/mig-"):
@@ -341,10 +343,13 @@ def _unfit_fixes(demand: Demand, pools: Sequence[PoolCapacity]) -> tuple[list[st
             unit = singular if largest == 1 else plural
             fixes.append(f"request ≤ {_fmt(largest)} {unit} per pod: largest node has {_fmt(largest)}")
     if not fixes:
+        big_enough = [p for p in pools if not _resource_reasons(p, demand)]
         # Resources exist somewhere; only selectors or taints keep the pod away from those pools.
-        for p in pools:
-            if not _resource_reasons(p, demand):
-                fixes.append(f"to use pool {p.name}: " + "; ".join(_scheduling_reasons(p, demand)))
+        for p in big_enough:
+            fixes.append(f"to use pool {p.name}: " + "; ".join(_scheduling_reasons(p, demand)))
+        if not big_enough:  # every resource is offered, but never all of them on one node
+            wants = ", ".join(f"{r}={_fmt(q)}" for r, q in sorted(wanted.items()))
+            fixes.append(f"no pool's node has all of {wants}: add a pool whose nodes do, or lower the requests")
     return problems, fixes
 
 
