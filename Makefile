@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: plan plans test typecheck unit bench clean
+.PHONY: plan plans test typecheck unit bench clean system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,17 @@ plan: $(STAMP)  ## offline plan of one stack (STACK=dev): build/plan/STACK/{plan
 plans: $(STAMP)  ## offline plans of every stack file
 	@for s in $(STACKS); do $(PY) -m tools.plan $$s || exit $$?; done
 
+# Debian tools the tests call: promtool (Prometheus rule checks and unit tests).
+system-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-unit: $(STAMP)
+unit: $(STAMP) system-deps
 	$(PY) -m pytest
 
 # pytest exits 5 when it collected no tests; make treats any non-zero exit as failure.

@@ -109,6 +109,38 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
      "'owner/repo:refs/heads/main'"),
     ("pools not a list", mutate(DEV, "nodePools", {"name": "x"}),
      f"{P}nodePools: expected a list, got {{'name': 'x'}}"),
+    ("unknown instance type suggests", mutate(DEV, "nodePools.1.instanceTypes", ["g6.xlarg"]),
+     f"{P}nodePools[1].instanceTypes[0]: 'g6.xlarg' is not a known aws instance type; did you mean 'g6.xlarge'?"),
+    ("mixed pool shapes", mutate(DEV, "nodePools.1.instanceTypes", ["g6.xlarge", "g5.xlarge"]),
+     f"{P}nodePools[1].instanceTypes[1]: 'g5.xlarge' (1x a10g, x86_64) differs from 'g6.xlarge' (1x l4, x86_64); "
+     "all instance types of a pool need the same GPU model, GPU count and CPU architecture (the scheduler and "
+     "autoscaler treat the pool as one shape); split them into two pools"),
+    ("CPU AMI on GPU instance", mutate(DEV, "nodePools.1.amiType", "AL2023_x86_64_STANDARD"),
+     f"{P}nodePools[1].amiType: 'AL2023_x86_64_STANDARD' does not fit g6.xlarge (a GPU x86_64 instance); choose "
+     "one of AL2023_x86_64_NVIDIA, BOTTLEROCKET_x86_64_NVIDIA, BOTTLEROCKET_x86_64_NVIDIA_FIPS"),
+    ("GPU AMI on CPU instance", mutate(DEV, "nodePools.0.amiType", "AL2023_x86_64_NVIDIA"),
+     f"{P}nodePools[0].amiType: 'AL2023_x86_64_NVIDIA' does not fit m6i.large (a CPU x86_64 instance); choose one "
+     "of AL2023_x86_64_STANDARD, BOTTLEROCKET_x86_64, BOTTLEROCKET_x86_64_FIPS"),
+    ("legacy AL2 AMI", mutate(DEV, "nodePools.0.amiType", "AL2_x86_64_GPU"),
+     f"{P}nodePools[0].amiType: 'AL2_x86_64_GPU' is a legacy AL2 AMI (no longer published); choose one of "
+     "AL2023_x86_64_STANDARD, BOTTLEROCKET_x86_64, BOTTLEROCKET_x86_64_FIPS"),
+    ("small GPU root volume", mutate(DEV, "nodePools.1.diskSizeGib", 50),
+     f"{P}nodePools[1].diskSizeGib: 50 is too small for a GPU node; use at least 100 (driver, CUDA and "
+     "model-server images)"),
+    ("EFA without EFA instance", mutate(DEV, "nodePools.1.efa", True),
+     f"{P}nodePools[1].efa: true, but g6.xlarge, g6.2xlarge has no EFA; use an EFA instance type (p4d/p5 class) "
+     "or set efa: false"),
+    ("gpu block on CPU pool", mutate(DEV, "nodePools.0.gpu", {"sharing": "time-slicing", "timeSlicing": {"replicas": 2}}),
+     f"{P}nodePools[0].gpu: given, but m6i.large has no GPUs; remove the gpu block or use a GPU instance type"),
+    ("MIG on a non-MIG GPU", mutate(DEV, "nodePools.1.gpu", {"sharing": "mig", "mig": {"layout": "all-1g.10gb"}}),
+     f"{P}nodePools[1].gpu.sharing: 'mig' is not possible on g6.xlarge: its l4 GPUs do not support MIG; use "
+     "sharing: time-slicing, or a MIG GPU (A100, H100, H200, B200)"),
+    ("MIG layout not for this GPU", mutate(PROD, "nodePools.3.gpu.mig.layout", "all-2g"),
+     f"{P}nodePools[3].gpu.mig.layout: 'all-2g' is not a layout for a100-40gb; choose one of all-1g.10gb, "
+     "all-1g.5gb, all-1g.5gb.me, all-2g.10gb, all-3g.20gb, all-4g.20gb, all-7g.40gb, all-balanced"),
+    ("MIG single with mixed layout", mutate(PROD, "nodePools.3.gpu.mig.strategy", "single"),
+     f"{P}nodePools[3].gpu.mig.strategy: 'single' needs a layout with one profile, but 'all-balanced' mixes "
+     "1g.5gb, 2g.10gb, 3g.20gb; use strategy: mixed or an all-<profile> layout"),
 ]
 
 

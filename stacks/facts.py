@@ -1,0 +1,76 @@
+"""Facts each layer hands to the next (DESIGN §2). Nothing reaches back up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.gpu.catalog import catalog
+from components.scheduling import PoolShape, Taint
+from stacks.spec_models import NodePoolSpec, StackSpec
+
+
+def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
+    """The cloud-neutral shape of a (validated) pool: catalog instance, GPU sharing, labels, taints."""
+    inst = catalog().instance(spec.cloud, pool.instance_types[0])
+    assert inst is not None, "spec validation guarantees known instance types"
+    gpu = pool.gpu
+    return PoolShape(
+        name=pool.name,
+        cloud=spec.cloud,
+        instance=inst,
+        sharing=gpu.sharing if gpu else "none",
+        mig_strategy=gpu.mig.strategy if gpu and gpu.mig else None,
+        mig_layout=gpu.mig.layout if gpu and gpu.mig else None,
+        time_slicing_replicas=gpu.time_slicing.replicas if gpu and gpu.time_slicing else None,
+        extra_labels=dict(pool.labels),
+        extra_taints=tuple(Taint(t.key, t.value, t.effect) for t in pool.taints),
+    )
+
+
+def pool_shapes(spec: StackSpec) -> tuple[PoolShape, ...]:
+    return tuple(pool_shape(spec, p) for p in spec.node_pools)
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """A node pool as later layers see it: its shape plus sizes and price."""
+
+    shape: PoolShape
+    min_size: int
+    max_size: int
+    capacity_type: str
+
+    @property
+    def name(self) -> str:
+        return self.shape.name
+
+    @property
+    def price_usd_per_node_hour(self) -> float | None:
+        return self.shape.instance.price_usd_per_hour
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the platform and workload layers need from the cluster layer (either cloud, or a
+    StackReference to a cluster stack)."""
+
+    cloud: str
+    name: str
+    region: str
+    kubernetes_version: str
+    k8s_provider: k8s.Provider
+    pools: tuple[PoolFacts, ...]
+    oidc_provider_arn: pulumi.Input[str] | None = None
+    oidc_issuer_url: pulumi.Input[str] | None = None
+    registry_urls: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:
+    return tuple(PoolFacts(shape=pool_shape(spec, p), min_size=p.min_size, max_size=p.max_size,
+                           capacity_type=p.capacity_type) for p in spec.node_pools)
