@@ -24,13 +24,15 @@ from tests.promtool.promtool import (
     SAMPLE_WORKLOAD,
     load_fixture,
     platform_groups,
+    promtool,
     run_promtool,
     slo_groups,
     write_rule_file,
     write_yaml,
 )
 
-CRD_SCHEMA = Path("/work/shared/schemas/crds/monitoring.coreos.com/prometheusrule_v1.json")
+# The shared CRD schemas sit next to the repository, as for tests/validators.
+CRD_SCHEMA = Path(__file__).resolve().parents[3] / "shared/schemas/crds/monitoring.coreos.com/prometheusrule_v1.json"
 SAMPLE_LABELS_PROMQL = (
     '{destination_workload_namespace="ml-serving", destination_canonical_service="llama3-8b", destination_version="v2"}'
 )
@@ -81,6 +83,16 @@ def _slo_fixture_with_gate_tests() -> dict[str, Any]:
         _count_test(f"{error_ratio(SAMPLE_WORKLOAD, '5m')} > 0.01", 1),
     ]
     return fixture
+
+
+def test_missing_promtool_fails_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(pytest.fail.Exception) as err:
+        promtool()
+    assert str(err.value) == (
+        "promtool is not on PATH. Install it with `apt-get install -y prometheus` "
+        "(Debian package `prometheus` ships /usr/bin/promtool), then re-run."
+    )
 
 
 def test_promtool_check_rules_accepts_platform_and_slo_rules(tmp_path: Path) -> None:
