@@ -16,9 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.observability.slo import RUNBOOK_BASE_URL, MeshWide, SloTarget, slo_alert_rules
+from components.scheduling import GPU_MODEL_LABEL
 
-GPU_NODE_LABEL = "nvidia.com/gpu.present"
-"""Node label (value "true") that marks GPU nodes; the one the dcgm-exporter DaemonSet selects on."""
+GPU_NODE_LABEL = GPU_MODEL_LABEL
+"""A node with any value for this label is a GPU node. Our GPU pools set it at creation (from the
+catalog), so it is there even before the NVIDIA components run, unlike GFD/NFD's `nvidia.com/*` labels."""
 
 MESH_DEFAULT_SLO = SloTarget(p99_ms=10000, error_ratio=0.05, window="5m", min_rps=0.1)
 """Loose mesh-wide default so a service without its own SLO still warns: LLM responses take seconds, so
@@ -90,7 +92,7 @@ def platform_alert_rules(
 ) -> dict[str, Any]:
     """Rule group with the platform's alerts.
 
-    - GpuNodeNotReady: a node labelled `gpu_label="true"` has not been Ready for 5m (labels node, pool).
+    - GpuNodeNotReady: a node with a non-empty `gpu_label` has not been Ready for 5m (labels node, pool).
     - GpuXidError: dcgm-exporter reports a non-zero Xid (the last Xid code) for a GPU; fires at once,
       since an Xid is an event and the code decides the action (79 = fallen off the bus: drain the node).
     - ModelPodOOMKilled: a container that requests a GPU or MIG slice restarted in the last 10m and its
@@ -98,7 +100,7 @@ def platform_alert_rules(
       without the restart window the alert would never resolve.
     - MeshHighP99Latency / MeshHighErrorRatio: `mesh_slo` for every service in the mesh, via slo.py.
     """
-    gpu_nodes = _node_pools(pool_label, f'{ksm_label(gpu_label)}="true"')
+    gpu_nodes = _node_pools(pool_label, f'{ksm_label(gpu_label)}!=""')
     not_ready = (
         'max by (node) (kube_node_status_condition{condition="Ready", status!="true"} == 1) '
         f"* on (node) group_left (pool) {gpu_nodes}"

@@ -13,11 +13,12 @@ import yaml
 
 from components.observability.rules import gpu_recording_rules, platform_alert_rules
 from components.observability.slo import SloTarget, Workload, slo_alert_rules
+from components.scheduling import POOL_LABEL
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# The fixtures' series and expected alerts are written for exactly these inputs.
-POOL_LABEL = "gpu-platform.io/pool"
+# The fixtures' series and expected alerts are written for exactly these inputs (and POOL_LABEL,
+# "gpu-platform.io/pool", the label our node pools carry).
 SAMPLE_WORKLOAD = Workload(namespace="ml-serving", service="llama3-8b", version="v2")
 SAMPLE_SLO = SloTarget(p99_ms=2000, error_ratio=0.01, window="5m", min_rps=0.5)
 SAMPLE_PREFIX = "Llama38bV2"

@@ -221,7 +221,7 @@ def test_rule_groups_are_deterministic() -> None:
 def test_kube_state_metrics_label_names_and_allowlist() -> None:
     assert ksm_label("eks.amazonaws.com/nodegroup") == "label_eks_amazonaws_com_nodegroup"
     assert ksm_label("alibabacloud.com/nodepool-id") == "label_alibabacloud_com_nodepool_id"
-    assert node_labels_for_allowlist(POOL_LABEL) == ["gpu-platform.io/pool", "nvidia.com/gpu.present"]
+    assert node_labels_for_allowlist(POOL_LABEL) == ["gpu-platform.io/gpu-model", "gpu-platform.io/pool"]
 
 
 def test_fails_when_pool_label_is_not_a_label_key() -> None:
