@@ -7,14 +7,17 @@ before any resource is registered.
 import pulumi
 
 from stacks import aws as aws_stack
+from stacks import platform
 from stacks.spec import load_spec
 
 spec = load_spec()
 
 if spec.cloud == "aws":
-    aws_stack.build(spec)
+    cluster = aws_stack.build(spec)
 else:
     raise pulumi.RunError("gpu-platform:cloud: 'alicloud' is not implemented yet; use 'aws'")
+
+platform.build(spec, cluster)
 
 pulumi.export("environment", spec.environment)
 pulumi.export("clusterName", spec.cluster_name)

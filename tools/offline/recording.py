@@ -75,8 +75,8 @@ class PlanMocks(mocks.Mocks):
             return None, {"outputs": {}}
         return None, dict(args.inputs)
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return fixtures.answer(args.token, dict(args.args)), None
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return fixtures.answer(args.token, dict(args.args)), []  # [] = no check failures (None crashes MockMonitor.Invoke)
 
 
 class RecordingMonitor(mocks.MockMonitor):
