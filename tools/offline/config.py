@@ -65,3 +65,10 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
         else:
             values[full] = _engine_string(value)
     return StackConfig(project=project, stack=stack, values=values, secret_keys=sorted(secret_keys))
+
+
+def config_from_raw(raw: dict[str, Any], stack: str, project: str = "gpu-platform") -> StackConfig:
+    """A StackConfig from a raw `gpu-platform:` dict (camelCase keys without the namespace), as a
+    generated stack file would give: benchmarks and fuzz tests build configs in memory."""
+    return StackConfig(project=project, stack=stack,
+                       values={f"{project}:{k}": _engine_string(v) for k, v in raw.items()}, secret_keys=[])

@@ -61,14 +61,22 @@ def _engine_urns(regs: list[Registration], cfg: StackConfig) -> dict[str, tuple[
     return out
 
 
-def run_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    cfg = load_stack_config(project_dir, stack)
+def run_stack(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    *,
+    config: StackConfig | None = None,
+    monitor: RecordingMonitor | None = None,
+) -> dict[str, Any]:
+    """Plan one stack. `config` replaces the stack file (generated configs: benchmarks, fuzzing);
+    `monitor` lets a caller inspect what was registered even when the program fails."""
+    cfg = config or load_stack_config(project_dir, stack)
     handler = DiagnosticsHandler()
     logger = logging.getLogger(f"gpu-platform.offline.{stack}")
     logger.handlers[:] = [handler]
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    monitor = RecordingMonitor(PlanMocks())
+    monitor = monitor or RecordingMonitor(PlanMocks())
     _fresh_runtime(cfg, monitor, logger)
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
