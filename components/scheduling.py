@@ -63,10 +63,17 @@ def gpu_tolerations() -> list[dict[str, str]]:
     return [GPU_TAINT.toleration()]
 
 
-def device_plugin_config_name(sharing: Sharing, time_slicing_replicas: int | None) -> str:
-    """Name of the device-plugin config entry a pool selects via DEVICE_PLUGIN_CONFIG_LABEL."""
+def device_plugin_config_name(sharing: Sharing, time_slicing_replicas: int | None,
+                              mig_strategy: Literal["single", "mixed"] | None = None) -> str:
+    """Name of the device-plugin config entry a pool selects via DEVICE_PLUGIN_CONFIG_LABEL.
+
+    MIG pools get their own entry (`mig-single` / `mig-mixed`) because the device plugin's MIG strategy
+    is a per-config flag: with `default` (strategy none) a MIG node would advertise nothing.
+    """
     if sharing == "time-slicing" and time_slicing_replicas:
         return f"time-slicing-{time_slicing_replicas}"
+    if sharing == "mig" and mig_strategy:
+        return f"mig-{mig_strategy}"
     return DEFAULT_DEVICE_PLUGIN_CONFIG
 
 
@@ -124,7 +131,8 @@ class PoolShape:
             out[GPU_MODEL_LABEL] = gpu
             out[GPU_COUNT_LABEL] = str(self.instance.gpu_count)
             out[GPU_SHARING_LABEL] = self.sharing
-            out[DEVICE_PLUGIN_CONFIG_LABEL] = device_plugin_config_name(self.sharing, self.time_slicing_replicas)
+            out[DEVICE_PLUGIN_CONFIG_LABEL] = device_plugin_config_name(
+                self.sharing, self.time_slicing_replicas, self.mig_strategy if self.sharing == "mig" else None)
             if self.mig_config is not None:
                 out[MIG_CONFIG_LABEL] = self.mig_config
             if self.sets_accelerator_label:
