@@ -1,16 +1,22 @@
-"""AWS cluster layer: network -> EKS control plane (+ KMS, logs, OIDC, access entries) -> add-ons needed
-before nodes -> node pools -> remaining add-ons -> registry -> ClusterFacts for the platform layer."""
+"""AWS cluster layer: network -> EKS control plane (+ KMS, logs, OIDC, access entries, node role) ->
+add-ons the nodes need (CNI, kube-proxy, Pod Identity agent) -> node pools -> the other add-ons and the
+default StorageClass -> registry -> ClusterFacts for the platform layer."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.ecr import Registry, RegistryArgs
 from components.aws.eks import EksCluster, EksClusterArgs
+from components.aws.eks_addons import EksAddons, EksAddonsArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
+from components.aws.node_pool import NodePool, NodePoolArgs
+from components.gpu.catalog import catalog
 from stacks.common import common_tags
-from stacks.facts import ClusterFacts, pool_facts
+from stacks.facts import ClusterFacts, pool_facts, pool_shape
 from stacks.spec_models import StackSpec
+from stacks.spec_pool_rules import default_ami_type, disk_size_gib
 
 
 def build(spec: StackSpec) -> ClusterFacts:
@@ -22,6 +28,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     )
     opts = pulumi.ResourceOptions(provider=provider)
     name = spec.cluster_name
+    version = spec.cluster.kubernetes_version
     network = AwsNetwork(
         name,
         AwsNetworkArgs(
@@ -38,7 +45,7 @@ def build(spec: StackSpec) -> ClusterFacts:
         EksClusterArgs(
             cluster_name=name,
             region=spec.region,
-            kubernetes_version=spec.cluster.kubernetes_version,
+            kubernetes_version=version,
             subnet_ids=network.private_subnet_ids,
             service_cidr=spec.cluster.network.service_cidr,
             endpoint_private_access=endpoint.private_access,
@@ -51,18 +58,89 @@ def build(spec: StackSpec) -> ClusterFacts:
         ),
         opts=opts,
     )
+    cluster_name = eks.cluster.name
+    core_addons = EksAddons(
+        f"{name}-addons-core",
+        EksAddonsArgs(phase="beforeNodes", cluster_name=cluster_name, kubernetes_version=version,
+                      region=spec.region),
+        opts=opts,
+    )
+
+    pools: list[NodePool] = []
+    for pool in spec.node_pools:
+        shape = pool_shape(spec, pool)
+        inst = catalog().instance(spec.cloud, pool.instance_types[0])
+        assert inst is not None, "spec validation guarantees known instance types"
+        pools.append(NodePool(
+            f"{name}-{pool.name}",
+            NodePoolArgs(
+                cluster_name=cluster_name,
+                autoscaler_cluster_name=name,
+                shape=shape,
+                node_role_arn=eks.node_role.arn,
+                subnet_ids=network.private_subnet_ids,
+                ami_type=pool.ami_type or default_ami_type(inst),
+                instance_types=pool.instance_types,
+                disk_size_gib=disk_size_gib(pool, inst),
+                min_size=pool.min_size,
+                max_size=pool.max_size,
+                capacity_type=pool.capacity_type,
+                efa=pool.efa,
+                cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
+                kubernetes_version=version,
+            ),
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=[core_addons]),
+        ))
+
+    EksAddons(
+        f"{name}-addons",
+        EksAddonsArgs(phase="afterNodes", cluster_name=cluster_name, kubernetes_version=version,
+                      region=spec.region, cluster_arn=eks.cluster.arn, account_id=eks.account_id,
+                      k8s_provider=eks.k8s_provider),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=list(pools)),
+    )
+
+    registry_urls: dict[str, pulumi.Output[str]] = {}
+    reg = spec.registry
+    if reg.enabled:
+        registry = Registry(
+            f"{name}-registry",
+            RegistryArgs(
+                prefix=name,
+                repositories=tuple(m.name for m in spec.models) + reg.platform_repositories,
+                node_role_arn=eks.node_role.arn,
+                region=spec.region,
+                account_id=eks.account_id,
+                keep_release_images=reg.keep_release_images,
+                untagged_expiry_days=reg.untagged_expiry_days,
+                scan_type=reg.scan_type,
+                replication_regions=reg.replication_regions,
+                ci_push_repos=reg.ci_push_repos,
+                github_oidc_provider_arn=reg.github_oidc_provider_arn,
+                protect=spec.is_prod,
+            ),
+            opts=opts,
+        )
+        registry_urls = registry.repository_urls
+        pulumi.export("repositoryUrls", registry_urls)
+        if registry.ci_role is not None:
+            pulumi.export("ciPushRoleArn", registry.ci_role.arn)
+
     pulumi.export("vpcId", network.vpc.id)
     pulumi.export("privateSubnetIds", network.private_subnet_ids)
     pulumi.export("clusterEndpoint", eks.cluster.endpoint)
     pulumi.export("oidcIssuerUrl", eks.oidc_issuer_url)
+    pulumi.export("nodeRoleArn", eks.node_role.arn)
     pulumi.export("kubeconfig", eks.kubeconfig)
     return ClusterFacts(
         cloud="aws",
         name=name,
         region=spec.region,
-        kubernetes_version=spec.cluster.kubernetes_version,
+        kubernetes_version=version,
         k8s_provider=eks.k8s_provider,
         pools=pool_facts(spec),
         oidc_provider_arn=eks.oidc_provider.arn,
         oidc_issuer_url=eks.oidc_issuer_url,
+        registry_urls=registry_urls,
+        extra={"cluster_arn": eks.cluster.arn, "account_id": eks.account_id, "node_role_arn": eks.node_role.arn},
     )

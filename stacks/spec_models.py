@@ -181,6 +181,9 @@ class RegistrySpec(Spec):
     """Regions to replicate every repository to (disaster recovery, pulls close to other clusters)."""
     ci_push_repos: tuple[str, ...] = ()
     """GitHub `owner/repo` (optionally `owner/repo:ref`) allowed to push through GitHub OIDC."""
+    github_oidc_provider_arn: str | None = None
+    """Existing IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one).
+    Default: the stack creates it when `ciPushRepos` is set; name it here when another stack already did."""
 
 
 class AddonToggle(Spec):

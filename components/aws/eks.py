@@ -26,6 +26,7 @@ from components.aws import iam_docs
 
 # All five control-plane log types (EKS API LogType enum).
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 # Create-only fields: changing them later would replace the cluster (hashicorp/terraform-provider-aws#
 # 38230); terraform-aws-eks and pulumi-eks ignore them too. Engine paths, so camelCase.
@@ -81,11 +82,13 @@ def kubeconfig(cluster_name: str, region: str, endpoint: str, ca_data: str) -> s
 class EksCluster(pulumi.ComponentResource):
     cluster: aws.eks.Cluster
     role: aws.iam.Role
+    node_role: aws.iam.Role
     secrets_key: aws.kms.Key
     log_group: aws.cloudwatch.LogGroup
     oidc_provider: aws.iam.OpenIdConnectProvider
     oidc_issuer_url: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
     k8s_provider: k8s.Provider
     account_id: pulumi.Output[str]
 
@@ -109,6 +112,21 @@ class EksCluster(pulumi.ComponentResource):
         aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy", role=self.role.name,
             policy_arn=iam_docs.managed_policy_arn(partition, "AmazonEKSClusterPolicy"), opts=child)
+
+        # -- IAM role of the nodes (shared by every pool; EKS creates its EC2_LINUX access entry) ------
+        self.node_role = aws.iam.Role(
+            f"{name}-node-role",
+            description=f"EKS managed nodes of {args.cluster_name}",
+            assume_role_policy=iam_docs.service_trust("ec2.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        # Only the three policies a node needs to join, pull images and run the VPC CNI; no SSM or
+        # CloudWatch agent rights (add them per need). Add-ons get their own roles (components/aws/irsa.py).
+        for policy in NODE_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}", role=self.node_role.name,
+                policy_arn=iam_docs.managed_policy_arn(partition, policy), opts=child)
 
         # -- KMS: secrets envelope encryption and the log group ----------------------------------------
         self.secrets_key = aws.kms.Key(
@@ -193,6 +211,7 @@ class EksCluster(pulumi.ComponentResource):
             ),
         )
         cluster_name = self.cluster.name
+        self.cluster_security_group_id = self.cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
 
         # -- access entries: who administers the cluster -------------------------------------------------
         for i, principal in enumerate(args.admin_principals):
@@ -241,6 +260,7 @@ class EksCluster(pulumi.ComponentResource):
         self.register_outputs({
             "clusterName": cluster_name,
             "clusterArn": self.cluster.arn,
+            "nodeRoleArn": self.node_role.arn,
             "endpoint": self.cluster.endpoint,
             "oidcProviderArn": self.oidc_provider.arn,
             "oidcIssuerUrl": self.oidc_issuer_url,

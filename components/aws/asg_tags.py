@@ -1,0 +1,45 @@
+"""Cluster-autoscaler tags for the Auto Scaling Group behind an EKS managed node group.
+
+Pure Python (no Pulumi): NodePool applies these with `aws.autoscaling.Tag`, tests check them directly.
+
+Why tags on the ASG: EKS node-group tags are not copied to the ASG (pulumi/pulumi-eks#658,
+aws/containers-roadmap#608), and a pool at zero has no node the autoscaler could look at. It builds a
+template node from the ASG's tags instead (kubernetes/autoscaler cloudprovider/aws README, "Scaling a
+node group to 0"): labels, taints and extended resources. Without the resource tags a pending pod asking
+for `nvidia.com/mig-1g.5gb` never triggers a scale-up from zero ("Insufficient ...",
+kubernetes/autoscaler#5278); without the taint tag the autoscaler would scale a GPU pool up for pods that
+cannot tolerate it.
+"""
+
+from __future__ import annotations
+
+from components.scheduling import PoolShape
+
+PREFIX = "k8s.io/cluster-autoscaler"
+ENABLED_TAG = f"{PREFIX}/enabled"
+
+
+def owner_tag(cluster_name: str) -> str:
+    return f"{PREFIX}/{cluster_name}"
+
+
+def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: int | None = None) -> dict[str, str]:
+    """Discovery + scale-from-zero node-template tags for one pool, sorted by key.
+
+    - discovery: `k8s.io/cluster-autoscaler/enabled=true`, `k8s.io/cluster-autoscaler/<cluster>=owned`
+      (what `--node-group-auto-discovery=asg:tag=...` matches);
+    - `node-template/label/<k>=<v>` for every label the pool's nodes get;
+    - `node-template/taint/<k>=<v>:<Effect>` for every taint;
+    - `node-template/resources/<name>=<n>` for every extended GPU resource one node advertises
+      (whole GPUs, time-sliced replicas or MIG slices), plus `ephemeral-storage` when given.
+    """
+    tags = {ENABLED_TAG: "true", owner_tag(cluster_name): "owned"}
+    for key, value in shape.labels().items():
+        tags[f"{PREFIX}/node-template/label/{key}"] = value
+    for taint in shape.taints():
+        tags[f"{PREFIX}/node-template/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
+    for resource, count in shape.gpu_resources.items():
+        tags[f"{PREFIX}/node-template/resources/{resource}"] = str(count)
+    if ephemeral_storage_gib is not None:
+        tags[f"{PREFIX}/node-template/resources/ephemeral-storage"] = f"{ephemeral_storage_gib}Gi"
+    return dict(sorted(tags.items()))

@@ -1,0 +1,173 @@
+"""NodePool: one EKS managed node group (system or GPU) with its own hardened launch template.
+
+Driven by a `components.scheduling.PoolShape`, so the labels, taints and GPU resources of the nodes, the
+autoscaler's scale-from-zero template and the workloads' selectors come from the same place.
+
+What it sets, and why (peers in brackets):
+- launch template always (pulumi-eks only builds one for a few options, so IMDS and disk encryption
+  stay uncontrolled): IMDSv2 required with hop limit 1, so pods cannot reach the node role's
+  credentials [terraform-aws-eks: same; pulumi-eks: off, hop limit 2 when on]; encrypted gp3 root volume
+  [terraform-aws-eks: not forced; pulumi-eks: unencrypted gp2]; no SSH key; tags on instances, volumes
+  and ENIs; optional EFA interfaces + a cluster placement group.
+- managed node group: AMI type, capacity type, instance types, labels, taints, `update_config`
+  [pulumi-eks: none, #1147], node auto-repair on GPU pools [pulumi-eks: none]; `desiredSize` ignored so
+  the cluster autoscaler owns it; a name prefix so a replacement is created before the old group goes.
+- `aws.autoscaling.Tag` on the group's ASG for cluster-autoscaler discovery and scale-from-zero
+  [pulumi-eks#658 open; terraform-aws-eks: none] (components/aws/asg_tags.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.asg_tags import autoscaler_tags
+from components.scheduling import PoolShape
+
+# The autoscaler owns the node count; without this every `pulumi up` would reset it (pulumi-eks#321,
+# terraform-aws-eks#2961). Engine path (camelCase): the SDK translates only top-level names.
+NODE_GROUP_IGNORE_CHANGES = ("scalingConfig.desiredSize",)
+ROOT_DEVICE = "/dev/xvda"  # root device of the AL2023 and Bottlerocket EKS AMIs' first volume
+
+
+@dataclass(frozen=True, slots=True)
+class NodePoolArgs:
+    cluster_name: pulumi.Input[str]
+    """Name of the EKS cluster (an Output, so the group waits for the cluster)."""
+    autoscaler_cluster_name: str
+    """The cluster's name as a plain string, for the `k8s.io/cluster-autoscaler/<cluster>` tag."""
+    shape: PoolShape
+    node_role_arn: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets. EFA pools are pinned to the first one (a cluster placement group is one zone)."""
+    ami_type: str
+    """EKS AMI type, checked against the instance family by stacks/spec_pool_rules.py."""
+    instance_types: tuple[str, ...]
+    disk_size_gib: int
+    min_size: int
+    max_size: int
+    capacity_type: str = "ON_DEMAND"
+    efa: bool = False
+    efa_interfaces: int = 1
+    """EFA interfaces (one per network card). Default 1 works on every EFA type; p4d has 4 cards and p5
+    32, so full bandwidth needs the card count (a catalog fact, not here yet)."""
+    cluster_security_group_id: pulumi.Input[str] | None = None
+    """Needed only with EFA: custom interfaces replace the ENI that EKS would put in the cluster SG."""
+    kubernetes_version: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class NodePool(pulumi.ComponentResource):
+    launch_template: aws.ec2.LaunchTemplate
+    node_group: aws.eks.NodeGroup
+    placement_group: aws.ec2.PlacementGroup | None
+    asg_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpu-platform:aws:NodePool", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        shape = args.shape
+        node_tags = {**args.tags, "Name": name, "gpu-platform/pool": shape.name}
+
+        self.placement_group = None
+        placement = None
+        network_interfaces = None
+        subnet_ids: pulumi.Input[Sequence[str]] = args.subnet_ids
+        if args.efa:
+            # All nodes of an EFA pool in one low-latency cluster placement group, one zone.
+            self.placement_group = aws.ec2.PlacementGroup(
+                f"{name}-placement", strategy="cluster", tags=node_tags, opts=child)
+            placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=self.placement_group.name)
+            subnet_ids = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
+            network_interfaces = [
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0 if i == 0 else 1,
+                    network_card_index=i,
+                    interface_type="efa",
+                    delete_on_termination="true",
+                    security_groups=[args.cluster_security_group_id] if args.cluster_security_group_id else None,
+                )
+                for i in range(args.efa_interfaces)
+            ]
+
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            name_prefix=f"{name}-",
+            description=f"EKS node pool {shape.name}",
+            update_default_version=True,
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",  # IMDSv2 only
+                http_put_response_hop_limit=1,  # a pod (one hop further) cannot read the node's credentials
+                instance_metadata_tags="disabled",
+            ),
+            block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name=ROOT_DEVICE,
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=args.disk_size_gib,
+                    volume_type="gp3",
+                    encrypted="true",  # strings in this SDK; default aws/ebs key unless the account sets one
+                    delete_on_termination="true",
+                ),
+            )],
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+            network_interfaces=network_interfaces,
+            placement=placement,
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=node_tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=args.tags,
+            opts=child,
+        )
+
+        gpu = shape.is_gpu
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-ng",
+            cluster_name=args.cluster_name,
+            # Prefix, not a fixed name: a replacement (new AMI type, instance types, subnets) is created
+            # before the old group is deleted, and the two cannot collide.
+            node_group_name_prefix=f"{name}-",
+            node_role_arn=args.node_role_arn,
+            subnet_ids=subnet_ids,
+            ami_type=args.ami_type,
+            capacity_type=args.capacity_type,
+            instance_types=list(args.instance_types),
+            version=args.kubernetes_version,
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=args.min_size, max_size=args.max_size, desired_size=args.min_size),
+            # GPUs are scarce: replace one node at a time, old node first (MINIMAL), so an update never
+            # needs twice the GPU quota. CPU pools roll a third at a time.
+            update_config=(aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1, update_strategy="MINIMAL") if gpu
+                           else aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33)),
+            node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True) if gpu else None,
+            labels=shape.labels(),
+            taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.eks_effect)
+                    for t in shape.taints()],
+            tags={**args.tags, "gpu-platform/pool": shape.name},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(NODE_GROUP_IGNORE_CHANGES)),
+        )
+
+        self.asg_name = self.node_group.resources.apply(_asg_name)
+        for key, value in autoscaler_tags(args.autoscaler_cluster_name, shape).items():
+            aws.autoscaling.Tag(
+                f"{name}-asg-{key.removeprefix('k8s.io/cluster-autoscaler/')}",
+                autoscaling_group_name=self.asg_name,
+                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                opts=child,
+            )
+        self.register_outputs({
+            "nodeGroupName": self.node_group.node_group_name,
+            "launchTemplateId": self.launch_template.id,
+            "asgName": self.asg_name,
+        })
+
+
+def _asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
+    groups = resources[0].autoscaling_groups if resources else None
+    return (groups[0].name or "") if groups else ""
