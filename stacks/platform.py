@@ -7,9 +7,10 @@ components/; this module only wires them from the spec.
 
 from __future__ import annotations
 
+from stacks import gpu_layer
 from stacks.facts import ClusterFacts
 from stacks.spec_models import StackSpec
 
 
 def build(spec: StackSpec, cluster: ClusterFacts) -> None:
-    del spec, cluster  # the GPU stack and add-ons register here as they land (issues 4 and 5)
+    gpu_layer.build(spec, cluster)  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)

@@ -191,10 +191,39 @@ class AddonToggle(Spec):
     """Install this add-on."""
 
 
+_DURATION_RE = re.compile(r"^[1-9][0-9]*(s|m|h)$")
+
+
+def _duration(value: str) -> str:
+    if not _DURATION_RE.match(value):
+        raise PydanticCustomError(
+            "gp_duration", "{got} is not a duration; write a whole number with s, m or h, e.g. '10m'",
+            {"got": show(value)})
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class NvidiaAddonSpec(AddonToggle):
+    dcgm_exporter: bool = True
+    """DCGM exporter on every GPU node (GPU utilisation, memory, Xid errors for alerts and SLOs); its
+    ServiceMonitor is created when `addons.prometheus.enabled`."""
+
+
+class ClusterAutoscalerSpec(AddonToggle):
+    scale_down_unneeded_time: Duration = "10m"
+    """How long a node must be unneeded before the autoscaler removes it. GPU nodes take minutes to boot
+    and load models, so a short value makes pools flap; a long one pays for idle GPUs."""
+    scale_down_gpu_utilization_threshold: float = Field(default=0.5, gt=0, le=1)
+    """A GPU node whose pods request less than this share of its GPUs is a scale-down candidate (its
+    pods must fit elsewhere). CPU and memory are ignored on GPU nodes."""
+
+
 class AddonsSpec(Spec):
-    nvidia: AddonToggle = AddonToggle()
+    nvidia: NvidiaAddonSpec = NvidiaAddonSpec()
     """NVIDIA device plugin, GPU feature discovery, MIG manager, DCGM exporter."""
-    cluster_autoscaler: AddonToggle = AddonToggle()
+    cluster_autoscaler: ClusterAutoscalerSpec = ClusterAutoscalerSpec()
     """Cluster autoscaler with scale-from-zero GPU node templates."""
     istio: AddonToggle = AddonToggle()
     """Istio mesh (mTLS STRICT) and the API gateway."""

@@ -1,0 +1,213 @@
+"""GPU layer of the platform: NVIDIA stack, cluster autoscaler and the capacity / cost plan of the pools.
+
+    gpu = gpu_layer.build(spec, cluster)                       # from stacks/platform.py
+    gpu = gpu_layer.build(spec, cluster, demands=step_demands)  # the ModelRelease layer adds its pods
+
+Exports `capacityReport` (markdown, included in the offline plan's report.md) and `capacity` (per pool:
+nodes, GPU resources per node, allocatable, $/h at min, peak and max, utilisation).
+
+Per-node allocatable in the plan = the catalog's kubelet-reserve estimate minus the DaemonSets every
+node (or every GPU node) runs, NODE_RESERVATIONS below: requests we set ourselves where we install the
+DaemonSet (components/gpu/nvidia.py), the EKS add-on / chart defaults otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.gpu import capacity, nvidia
+from components.gpu.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from stacks.common import common_tags
+from stacks.facts import ClusterFacts, PoolFacts
+from stacks.spec_models import StackSpec
+from stacks.spec_pool_rules import default_ami_type
+
+Scope = Literal["all", "gpu", "mig"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    name: str
+    cpu: float  # cores
+    memory_gib: float
+    scope: Scope  # which nodes run it
+    source: str
+
+
+def _mib(quantity: str) -> float:
+    assert quantity.endswith("Mi"), quantity
+    return int(quantity[:-2]) / 1024
+
+
+def _cores(quantity: str) -> float:
+    assert quantity.endswith("m"), quantity
+    return int(quantity[:-1]) / 1000
+
+
+NODE_RESERVATIONS: tuple[Reservation, ...] = (
+    Reservation("kube-proxy", 0.1, 0.0, "all", "EKS kube-proxy add-on default request (100m)"),
+    Reservation("aws-node (VPC CNI)", 0.025, 0.0, "all", "EKS vpc-cni add-on default request (25m)"),
+    Reservation("ebs-csi-node", 0.03, 0.117, "all", "aws-ebs-csi-driver node: 3 containers x 10m / 40Mi"),
+    Reservation("log agent (fluent-bit)", 0.1, 0.125, "all", "fluent-bit chart resources we plan for (issue 5)"),
+    Reservation("node-exporter", 0.01, 0.031, "all", "planned kube-prometheus-stack node-exporter requests"),
+    Reservation("nvidia-device-plugin", _cores(nvidia.DEVICE_PLUGIN_REQUESTS["cpu"]),
+                _mib(nvidia.DEVICE_PLUGIN_REQUESTS["memory"]), "gpu", "components/gpu/nvidia.py"),
+    Reservation("gpu-feature-discovery + nfd-worker", 0.015, 0.125, "gpu", "NFD worker chart default (5m/64Mi) + GFD"),
+    Reservation("dcgm-exporter", _cores(nvidia.DCGM_REQUESTS["cpu"]), _mib(nvidia.DCGM_REQUESTS["memory"]), "gpu",
+                "components/gpu/nvidia.py"),
+    Reservation("nvidia-mig-manager", 0.05, 0.125, "mig", "planned MIG manager footprint"),
+)
+
+
+def reserved(pool: PoolFacts) -> tuple[float, float]:
+    """(cpu cores, memory GiB) the platform's DaemonSets take on one node of `pool`."""
+    scopes = {"all"} | ({"gpu"} if pool.shape.is_gpu else set()) | ({"mig"} if pool.shape.mig_config else set())
+    chosen = [r for r in NODE_RESERVATIONS if r.scope in scopes]
+    return round(sum(r.cpu for r in chosen), 3), round(sum(r.memory_gib for r in chosen), 3)
+
+
+def pool_capacity(pool: PoolFacts) -> capacity.PoolCapacity:
+    cpu, mem = reserved(pool)
+    s = pool.shape
+    return capacity.pool_capacity(
+        s.name, s.instance, s.gpu_resources,
+        labels=s.labels(),
+        taints=tuple(capacity.Taint(t.key, t.value, t.effect) for t in s.taints()),
+        min_nodes=pool.min_size, max_nodes=pool.max_size,
+        reserved_cpu=cpu, reserved_memory_gib=mem,
+    )
+
+
+def plan_capacity(cluster: ClusterFacts, demands: Sequence[capacity.Demand] = ()) -> capacity.CapacityPlan:
+    """The capacity plan of the cluster's pools for `demands` (pure: the ModelRelease layer calls it per step)."""
+    return capacity.plan([pool_capacity(p) for p in cluster.pools], list(demands))
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def capacity_output(cluster: ClusterFacts, plan: capacity.CapacityPlan) -> dict[str, Any]:
+    """Structured `capacity` stack output: per pool and totals, all numbers rounded for stable diffs."""
+    by_name = {p.name: p for p in cluster.pools}
+    pools: dict[str, Any] = {}
+    at_max = 0.0
+    at_max_known = True
+    for use in plan.pools:
+        facts = by_name[use.name]
+        price = use.price_usd_per_node_hour
+        cpu, mem = reserved(facts)
+        if price is None:
+            at_max_known = False
+        else:
+            at_max += price * use.max_nodes
+        pools[use.name] = {
+            "instanceType": facts.shape.instance.name,
+            "gpuModel": facts.shape.instance.gpu_model,
+            "gpusPerNode": facts.shape.instance.gpu_count,
+            "sharing": facts.shape.sharing,
+            "gpuResourcesPerNode": dict(sorted(facts.shape.gpu_resources.items())),
+            "allocatablePerNode": {k: _r(v) for k, v in sorted(use.allocatable.items())},
+            "reservedPerNode": {"cpu": cpu, "memoryGib": mem},
+            "minNodes": use.min_nodes,
+            "maxNodes": use.max_nodes,
+            "nodesAtPeak": use.nodes_used,
+            "usdPerNodeHour": _r(price),
+            "usdPerHourAtMin": _r(use.usd_per_hour_at_min),
+            "usdPerHourAtPeak": _r(use.usd_per_hour_at_peak),
+            "usdPerHourAtMax": _r(None if price is None else price * use.max_nodes),
+            "utilisation": {res: _r(use.utilisation(res)) for res in sorted(use.allocatable)},
+        }
+    return {
+        "fits": plan.fits,
+        "pools": pools,
+        "usdPerHourAtMin": _r(plan.usd_per_hour_at_min),
+        "usdPerHourAtPeak": _r(plan.usd_per_hour_at_peak),
+        "usdPerHourAtMax": _r(at_max if at_max_known else None),
+    }
+
+
+def gpu_pools(spec: StackSpec, cluster: ClusterFacts) -> tuple[nvidia.GpuPool, ...]:
+    """GPU pools with what their OS ships (Bottlerocket NVIDIA AMIs bring their own device plugin)."""
+    specs = {p.name: p for p in spec.node_pools}
+    out: list[nvidia.GpuPool] = []
+    for pool in cluster.pools:
+        if not pool.shape.is_gpu:
+            continue
+        ami = None
+        if cluster.cloud == "aws":
+            ps = specs.get(pool.name)
+            ami = (ps.ami_type if ps is not None else None) or default_ami_type(pool.shape.instance)
+        out.append(nvidia.GpuPool(pool.shape, os_ships_device_plugin=bool(ami and ami.startswith("BOTTLEROCKET"))))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class GpuLayer:
+    nvidia: nvidia.NvidiaGpuStack | None
+    autoscaler: ClusterAutoscaler | None
+    capacity: capacity.CapacityPlan
+
+
+def build(spec: StackSpec, cluster: ClusterFacts, demands: Sequence[capacity.Demand] = (),
+          monitoring_depends_on: Sequence[pulumi.Resource] = ()) -> GpuLayer:
+    """NVIDIA stack and autoscaler per `addons.*.enabled`, plus the capacity plan for `demands`."""
+    k8s_opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
+    addons = spec.addons
+    nv = None
+    pools = gpu_pools(spec, cluster)
+    if addons.nvidia.enabled and pools:
+        # The cloud seam: on ACK the platform installs its own driver + device plugin (and no MIG
+        # manager of ours); DCGM, labels and the planner work the same everywhere.
+        on_aws = cluster.cloud == "aws"
+        nv = nvidia.NvidiaGpuStack(
+            cluster.name,
+            nvidia.NvidiaGpuStackArgs(
+                cloud=cluster.cloud,  # pyright: ignore[reportArgumentType]  # ClusterFacts.cloud is a str
+                pools=pools,
+                install_device_plugin=on_aws,
+                install_mig_manager=on_aws,
+                dcgm_exporter=addons.nvidia.dcgm_exporter,
+                service_monitor=addons.prometheus.enabled,
+            ),
+            opts=k8s_opts,
+            monitoring_depends_on=monitoring_depends_on,
+        )
+
+    ca = None
+    # ACK scales node pools itself (managed node-pool autoscaling); the CA chart here is AWS-only.
+    if addons.cluster_autoscaler.enabled and cluster.cloud == "aws":
+        if cluster.oidc_provider_arn is None or cluster.oidc_issuer_url is None:
+            raise ValueError("ClusterFacts lacks oidc_provider_arn/oidc_issuer_url: the autoscaler's IRSA role needs them")
+        aws_provider = cluster.extra.get("awsProvider")
+        if aws_provider is None:
+            # Same region and tags as the cluster layer's provider, until ClusterFacts hands that one over.
+            aws_provider = aws.Provider(f"{cluster.name}-gpu-layer", region=cluster.region,
+                                        default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec)))
+        ca_spec = addons.cluster_autoscaler
+        ca = ClusterAutoscaler(
+            cluster.name,
+            ClusterAutoscalerArgs(
+                cluster_name=cluster.name,
+                region=cluster.region,
+                kubernetes_version=cluster.kubernetes_version,
+                pools=tuple(p.shape for p in cluster.pools),
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer_url=cluster.oidc_issuer_url,
+                scale_down_unneeded_time=ca_spec.scale_down_unneeded_time,
+                scale_down_gpu_utilization_threshold=ca_spec.scale_down_gpu_utilization_threshold,
+            ),
+            opts=k8s_opts,
+            aws_provider=aws_provider,
+        )
+
+    plan = plan_capacity(cluster, demands)
+    pulumi.export("capacityReport", capacity.render_markdown(plan))
+    pulumi.export("capacity", capacity_output(cluster, plan))
+    return GpuLayer(nvidia=nv, autoscaler=ca, capacity=plan)
+
