@@ -102,8 +102,8 @@ def report_markdown(plan: dict[str, Any]) -> str:
              "## Resources by type", "", "| type | count |", "|---|---|"]
     lines += [f"| `{t}` | {n} |" for t, n in sorted(counts.items())]
     lines += ["", "## Component tree", "", *_tree(plan), ""]
-    for section in plan.get("outputs", {}).get("planReport", []) or []:
-        lines += [str(section), ""]
+    if capacity := plan.get("outputs", {}).get("capacityReport"):  # stacks/gpu_layer.py: per pool + cost
+        lines += [str(capacity).rstrip("\n"), ""]
     if plan["diagnostics"]:
         lines += ["## Diagnostics", ""] + [f"- {d['severity']}: {d['message']}" for d in plan["diagnostics"]] + [""]
     return "\n".join(lines)
