@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: plan plans test typecheck unit bench clean system-deps
+.PHONY: plan plans test typecheck unit bench clean system-deps policy-test
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,21 @@ typecheck: $(STAMP)
 unit: $(STAMP) system-deps
 	$(PY) -m pytest
 
+# Policy pack venv: pulumi-policy pins protobuf 5.x, the project venv has protobuf 6 (policy/requirements.txt).
+POLICY_VENV  := .venv-policy
+POLICY_STAMP := $(POLICY_VENV)/.installed
+$(POLICY_STAMP): policy/requirements.txt requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(POLICY_VENV)/bin/python -m pip install --quiet -r policy/requirements.txt
+	touch $(POLICY_STAMP)
+
+policy-test: $(POLICY_STAMP)  ## type-check and test the policy pack in its own venv (real plans, in-process analyzer)
+	$(POLICY_VENV)/bin/pyright -p policy
+	$(POLICY_VENV)/bin/python -m pytest policy/tests
+
 # pytest exits 5 when it collected no tests; make treats any non-zero exit as failure.
-test: typecheck unit  ## type-check (pyright, zero errors) and run every test
+test: typecheck unit policy-test  ## type-check (pyright, zero errors) and run every test
 
 bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done
