@@ -1,0 +1,62 @@
+"""Bad GPU-layer config: exact messages for the rules in stacks/spec_gpu_rules.py and the add-on keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.spec import parse_spec
+from stacks.spec_gpu_rules import MAX_TIME_SLICING_REPLICAS
+from tests.spec_helpers import mutate, problems, raw_stack
+
+DEV = raw_stack("dev")
+PROD = raw_stack("prod")
+P = "gpu-platform:"
+BOTTLEROCKET_HINT = ("Bottlerocket configures GPU sharing in its own settings, which this platform does not "
+                     "render; use amiType AL2023_x86_64_NVIDIA (or AL2023_ARM_64_NVIDIA) or sharing: none")
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("time-slicing replicas over the cap", mutate(PROD, "nodePools.2.gpu.timeSlicing.replicas", 49),
+     f"{P}nodePools[2].gpu.timeSlicing.replicas: 49 is more than 48 pods per GPU (each needs its own CUDA "
+     "context and GPU memory); lower it, or use MIG or a larger GPU"),
+    ("time-slicing on Bottlerocket", mutate(PROD, "nodePools.2.amiType", "BOTTLEROCKET_x86_64_NVIDIA"),
+     f"{P}nodePools[2].gpu.sharing: 'time-slicing' is not supported on BOTTLEROCKET_x86_64_NVIDIA: "
+     + BOTTLEROCKET_HINT),
+    ("MIG on Bottlerocket", mutate(PROD, "nodePools.3.amiType", "BOTTLEROCKET_x86_64_NVIDIA"),
+     f"{P}nodePools[3].gpu.sharing: 'mig' is not supported on BOTTLEROCKET_x86_64_NVIDIA: " + BOTTLEROCKET_HINT),
+    ("scale-down time not a duration", mutate(DEV, "addons.clusterAutoscaler.scaleDownUnneededTime", "10 minutes"),
+     f"{P}addons.clusterAutoscaler.scaleDownUnneededTime: '10 minutes' is not a duration; write a whole number "
+     "with s, m or h, e.g. '10m'"),
+    ("GPU threshold above 1", mutate(DEV, "addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold", 1.5),
+     f"{P}addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold: must be <= 1.0, got 1.5"),
+    ("GPU threshold zero", mutate(DEV, "addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold", 0),
+     f"{P}addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold: must be > 0.0, got 0"),
+    ("dcgm toggle not a bool", mutate(DEV, "addons.nvidia.dcgmExporter", "yes please"),
+     f"{P}addons.nvidia.dcgmExporter: expected true or false, got 'yes please'"),
+    ("unknown nvidia key suggests", mutate(DEV, "addons.nvidia.dcgmExportr", False),
+     f"{P}addons.nvidia.dcgmExportr: unknown key; did you mean 'dcgmExporter'?"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
+def test_fails_with_exact_message(raw: dict[str, Any], message: str) -> None:
+    assert problems(raw) == [message]
+
+
+def test_the_boundaries_are_accepted() -> None:
+    # The cap itself, whole GPUs on Bottlerocket (its own device plugin serves them) and a custom duration.
+    ok = mutate(PROD, "nodePools.2.gpu.timeSlicing.replicas", MAX_TIME_SLICING_REPLICAS)
+    ok = mutate(ok, "nodePools.1.amiType", "BOTTLEROCKET_x86_64_NVIDIA")
+    ok = mutate(ok, "addons.clusterAutoscaler.scaleDownUnneededTime", "15m")
+    spec = parse_spec(ok)
+    assert spec.node_pools[2].gpu is not None and spec.node_pools[2].gpu.time_slicing is not None
+    assert spec.node_pools[2].gpu.time_slicing.replicas == 48
+    assert spec.addons.cluster_autoscaler.scale_down_unneeded_time == "15m"
+
+
+def test_defaults_of_the_gpu_addon_keys() -> None:
+    addons = parse_spec(DEV).addons
+    assert (addons.nvidia.enabled, addons.nvidia.dcgm_exporter) == (True, True)
+    ca = addons.cluster_autoscaler
+    assert (ca.enabled, ca.scale_down_unneeded_time, ca.scale_down_gpu_utilization_threshold) == (True, "10m", 0.5)
