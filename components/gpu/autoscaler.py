@@ -206,6 +206,11 @@ def permissions_policy(cluster_name: str, region: str) -> str:
     )
 
 
+def trust_policy(oidc_provider_arn: str, oidc_issuer_url: str) -> str:
+    """IRSA trust: only kube-system/cluster-autoscaler tokens from this cluster's OIDC issuer."""
+    return iam_docs.irsa_trust(oidc_provider_arn, oidc_issuer_url, NAMESPACE, SERVICE_ACCOUNT)
+
+
 class ClusterAutoscaler(pulumi.ComponentResource):
     """IRSA role + cluster-autoscaler chart (helm.v4.Chart: no hooks; flag changes diff per object)."""
 
@@ -218,7 +223,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         super().__init__("gpu-platform:gpu:ClusterAutoscaler", name, None, opts)
         aws_opts = pulumi.ResourceOptions(parent=self, provider=aws_provider)
         trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer_url).apply(
-            lambda a: iam_docs.irsa_trust(str(a[0]), str(a[1]), NAMESPACE, SERVICE_ACCOUNT))
+            lambda a: trust_policy(str(a[0]), str(a[1])))
         self.role = aws.iam.Role(
             f"{name}-cluster-autoscaler",
             name=role_name(args.cluster_name),
