@@ -1,0 +1,122 @@
+"""GPU layer: capacity/cost outputs of the plans, DaemonSet reservations, extra demands, report section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.gpu import capacity, nvidia
+from components.gpu.capacity import Demand, Toleration
+from stacks import gpu_layer
+from stacks.facts import ClusterFacts, pool_facts
+from stacks.spec import parse_spec
+from tests.conftest import Plan
+from tests.spec_helpers import mutate, raw_stack
+from tools.offline.artifacts import report_markdown
+
+GPU_TOLERATION = Toleration("nvidia.com/gpu", "Equal", "present", "NoSchedule")
+
+
+def _facts(raw: dict[str, Any]) -> ClusterFacts:
+    spec = parse_spec(raw)
+    return ClusterFacts(cloud=spec.cloud, name=spec.cluster_name, region=spec.region,
+                        kubernetes_version=spec.cluster.kubernetes_version,
+                        k8s_provider=None,  # pyright: ignore[reportArgumentType]  # the planner never touches it
+                        pools=pool_facts(spec))
+
+
+PROD = _facts(raw_stack("prod"))
+
+
+def _pool(name: str) -> Any:
+    return next(p for p in PROD.pools if p.name == name)
+
+
+def test_reservations_per_node_kind() -> None:
+    assert gpu_layer.reserved(_pool("system")) == (0.265, 0.273)  # kube-proxy, CNI, EBS CSI, log agent, exporter
+    assert gpu_layer.reserved(_pool("gpu-a10g")) == (0.43, 0.961)  # + device plugin, GFD/NFD, DCGM
+    assert gpu_layer.reserved(_pool("gpu-a100-mig")) == (0.48, 1.086)  # + MIG manager
+
+
+def test_gpu_daemonset_reservations_are_the_requests_we_set() -> None:
+    by_name = {r.name: r for r in gpu_layer.NODE_RESERVATIONS}
+    assert (by_name["nvidia-device-plugin"].cpu, by_name["nvidia-device-plugin"].memory_gib) == (0.05, 0.0625)
+    assert nvidia.DEVICE_PLUGIN_REQUESTS == {"cpu": "50m", "memory": "64Mi"}
+    assert (by_name["dcgm-exporter"].cpu, by_name["dcgm-exporter"].memory_gib) == (0.1, 0.5)
+    assert nvidia.DCGM_REQUESTS == {"cpu": "100m", "memory": "512Mi"}
+
+
+def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
+    out = plan("prod").outputs["capacity"]
+    assert list(out["pools"]) == ["gpu-a100-mig", "gpu-a10g", "gpu-l4-shared", "system"]
+    assert out["pools"]["gpu-l4-shared"] == {
+        "instanceType": "g6.xlarge", "gpuModel": "l4", "gpusPerNode": 1, "sharing": "time-slicing",
+        "gpuResourcesPerNode": {"nvidia.com/gpu": 4},
+        # catalog g6.xlarge allocatable 3920m / 14162Mi minus 0.43 cores / 0.961 GiB of DaemonSets
+        "allocatablePerNode": {"cpu": 3.49, "memory": 12.869, "nvidia.com/gpu": 4, "pods": 58},
+        "reservedPerNode": {"cpu": 0.43, "memoryGib": 0.961},
+        "minNodes": 0, "maxNodes": 4, "nodesAtPeak": 0,
+        "usdPerNodeHour": 0.8048, "usdPerHourAtMin": 0, "usdPerHourAtPeak": 0, "usdPerHourAtMax": 3.2192,
+        "utilisation": {"cpu": 0, "memory": 0, "nvidia.com/gpu": 0, "pods": 0},
+    }
+    mig_pool = out["pools"]["gpu-a100-mig"]
+    assert mig_pool["gpuResourcesPerNode"] == {"nvidia.com/mig-1g.5gb": 16, "nvidia.com/mig-2g.10gb": 8,
+                                               "nvidia.com/mig-3g.20gb": 8}
+    assert (mig_pool["usdPerNodeHour"], mig_pool["usdPerHourAtMax"]) == (21.9576, 43.9153)
+    # No demands yet: peak = the system pool's 3 always-on nodes; max = every pool at maxSize.
+    assert (out["fits"], out["usdPerHourAtMin"], out["usdPerHourAtPeak"], out["usdPerHourAtMax"]) == (
+        True, 0.576, 0.576, round(sum((p.price_usd_per_node_hour or 0) * p.max_size for p in PROD.pools), 4))
+    assert out["usdPerHourAtMax"] == 55.5585
+
+
+def test_capacity_report_output_is_the_planner_markdown(plan: Callable[[str], Plan]) -> None:
+    p = plan("prod")
+    assert p.outputs["capacityReport"] == capacity.render_markdown(gpu_layer.plan_capacity(PROD))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_report_md_has_capacity_per_pool_and_cost(stack: str, plan: Callable[[str], Plan]) -> None:
+    report = report_markdown(plan(stack).data)
+    assert "## Capacity" in report and "### Cost (USD per hour, on-demand)" in report
+    for pool in parse_spec(raw_stack(stack)).node_pools:
+        assert f"### Pool {pool.name}\n" in report
+    if stack == "prod":
+        assert "| nvidia.com/mig-3g.20gb | 8 | 0 | 0 | [----------] 0% |" in report
+        assert "| **total** | 3 | $0.58 | 3 | $0.58 |" in report
+    else:
+        assert "| nvidia.com/gpu | 1 | 0 | 0 | [----------] 0% |" in report
+
+
+def test_extra_demands_are_planned_and_priced() -> None:
+    llm = Demand("llm-3g", "chat", 9, {"nvidia.com/mig-3g.20gb": 1, "cpu": 4, "memory": 32},
+                 tolerations=(GPU_TOLERATION,))
+    plan = gpu_layer.plan_capacity(PROD, [llm])
+    assert plan.fits
+    assert plan.demands[0].placements == {"gpu-a100-mig": 9}
+    mig_use = next(p for p in plan.pools if p.name == "gpu-a100-mig")
+    assert mig_use.nodes_used == 2  # 8 x 3g.20gb per node
+    p4d = _pool("gpu-a100-mig").price_usd_per_node_hour
+    assert plan.usd_per_hour_at_peak == pytest.approx(0.576 + 2 * p4d)
+    out = gpu_layer.capacity_output(PROD, plan)["pools"]["gpu-a100-mig"]
+    assert out["utilisation"]["nvidia.com/mig-3g.20gb"] == round(9 / 16, 4)
+    too_many = gpu_layer.plan_capacity(PROD, [Demand("llm-3g", "chat", 17, llm.requests,
+                                                     tolerations=(GPU_TOLERATION,))])
+    assert too_many.demands[0].fixes == ("raise nodePools[gpu-a100-mig].maxSize from 2 to 3",)
+
+
+def test_time_sliced_replicas_count_against_the_shared_gpu() -> None:
+    small = Demand("embed", "search", 10, {"nvidia.com/gpu": 1, "cpu": 0.5, "memory": 2},
+                   node_selector={"gpu-platform.io/pool": "gpu-l4-shared"}, tolerations=(GPU_TOLERATION,))
+    plan = gpu_layer.plan_capacity(PROD, [small])
+    use = next(p for p in plan.pools if p.name == "gpu-l4-shared")
+    assert (plan.demands[0].placements, use.nodes_used) == ({"gpu-l4-shared": 10}, 3)  # 4 replicas per L4
+
+
+def test_bottlerocket_pools_bring_their_own_device_plugin() -> None:
+    raw = mutate(raw_stack("prod"), "nodePools.1.amiType", "BOTTLEROCKET_x86_64_NVIDIA")
+    spec = parse_spec(raw)
+    pools = gpu_layer.gpu_pools(spec, _facts(raw))
+    assert {p.name: p.os_ships_device_plugin for p in pools} == {
+        "gpu-a10g": True, "gpu-l4-shared": False, "gpu-a100-mig": False}
