@@ -88,16 +88,17 @@ def build(spec: StackSpec) -> ClusterFacts:
                 efa=pool.efa,
                 cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
                 kubernetes_version=version,
+                depends_on=list(core_addons.addons.values()),
             ),
-            opts=pulumi.ResourceOptions(provider=provider, depends_on=[core_addons]),
+            opts=opts,
         ))
 
     EksAddons(
         f"{name}-addons",
         EksAddonsArgs(phase="afterNodes", cluster_name=cluster_name, kubernetes_version=version,
                       region=spec.region, cluster_arn=eks.cluster.arn, account_id=eks.account_id,
-                      k8s_provider=eks.k8s_provider),
-        opts=pulumi.ResourceOptions(provider=provider, depends_on=list(pools)),
+                      k8s_provider=eks.k8s_provider, depends_on=[p.node_group for p in pools]),
+        opts=opts,
     )
 
     registry_urls: dict[str, pulumi.Output[str]] = {}

@@ -145,11 +145,7 @@ class EksCluster(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-cluster-encryption",
             role=self.role.id,
-            policy=self.secrets_key.arn.apply(lambda arn: iam_docs.document({
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"],
-                "Resource": arn,
-            })),
+            policy=self.secrets_key.arn.apply(encryption_policy),
             opts=child,
         )
 
@@ -268,6 +264,15 @@ class EksCluster(pulumi.ComponentResource):
         })
 
 
+def encryption_policy(key_arn: str) -> str:
+    """What the control plane needs on the secrets key (terraform-aws-eks `cluster_encryption` policy)."""
+    return iam_docs.document({
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"],
+        "Resource": key_arn,
+    })
+
+
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
     oidcs = identities[0].oidcs if identities else None
     return (oidcs[0].issuer or "") if oidcs else ""
@@ -291,8 +296,11 @@ def _logs_key_policy(partition: str, region: str, account_id: str, log_group: st
         "Sid": "CloudWatchLogsUsesKeyForThisLogGroup",
         "Effect": "Allow",
         "Principal": {"Service": f"logs.{region}.{iam_docs.dns_suffix(region)}"},
-        "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+        # The data-key actions only (the AWS guide's wildcards also match DescribeKey and key-pair
+        # generation, which carry no encryption context and are not needed).
+        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
         "Resource": "*",
-        # Only for this log group (AWS CloudWatch Logs "Encrypt log data in CloudWatch Logs using KMS").
-        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+        # Only for this log group (AWS CloudWatch Logs "Encrypt log data in CloudWatch Logs using KMS");
+        # an exact string match on the ARN, so StringEquals is as strict as ArnEquals.
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
     })

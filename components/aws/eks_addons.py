@@ -13,7 +13,7 @@ the node role — with IMDS hop limit 1 it could not anyway (hashicorp/terraform
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -75,6 +75,9 @@ class EksAddonsArgs:
     account_id: pulumi.Input[str] | None = None
     k8s_provider: k8s.Provider | None = None
     """afterNodes: for the default StorageClass."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """afterNodes: the node groups. Set on every add-on (a component's depends_on does not hold back
+    its children)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -112,7 +115,7 @@ class EksAddons(pulumi.ComponentResource):
                 preserve=True,
                 pod_identity_associations=pod_identity,
                 tags=dict(args.tags),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
 
         if args.phase == "afterNodes" and EBS_CSI in self.addons:

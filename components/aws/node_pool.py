@@ -57,6 +57,9 @@ class NodePoolArgs:
     cluster_security_group_id: pulumi.Input[str] | None = None
     """Needed only with EFA: custom interfaces replace the ENI that EKS would put in the cluster SG."""
     kubernetes_version: str | None = None
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the node group must wait for (the CNI/kube-proxy add-ons). Explicit on the node group itself:
+    a component's own depends_on does not hold back its children."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -150,7 +153,8 @@ class NodePool(pulumi.ComponentResource):
             taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.eks_effect)
                     for t in shape.taints()],
             tags={**args.tags, "gpu-platform/pool": shape.name},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(NODE_GROUP_IGNORE_CHANGES)),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(NODE_GROUP_IGNORE_CHANGES),
+                                        depends_on=list(args.depends_on)),
         )
 
         self.asg_name = self.node_group.resources.apply(_asg_name)
