@@ -1,0 +1,97 @@
+"""ModelArtifactStore (AWS): a model's artifact bucket and the read-only identity its servers use.
+
+- S3 bucket: KMS-encrypted with its own key (rotation on), versioned (an overwritten artifact can be
+  recovered, and the sha256 on the version stays checkable), all public access blocked, bucket-owner
+  enforced ownership; bucket and key are `protect`ed — model artifacts are not re-creatable.
+- IRSA role trusted only by the model's ServiceAccount through the cluster's OIDC provider, allowed to
+  read objects and decrypt with the key, nothing else. Servers then pull weights without static keys.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class ModelArtifactStoreArgs:
+    model: str
+    namespace: str
+    service_account: str
+    oidc_provider_arn: pulumi.Input[str] | None
+    oidc_issuer_url: pulumi.Input[str] | None
+
+
+def trust_policy(provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> str:
+    issuer = issuer_url.removeprefix("https://")
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{issuer}:aud": "sts.amazonaws.com",
+                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+            }},
+        }],
+    }, sort_keys=True)
+
+
+def read_policy(bucket_arn: str, key_arn: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+             "Resource": f"{bucket_arn}/*"},
+            {"Sid": "ListArtifacts", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
+        ],
+    }, sort_keys=True)
+
+
+class ModelArtifactStore(pulumi.ComponentResource):
+    role_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: ModelArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpu-platform:models:ModelArtifactStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions(parent=self, protect=True)
+        self.key = aws.kms.Key(f"{name}-key", description=f"model artifacts of {args.model}",
+                               enable_key_rotation=True, deletion_window_in_days=30, opts=keep)
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket_prefix=f"{args.model}-artifacts-",
+                                    force_destroy=False, opts=keep)
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-sse", bucket=self.bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=(
+                    aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn)),
+                bucket_key_enabled=True)],
+            opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
+        self.role_arn = None
+        if args.oidc_provider_arn is not None and args.oidc_issuer_url is not None:
+            trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer_url).apply(
+                lambda v: trust_policy(str(v[0]), str(v[1]), args.namespace, args.service_account))
+            role = aws.iam.Role(f"{name}-reader", assume_role_policy=trust,
+                                description=f"read-only access of {args.model} servers to their artifacts",
+                                opts=child)
+            # The bucket's ARN from its name (the id): S3 ARNs carry no region or account.
+            policy: pulumi.Output[Any] = pulumi.Output.all(self.bucket.id, self.key.arn).apply(
+                lambda v: read_policy(f"arn:aws:s3:::{v[0]}", str(v[1])))
+            aws.iam.RolePolicy(f"{name}-reader-policy", role=role.id, policy=policy, opts=child)
+            self.role_arn = role.arn
+        self.register_outputs({"bucket": self.bucket.id, "roleArn": self.role_arn})

@@ -1,0 +1,71 @@
+"""Istio DestinationRule and VirtualService of a release (networking.istio.io/v1).
+
+The release owns both objects and renders every weight from config, so a preview shows the split and no
+in-cluster controller rewrites it (the drift Argo Rollouts and Flagger cause: argo-rollouts#3854,
+flagger#1715). The VirtualService is the only object a weight change touches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.models.args import ModelReleaseArgs
+
+
+def fqdn(a: ModelReleaseArgs) -> str:
+    return f"{a.name}.{a.ns}.svc.cluster.local"
+
+
+def destination_rule_spec(a: ModelReleaseArgs) -> dict[str, Any]:
+    return {
+        "host": fqdn(a),
+        "trafficPolicy": {
+            # Inference requests vary from milliseconds to minutes; least-request beats round-robin.
+            "loadBalancer": {"simple": "LEAST_REQUEST", "warmupDurationSecs": "60s"},
+            "connectionPool": {
+                "tcp": {"maxConnections": 1024, "connectTimeout": "5s"},
+                "http": {"http1MaxPendingRequests": 256, "http2MaxRequests": 512, "idleTimeout": "300s",
+                         "maxRetries": 3},
+            },
+            # GPU pools are small: eject a failing pod, never more than half of them.
+            "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "60s",
+                                 "maxEjectionPercent": 50},
+            "tls": {"mode": "ISTIO_MUTUAL"},
+        },
+        "subsets": [{"name": v.name, "labels": {"version": v.name}} for v in sorted(a.versions, key=lambda v: v.name)],
+    }
+
+
+def _dest(a: ModelReleaseArgs, subset: str) -> dict[str, Any]:
+    return {"host": fqdn(a), "subset": subset, "port": {"number": 80}}
+
+
+def _policy(a: ModelReleaseArgs) -> dict[str, Any]:
+    t = a.traffic
+    # Always explicit: unset, Istio retries twice, and a retried inference re-runs its GPU work.
+    retries: dict[str, Any] = {"attempts": t.retries.attempts}
+    if t.retries.attempts:
+        retries.update(perTryTimeout=f"{t.timeout_seconds}s", retryOn=t.retries.retry_on)
+    return {"timeout": f"{t.timeout_seconds}s", "retries": retries}
+
+
+def virtual_service_spec(a: ModelReleaseArgs) -> dict[str, Any]:
+    t = a.traffic
+    http: list[dict[str, Any]] = []
+    # Header routes first: Istio routes are first-match.
+    for r in t.ab_routes:
+        matches = ([{"headers": {r.header: {"exact": val}}} for val in r.values] if r.values
+                   else [{"headers": {r.header: {"regex": r.regex}}}])
+        http.append({"name": f"{a.name}-ab-{r.header}-{r.version}", "match": matches,
+                     "route": [{"destination": _dest(a, r.version)}], **_policy(a)})
+    route = [{"destination": _dest(a, t.stable), "weight": 100 - (t.candidate_weight if t.candidate else 0)}]
+    if t.candidate is not None:
+        # Listed even at weight 0 so a promotion changes only numbers, and the split is visible in previews.
+        route.append({"destination": _dest(a, t.candidate), "weight": t.candidate_weight})
+    weighted: dict[str, Any] = {"name": a.name, "route": route, **_policy(a)}
+    if t.shadow is not None:
+        weighted["mirror"] = _dest(a, t.shadow.version)
+        weighted["mirrorPercentage"] = {"value": float(t.shadow.percent)}
+    http.append(weighted)
+    gateways = ["mesh", *([a.gateway] if a.hosts else [])]
+    return {"hosts": [fqdn(a), *a.hosts], "gateways": gateways, "http": http}

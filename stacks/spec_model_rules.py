@@ -1,0 +1,46 @@
+"""Model release rules over a structurally valid StackSpec (issue 6).
+
+The rules themselves live next to the component (components/models/validation.py and
+capacity_check.py) so a Python caller of ModelRelease gets the same checks; this module runs them for
+every `models[i]` of the stack file with the stack's node pools, and reports config key paths.
+The capacity check runs only for a model with no other problem (it needs known versions and pools).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from components.models.capacity_check import check_capacity, floor_demands
+from components.models.validation import check_release, check_releases
+from stacks.facts import pool_facts
+from stacks.model_args import release_args
+from stacks.spec_models import StackSpec
+from stacks.spec_rules import Problem, rule
+
+
+@rule
+def models(spec: StackSpec) -> Iterator[Problem]:
+    if not spec.models:
+        return
+    pools = pool_facts(spec)
+    plain = [release_args(spec, i, pools) for i in range(len(spec.models))]
+    for i, loc, msg in check_releases(plain):
+        yield ("models", i, *loc), msg
+    clean: list[int] = []
+    for i, a in enumerate(plain):
+        found = check_release(a)
+        for loc, msg in found:
+            yield ("models", i, *loc), msg
+        if not found:
+            clean.append(i)
+    if spec.is_prod:
+        for i, m in enumerate(spec.models):
+            for j, v in enumerate(m.versions):
+                if v.artifact is None:
+                    yield ("models", i, "versions", j, "artifact"), (
+                        "required in prod: set {uri, sha256} so the served weights are the evaluated ones")
+    floors = {i: floor_demands(plain[i]) for i in clean}
+    for i in clean:
+        others = [d for k, ds in floors.items() if k != i for d in ds]
+        for msg in check_capacity(release_args(spec, i, pools, others=others)):
+            yield ("models", i), msg
