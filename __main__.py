@@ -7,7 +7,7 @@ before any resource is registered.
 import pulumi
 
 from stacks import aws as aws_stack
-from stacks import platform
+from stacks import models, platform
 from stacks.spec import load_spec
 
 spec = load_spec()
@@ -18,6 +18,7 @@ else:
     raise pulumi.RunError("gpu-platform:cloud: 'alicloud' is not implemented yet; use 'aws'")
 
 platform.build(spec, cluster)
+models.build(spec, cluster)  # workload layer: model releases, after the platform's CRDs and mesh
 
 pulumi.export("environment", spec.environment)
 pulumi.export("clusterName", spec.cluster_name)

@@ -162,29 +162,3 @@ def registry(spec: StackSpec) -> Iterator[Problem]:
         if not re.match(r"^[\w.-]+/[\w.-]+(:[\w./*-]+)?$", repo):
             yield ("registry", "ciPushRepos", i), (f"{show(repo)} is not a GitHub repository; write 'owner/repo' "
                                                    "or 'owner/repo:refs/heads/main'")
-
-
-@rule
-def models(spec: StackSpec) -> Iterator[Problem]:
-    for name in sorted(_dupes(m.name for m in spec.models)):
-        yield ("models",), f"model name {show(name)} is used twice; model names must be unique"
-    for i, m in enumerate(spec.models):
-        loc: Loc = ("models", i)
-        names = [v.name for v in m.versions]
-        for name in sorted(_dupes(names)):
-            yield (*loc, "versions"), f"version name {show(name)} is used twice; version names must be unique"
-        for j, v in enumerate(m.versions):
-            if not IMAGE_DIGEST_RE.match(v.image):
-                yield (*loc, "versions", j, "image"), (f"{show(v.image)} is not pinned by digest; write "
-                                                       "'<repository>@sha256:<64 hex digits>' (tags can be moved)")
-        t = m.traffic
-        if t.stable not in names:
-            yield (*loc, "traffic", "stable"), f"{show(t.stable)} is not a version of this model; choose one of {names}"
-        if t.candidate is not None and t.candidate not in names:
-            yield (*loc, "traffic", "candidate"), (f"{show(t.candidate)} is not a version of this model; "
-                                                   f"choose one of {names}")
-        if t.candidate is not None and t.candidate == t.stable:
-            yield (*loc, "traffic", "candidate"), f"{show(t.candidate)} is also the stable version; pick another"
-        if t.candidate is None and t.candidate_weight > 0:
-            yield (*loc, "traffic", "candidateWeight"), (f"{t.candidate_weight} with no candidate; set "
-                                                         "traffic.candidate or make the weight 0")
