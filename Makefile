@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: plan plans test typecheck unit bench clean system-deps policy-test
+.PHONY: plan plans test typecheck unit bench clean system-deps policy-test checkov
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,21 @@ system-deps:
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
 
-unit: $(STAMP) system-deps
+unit: $(STAMP) system-deps checkov
 	$(PY) -m pytest
+
+# checkov in its own venv (98 packages; kept out of the project venv). tests/validators/test_checkov.py
+# runs it offline (--skip-download) over the rendered manifests; the skip list is .checkov.yaml.
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)  ## install checkov into .venv-checkov (pinned)
 
 # Policy pack venv: pulumi-policy pins protobuf 5.x, the project venv has protobuf 6 (policy/requirements.txt).
 POLICY_VENV  := .venv-policy

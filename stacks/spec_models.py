@@ -220,17 +220,149 @@ class ClusterAutoscalerSpec(AddonToggle):
     pods must fit elsewhere). CPU and memory are ignored on GPU nodes."""
 
 
+# Secret values (receiver URLs, passwords) never live in the typed spec: the spec names a key in this
+# config namespace and the component reads it with `pulumi.Config(SECRETS_NAMESPACE).require_secret`,
+# so the value stays encrypted in the stack file and marked secret in the engine.
+SECRETS_NAMESPACE = "gpu-platform-secrets"
+
+
+class RateLimitSpec(Spec):
+    requests_per_minute: int = Field(ge=1, le=1_000_000)
+    """Sustained requests per minute allowed on the route, per gateway replica (Envoy local rate limit:
+    a token bucket refilled every minute). Requests over the limit get HTTP 429."""
+    burst: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Bucket size: how many requests may arrive at once. Default: equal to requestsPerMinute."""
+
+
+class GatewayRouteSpec(Spec):
+    name: DnsName
+    """Name of the VirtualService http route (bound to this gateway) the rate limit applies to; the
+    model release names its route after the model, so this is usually the model name."""
+    path_prefix: str
+    """URL path prefix of the route, e.g. /v1/models/llama3-8b; authentication is enforced on it."""
+    require_auth: bool = True
+    """Default: requests need a valid JWT from `jwt.issuer`; false makes the route public."""
+    rate_limit: RateLimitSpec | None = None
+    """Local rate limit for the route. Default: not rate limited."""
+
+
+class JwtSpec(Spec):
+    issuer: str
+    """JWT `iss` the gateway accepts, e.g. https://auth.example.com/ (https only)."""
+    jwks_uri: str
+    """URL of the issuer's JSON Web Key Set (https only); istiod fetches and caches it."""
+    audiences: tuple[str, ...] = ()
+    """Accepted `aud` values. Default: any audience of the issuer."""
+
+
+class GatewaySpec(Spec):
+    enabled: bool = False
+    """Install the ingress gateway and its Gateway, auth and rate-limit objects. Default: off, since it
+    needs hosts, a TLS Secret and (for authenticated routes) a JWT issuer that only you can name."""
+    hosts: tuple[str, ...] = ()
+    """Host names the gateway serves, e.g. ['models.example.com'] or ['*.models.example.com'].
+    Required when the gateway is enabled."""
+    tls_secret: str | None = None
+    """Name of the TLS Secret (tls.crt/tls.key) in the gateway namespace `istio-ingress`, used as the
+    Gateway's credentialName. Required when the gateway is enabled; HTTP is redirected to HTTPS."""
+    load_balancer: Literal["internal", "internet-facing"] = "internal"
+    """Default: an internal cloud load balancer (reachable from the VPC only). `internet-facing`
+    publishes the gateway (AWS NLB scheme / Alibaba SLB address type)."""
+    min_replicas: int | None = Field(default=None, ge=1, le=50)
+    """Gateway pods kept running (the HPA scales up to maxReplicas). Default: 2 in prod (with a
+    PodDisruptionBudget), 1 elsewhere."""
+    max_replicas: int = Field(default=5, ge=1, le=100)
+    """Upper bound of the gateway HPA."""
+    jwt: JwtSpec | None = None
+    """Token issuer for routes with requireAuth. Required when any route requires auth."""
+    routes: tuple[GatewayRouteSpec, ...] = ()
+    """Model routes with their authentication and rate limit. Default: none."""
+
+
+class IstioSpec(Spec):
+    enabled: bool = True
+    """Install Istio (base CRDs, istiod, mesh-wide mTLS STRICT, request telemetry)."""
+    istiod_replicas: int | None = Field(default=None, ge=1, le=10)
+    """istiod pods. Default: 2 in prod (with a PodDisruptionBudget, so a node drain never takes the
+    control plane down), 1 elsewhere (no PDB: a single-replica PDB would block drains)."""
+    gateway: GatewaySpec = GatewaySpec()
+    """The API gateway: TLS entry point with JWT auth and per-route rate limits."""
+
+
+class AlertReceiverSpec(Spec):
+    name: DnsName
+    """Receiver name, shown in Alertmanager."""
+    type: Literal["slack", "pagerduty", "webhook"]
+    """Where the alerts go."""
+    secret_key: str
+    """Key in the `gpu-platform-secrets:` config namespace holding the Slack webhook URL, PagerDuty
+    routing key or webhook URL: `pulumi config set --secret gpu-platform-secrets:<key> <value>`."""
+    channel: str | None = None
+    """Slack channel, e.g. '#gpu-alerts' (slack only; required there)."""
+    severities: tuple[Literal["critical", "warning", "info"], ...] = ("critical", "warning")
+    """Alerts whose `severity` label is one of these are sent here."""
+
+
+class AlertmanagerSpec(Spec):
+    replicas: int | None = Field(default=None, ge=1, le=5)
+    """Alertmanager pods (they gossip to deduplicate). Default: 2 in prod, 1 elsewhere."""
+    receivers: tuple[AlertReceiverSpec, ...] = ()
+    """Notification targets. Default: none — alerts are only visible in Alertmanager and Grafana."""
+
+
+class GrafanaSpec(Spec):
+    admin_password_key: str | None = None
+    """Key in the `gpu-platform-secrets:` config namespace with the Grafana admin password. Default: a
+    generated 32-character password (pulumi-random), exported as the secret output grafanaAdminPassword."""
+    storage_gib: int = Field(default=10, ge=1, le=1024)
+    """Persistent volume for Grafana's database (users, preferences, edited dashboards)."""
+
+
+class PrometheusSpec(Spec):
+    enabled: bool = True
+    """Install kube-prometheus-stack with the GPU, mesh SLO and platform rules."""
+    retention: str = "15d"
+    """How long samples are kept, as a Prometheus duration (e.g. 15d, 4w)."""
+    storage_gib: int = Field(default=50, ge=10, le=16384)
+    """Persistent volume per Prometheus replica. Size-based retention is set to 90% of it, so a full
+    disk drops the oldest data instead of stopping ingestion."""
+    replicas: int | None = Field(default=None, ge=1, le=5)
+    """Prometheus pods, each scraping everything. Default: 2 in prod, 1 elsewhere."""
+    alertmanager: AlertmanagerSpec = AlertmanagerSpec()
+    """Alertmanager replicas and receivers."""
+    grafana: GrafanaSpec = GrafanaSpec()
+    """Grafana admin credentials and storage."""
+
+
+class LoggingSpec(Spec):
+    enabled: bool = True
+    """Install the ECK operator, Elasticsearch, Kibana and the Fluent Bit DaemonSet."""
+    replicas: int | None = Field(default=None, ge=1, le=50)
+    """Elasticsearch nodes (each master-eligible and data). Default: 3 in prod (survives one node
+    loss), 1 elsewhere. 2 is rejected: two master-eligible nodes cannot elect a master after a loss."""
+    storage_gib: int = Field(default=100, ge=10, le=65536)
+    """Data volume per Elasticsearch node, on the encrypted StorageClass."""
+    retention_days: int = Field(default=14, ge=1, le=3650)
+    """Log indices older than this are deleted by an index lifecycle policy."""
+    kibana_replicas: int | None = Field(default=None, ge=1, le=10)
+    """Kibana pods. Default: 2 in prod, 1 elsewhere."""
+
+
 class AddonsSpec(Spec):
     nvidia: NvidiaAddonSpec = NvidiaAddonSpec()
     """NVIDIA device plugin, GPU feature discovery, MIG manager, DCGM exporter."""
     cluster_autoscaler: ClusterAutoscalerSpec = ClusterAutoscalerSpec()
     """Cluster autoscaler with scale-from-zero GPU node templates."""
-    istio: AddonToggle = AddonToggle()
+    istio: IstioSpec = IstioSpec()
     """Istio mesh (mTLS STRICT) and the API gateway."""
-    prometheus: AddonToggle = AddonToggle()
+    prometheus: PrometheusSpec = PrometheusSpec()
     """kube-prometheus-stack with GPU and SLO rules."""
-    logging: AddonToggle = AddonToggle()
+    logging: LoggingSpec = LoggingSpec()
     """Elasticsearch, Kibana and Fluent Bit (EFK)."""
+    storage_class: str | None = None
+    """Encrypted StorageClass for Prometheus, Alertmanager, Grafana and Elasticsearch volumes. Default:
+    the class the cluster layer reports (ClusterFacts.extra['storageClass']), else `gp3-encrypted` on
+    AWS and `alicloud-disk-essd-encrypted` on Alibaba, the classes the cluster layers create."""
 
 
 # ----------------------------------------------------------------------------------------------------

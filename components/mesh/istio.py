@@ -1,0 +1,102 @@
+"""IstioMesh: Istio base (CRDs), istiod, mesh-wide mTLS STRICT and request telemetry.
+
+Charts from the Istio repository, one version for all three (charts/pins.yaml). Both charts are
+`helm.v3.Release`s: istio-base carries the CRDs and istiod the validating/mutating webhooks, and Helm's
+install order and hooks (plus atomic rollback) matter more here than a per-object preview diff.
+
+Model namespaces join the mesh with SIDECAR_INJECTION_LABELS (ModelRelease sets them); the
+PeerAuthentication in istio-system makes mTLS STRICT for every namespace that does not override it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import helm
+
+SYSTEM_NAMESPACE = "istio-system"
+SIDECAR_INJECTION_LABELS = {"istio-injection": "enabled"}
+"""Namespace labels that make istiod inject the Envoy sidecar into every pod of the namespace."""
+PROMETHEUS_PROVIDER = "prometheus"
+
+
+@dataclass(frozen=True, slots=True)
+class IstioMeshArgs:
+    provider: k8s.Provider
+    """Kubernetes provider of the target cluster (from ClusterFacts)."""
+    istiod_replicas: int = 1
+    """istiod pods; with 2 or more a PodDisruptionBudget keeps one running through node drains."""
+
+
+def istiod_overrides(replicas: int) -> dict[str, Any]:
+    """istiod chart values that depend on the environment.
+
+    The chart's PDB is `minAvailable: 1`; with a single replica that would block every node drain, so
+    it is only enabled once there is a second replica to carry the mesh during the drain."""
+    ha = replicas >= 2
+    return {
+        "pilot": {"replicaCount": replicas, "autoscaleMin": replicas, "autoscaleMax": max(5, replicas)},
+        "global": {"defaultPodDisruptionBudget": {"enabled": ha}},
+    }
+
+
+def peer_authentication_spec() -> dict[str, Any]:
+    return {"mtls": {"mode": "STRICT"}}
+
+
+def telemetry_spec() -> dict[str, Any]:
+    """Mesh-wide Telemetry: request count and duration from both sides of every call.
+
+    components/observability/slo.py reads `istio_requests_total` and
+    `istio_request_duration_milliseconds_bucket` with reporter="destination" and the workload labels
+    (destination_workload, destination_canonical_service, destination_version) that Istio's standard
+    metrics carry; enabling CLIENT_AND_SERVER explicitly keeps them even if a namespace-level Telemetry
+    narrows the defaults."""
+    overrides = [
+        {"match": {"metric": metric, "mode": "CLIENT_AND_SERVER"}, "disabled": False}
+        for metric in ("REQUEST_COUNT", "REQUEST_DURATION")
+    ]
+    return {"metrics": [{"providers": [{"name": PROMETHEUS_PROVIDER}], "overrides": overrides}]}
+
+
+class IstioMesh(pulumi.ComponentResource):
+    base: k8s.helm.v3.Release
+    istiod: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpu-platform:mesh:IstioMesh", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SYSTEM_NAMESPACE, labels={"app.kubernetes.io/part-of": "istio"}),
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
+        self.base = helm.release("istio-base", "istio-base", namespace=SYSTEM_NAMESPACE, opts=in_ns)
+        self.istiod = helm.release(
+            "istiod", "istiod", namespace=SYSTEM_NAMESPACE, overrides=istiod_overrides(args.istiod_replicas),
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.base])),
+        )
+        # The CRs need the CRDs (base) and the validating webhook (istiod) to be in place.
+        after_istiod = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.istiod]))
+        k8s.apiextensions.CustomResource(
+            f"{name}-mtls-strict",
+            api_version="security.istio.io/v1",
+            kind="PeerAuthentication",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="default", namespace=SYSTEM_NAMESPACE),
+            spec=peer_authentication_spec(),
+            opts=after_istiod,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-telemetry",
+            api_version="telemetry.istio.io/v1",
+            kind="Telemetry",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="mesh-default", namespace=SYSTEM_NAMESPACE),
+            spec=telemetry_spec(),
+            opts=after_istiod,
+        )
+        self.register_outputs({"namespace": SYSTEM_NAMESPACE, "istiodRelease": self.istiod.name})

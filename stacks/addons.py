@@ -1,0 +1,116 @@
+"""Platform add-ons from the spec: Istio + API gateway, Prometheus, EFK logging (issue 5).
+
+Cloud-neutral: everything goes through the cluster's Kubernetes provider in ClusterFacts. Each add-on
+is switched on or off by `addons.<name>.enabled`; environment defaults (replicas, PDBs, protection)
+are derived here from `spec.is_prod`, so the components stay free of environment logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.mesh.gateway import ApiGateway, ApiGatewayArgs, Jwt, RateLimit, Route
+from components.mesh.istio import IstioMesh, IstioMeshArgs
+from components.observability.logging import LoggingStack, LoggingStackArgs
+from components.observability.prometheus import PrometheusStack, PrometheusStackArgs, Receiver
+from components.scheduling import Taint, gpu_tolerations
+from stacks.facts import ClusterFacts
+from stacks.spec_models import SECRETS_NAMESPACE, StackSpec
+
+STORAGE_CLASS_FACT = "storageClass"
+"""Key in ClusterFacts.extra under which a cluster layer reports its encrypted default StorageClass."""
+DEFAULT_STORAGE_CLASSES = {"aws": "gp3-encrypted", "alicloud": "alicloud-disk-essd-encrypted"}
+"""Fallback names: the encrypted classes the AWS and Alibaba cluster layers create."""
+
+
+@dataclass(frozen=True)
+class AddonsResult:
+    istio: IstioMesh | None
+    gateway: ApiGateway | None
+    prometheus: PrometheusStack | None
+    logging: LoggingStack | None
+
+
+def storage_class(spec: StackSpec, cluster: ClusterFacts) -> str:
+    """Config wins, then the cluster layer's fact, then the per-cloud default class name."""
+    fact = cluster.extra.get(STORAGE_CLASS_FACT)
+    return spec.addons.storage_class or (str(fact) if fact else DEFAULT_STORAGE_CLASSES[cluster.cloud])
+
+
+def node_tolerations(cluster: ClusterFacts) -> tuple[dict[str, str], ...]:
+    """Tolerations for node agents (Fluent Bit): the GPU taint plus every extra taint any pool carries."""
+    taints: set[Taint] = {t for pool in cluster.pools for t in pool.shape.taints()}
+    out = {tuple(sorted(t.items())) for t in gpu_tolerations()}
+    out |= {tuple(sorted(t.toleration().items())) for t in taints}
+    return tuple(dict(t) for t in sorted(out))
+
+
+def _secret(key: str) -> pulumi.Output[str]:
+    # Raises pulumi's ConfigMissingError naming `gpu-platform-secrets:<key>` and the command to set it.
+    return pulumi.Config(SECRETS_NAMESPACE).require_secret(key)
+
+
+def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
+    a = spec.addons
+    prod = spec.is_prod
+    provider = cluster.k8s_provider
+    cloud = "alicloud" if cluster.cloud == "alicloud" else "aws"
+    sc = storage_class(spec, cluster)
+
+    mesh = gateway = prom = logs = None
+    if a.istio.enabled:
+        mesh = IstioMesh("istio", IstioMeshArgs(
+            provider=provider, istiod_replicas=a.istio.istiod_replicas or (2 if prod else 1)))
+        gw = a.istio.gateway
+        if gw.enabled:
+            assert gw.tls_secret is not None, "spec rules require tlsSecret when the gateway is enabled"
+            gateway = ApiGateway("api-gateway", ApiGatewayArgs(
+                provider=provider,
+                cloud=cloud,
+                hosts=gw.hosts,
+                tls_secret=gw.tls_secret,
+                load_balancer=gw.load_balancer,
+                min_replicas=gw.min_replicas or (2 if prod else 1),
+                max_replicas=gw.max_replicas,
+                jwt=Jwt(gw.jwt.issuer, gw.jwt.jwks_uri, gw.jwt.audiences) if gw.jwt else None,
+                routes=tuple(Route(r.name, r.path_prefix, r.require_auth,
+                                   RateLimit(r.rate_limit.requests_per_minute, r.rate_limit.burst)
+                                   if r.rate_limit else None) for r in gw.routes),
+            ), istiod=mesh.istiod)
+
+    if a.prometheus.enabled:
+        p = a.prometheus
+        key = p.grafana.admin_password_key
+        prom = PrometheusStack("prometheus", PrometheusStackArgs(
+            provider=provider,
+            storage_class=sc,
+            retention=p.retention,
+            storage_gib=p.storage_gib,
+            replicas=p.replicas or (2 if prod else 1),
+            alertmanager_replicas=p.alertmanager.replicas or (2 if prod else 1),
+            receivers=tuple(Receiver(r.name, r.type, _secret(r.secret_key), r.channel, r.severities)
+                            for r in p.alertmanager.receivers),
+            grafana_admin_password=_secret(key) if key else None,
+            grafana_storage_gib=p.grafana.storage_gib,
+        ))
+        pulumi.export("grafanaAdminPassword", prom.grafana_admin_password)
+
+    if a.logging.enabled:
+        lg = a.logging
+        replicas = lg.replicas or (3 if prod else 1)
+        logs = LoggingStack("logging", LoggingStackArgs(
+            provider=provider,
+            storage_class=sc,
+            replicas=replicas,
+            storage_gib=lg.storage_gib,
+            retention_days=lg.retention_days,
+            kibana_replicas=lg.kibana_replicas or (2 if prod else 1),
+            protect_data=prod,
+            tolerations=node_tolerations(cluster),
+            service_monitor=a.prometheus.enabled,
+            zone_spread=replicas > 1,
+        ), opts=pulumi.ResourceOptions(depends_on=[prom]) if prom is not None else None)
+
+    return AddonsResult(istio=mesh, gateway=gateway, prometheus=prom, logging=logs)
