@@ -183,8 +183,9 @@ def check_capacity(a: ModelReleaseArgs) -> list[str]:
     where = ", ".join(f"{p.name} (maxSize {p.max_nodes})" for p in pools if p.name in eligible) or "no eligible pool"
     fixes: list[str] = []
     mine_names = {d.name for d in mine}
-    for f in result.demands:
-        if f.name in mine_names and not f.fits:
+    # The planner names the pools to grow on whichever demand it could not place (ours or a neighbour's).
+    for f in sorted(result.demands, key=lambda f: f.name not in mine_names):
+        if not f.fits:
             fixes += [x for x in f.fixes if x not in fixes]
     problems = [p for f in result.demands if f.name in mine_names and not f.fits for p in f.problems
                 if "need nodes beyond" not in p]
@@ -198,8 +199,11 @@ def check_capacity(a: ModelReleaseArgs) -> list[str]:
             break
     if a.max_surge and _fits(dataclasses.replace(a, max_surge=0))[0]:
         fixes.append("set maxSurge: 0 (roll pods one at a time without a spare GPU)")
-    others = " beside the other releases' floors" if a.other_release_demands else ""
-    msg = (f"model {a.name!r} does not fit at rollout step {step.label} ({parts}){others}: needs {needs}; "
+    mine_pools = [p for p in pools if p.name in eligible]
+    other_need = _gpu_totals([d for d in a.other_release_demands if isinstance(d, cap.Demand)
+                              and any(not cap.eligible(p, d) for p in mine_pools)])
+    others = "".join(f" + {_n(q)} {res} for the other releases' floors" for res, q in other_need.items() if res in need)
+    msg = (f"model {a.name!r} does not fit at rollout step {step.label} ({parts}): needs {needs}{others}; "
            f"eligible pools {where} hold {holds}")
     if problems:
         msg += "; " + "; ".join(problems)
