@@ -6,6 +6,7 @@ before any resource is registered.
 
 import pulumi
 
+from stacks import alicloud as alicloud_stack
 from stacks import aws as aws_stack
 from stacks import models, platform
 from stacks.spec import load_spec
@@ -15,7 +16,7 @@ spec = load_spec()
 if spec.cloud == "aws":
     cluster = aws_stack.build(spec)
 else:
-    raise pulumi.RunError("gpu-platform:cloud: 'alicloud' is not implemented yet; use 'aws'")
+    cluster = alicloud_stack.build(spec)
 
 platform.build(spec, cluster)
 models.build(spec, cluster)  # workload layer: model releases, after the platform's CRDs and mesh

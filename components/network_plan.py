@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +34,30 @@ def subnet_plan(vpc_cidr: str, zones: tuple[str, ...]) -> tuple[ZoneSubnets, ...
         ZoneSubnets(zone=z, index=i, private_cidr=str(blocks[i]), public_cidr=str(public[i]))
         for i, z in enumerate(zones)
     )
+
+
+NatLayout = Literal["single", "perZone"]
+
+
+def nat_zone_index(zone_index: int, layout: NatLayout) -> int:
+    """Index of the zone whose NAT gateway carries the egress of zone `zone_index`.
+
+    `perZone`: each zone its own (a zone outage cuts only that zone's egress); `single`: the first
+    zone's NAT serves every zone (cheaper). Both cloud layers place NAT gateways and routes from this.
+    """
+    return zone_index if layout == "perZone" else 0
+
+
+def nat_zones(plan: tuple[ZoneSubnets, ...], layout: NatLayout) -> tuple[ZoneSubnets, ...]:
+    """The zones that hold a NAT gateway (in their public block)."""
+    return tuple(z for z in plan if nat_zone_index(z.index, layout) == z.index)
+
+
+def split_nodes_pods(private_cidr: str) -> tuple[str, str]:
+    """A zone's private block cut in halves: (nodes, pods).
+
+    For CNIs that take pod IPs from their own subnet (Alibaba Terway pod vSwitches): a /19 gives two
+    /20s, 4094 node and 4094 pod addresses per zone.
+    """
+    nodes, pods = ipaddress.ip_network(private_cidr).subnets(prefixlen_diff=1)
+    return str(nodes), str(pods)

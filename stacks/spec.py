@@ -16,12 +16,15 @@ from typing import Any
 from pulumi.runtime import config as runtime_config
 from pydantic import ValidationError
 
-from stacks import spec_addon_rules, spec_aws_rules, spec_gpu_rules, spec_model_rules, spec_pool_rules, spec_rules
+from stacks import (
+    spec_addon_rules, spec_alicloud_rules, spec_aws_rules, spec_gpu_rules, spec_model_rules, spec_pool_rules, spec_rules,
+)
 from stacks.errors import NAMESPACE, ConfigError, did_you_mean, from_validation_error, key_path
 from stacks.spec_models import StackSpec
 
 __all__ = ["ConfigError", "StackSpec", "load_spec", "parse_spec"]
-_RULE_MODULES = (spec_rules, spec_pool_rules, spec_addon_rules, spec_aws_rules, spec_gpu_rules, spec_model_rules)  # importing registers their rules
+_RULE_MODULES = (spec_rules, spec_pool_rules, spec_addon_rules, spec_aws_rules, spec_model_rules, spec_gpu_rules,
+                 spec_alicloud_rules)  # importing registers their rules
 
 
 def _all_config() -> dict[str, Any]:

@@ -84,6 +84,25 @@ class EndpointSpec(Spec):
     """Explicit acknowledgement required to open a public endpoint to 0.0.0.0/0."""
 
 
+class AlicloudClusterSpec(Spec):
+    network_plugin: Literal["terway", "flannel"] = "terway"
+    """`terway`: pods get VPC addresses from a pod vSwitch per zone (no overlay; security groups and
+    NetworkPolicy on pods). `flannel`: an overlay from `podCidr` (fewer VPC addresses used). Create-only."""
+    cluster_spec: Literal["ack.pro.small", "ack.pro.xlarge", "ack.pro.2xlarge", "ack.pro.4xlarge"] = "ack.pro.small"
+    """ACK Pro control-plane tier. The xlarge tiers (provisioned control plane) need whitelisting."""
+    pod_cidr: Cidr = "172.16.0.0/16"
+    """Pod overlay CIDR with `networkPlugin: flannel` (ignored with Terway); must not overlap the VPC or
+    Service CIDR. Create-only."""
+    nvidia_driver_version: str | None = None
+    """NVIDIA driver ACK installs on new GPU nodes (node-pool label `ack.aliyun.com/nvidia-driver-version`).
+    Default: the version pinned in charts/ack.yaml. An unsupported version silently falls back to ACK's
+    default, so pick one from ACK's driver list."""
+    create_service_roles: bool = False
+    """Create the account-wide RAM roles the managed autoscaler and managed node pools act as
+    (AliyunCSManagedAutoScalerRole, AliyunCSManagedNlcRole). Default: off — they exist once per account
+    (console authorisation or another stack); only one stack of an account may own them."""
+
+
 class ClusterSpec(Spec):
     name: DnsName | None = None
     """Default: `gpu-<environment>`."""
@@ -100,6 +119,9 @@ class ClusterSpec(Spec):
     """Control-plane log retention. Must be a value CloudWatch accepts."""
     deletion_protection: bool | None = None
     """Default: on in prod, off elsewhere."""
+    alicloud: AlicloudClusterSpec | None = None
+    """Alibaba Cloud (ACK) only: network plugin, control-plane tier, GPU driver. Default on alicloud:
+    Terway, ack.pro.small, the pinned driver."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -166,6 +188,20 @@ class NodePoolSpec(Spec):
 # Registry and add-ons
 
 
+class AlicloudRegistrySpec(Spec):
+    edition: Literal["enterprise", "personal"] | None = None
+    """`enterprise`: an ACR Enterprise Edition instance (immutable tags, vulnerability scan on push,
+    private VPC endpoint; prepaid). `personal`: the free Personal Edition (no immutability, no scan).
+    Default: enterprise in prod, personal elsewhere."""
+    instance_type: Literal["Basic", "Standard", "Advanced"] = "Standard"
+    """Enterprise Edition size (create-only)."""
+    subscription_months: int = 1
+    """Enterprise Edition prepaid period: 1-9 months, or 12, 24, 36."""
+    namespace: DnsName | None = None
+    """Registry namespace holding the repositories (image path `<namespace>/<repo>`). Default: the
+    cluster name. Personal Edition namespaces are unique per region across all accounts."""
+
+
 class RegistrySpec(Spec):
     enabled: bool = True
     """Create the registry and one repository per model."""
@@ -184,6 +220,8 @@ class RegistrySpec(Spec):
     github_oidc_provider_arn: str | None = None
     """Existing IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one).
     Default: the stack creates it when `ciPushRepos` is set; name it here when another stack already did."""
+    alicloud: AlicloudRegistrySpec | None = None
+    """Alibaba Cloud (ACR) only: edition, size, namespace. Default on alicloud: see its keys."""
 
 
 class AddonToggle(Spec):

@@ -13,6 +13,11 @@ INVOKES: dict[str, dict[str, Any]] = {
         "id": ACCOUNT_ID,
     },
     "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+    # Only reached when the cluster id is known; in a preview of a new cluster the credential stays unknown.
+    "alicloud:cs/getClusterCredential:getClusterCredential": {
+        "id": "c-offline", "clusterId": "c-offline", "clusterName": "offline", "kubeConfig": "<offline kubeconfig>",
+        "temporaryDurationMinutes": 1440, "certificateAuthority": {}, "expiration": "",
+    },
 }
 
 

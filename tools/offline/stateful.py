@@ -14,8 +14,11 @@ STATEFUL_TYPES: frozenset[str] = frozenset({
     "aws:s3/bucket:Bucket",
     "alicloud:cs/managedKubernetes:ManagedKubernetes",
     "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance",
+    "alicloud:cr/namespace:Namespace",
     "alicloud:cr/repo:Repo",
-    "alicloud:cr/registryEnterpriseRepo:RegistryEnterpriseRepo",
+    # ACR EE namespaces and repositories live in the `cs` module of pulumi_alicloud.
+    "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace",
+    "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo",
     "alicloud:kms/key:Key",
     "alicloud:oss/bucket:Bucket",
     "alicloud:log/project:Project",
