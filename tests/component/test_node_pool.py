@@ -1,0 +1,139 @@
+"""Node pools: hardened launch templates, managed node groups, autoscaler ASG tags, EFA, determinism."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.aws.asg_tags import autoscaler_tags
+from stacks.facts import pool_shapes
+from stacks.spec import parse_spec
+from tests.conftest import Plan
+from tests.spec_helpers import mutate, raw_stack
+from tools.offline.config import config_from_raw
+from tools.offline.runner import run_stack
+
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+NG = "aws:eks/nodeGroup:NodeGroup"
+TAG = "aws:autoscaling/tag:Tag"
+AMI = {"dev": {"system": "AL2023_x86_64_STANDARD", "gpu-l4": "AL2023_x86_64_NVIDIA"},
+       "prod": {"system": "AL2023_x86_64_STANDARD", "gpu-a10g": "AL2023_x86_64_NVIDIA",
+                "gpu-l4-shared": "AL2023_x86_64_NVIDIA", "gpu-a100-mig": "AL2023_x86_64_NVIDIA"}}
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+
+
+def _by_pool(p: Plan, type_: str, suffix: str) -> dict[str, dict[str, Any]]:
+    prefix = f"gpu-{p.data['stack']}-"
+    return {r["name"][len(prefix):-len(suffix)]: r for r in p.of_type(type_) if r["name"].endswith(suffix)}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_launch_template_is_hardened(stack: str, plan: Callable[[str], Plan]) -> None:
+    lts = _by_pool(plan(stack), LT, "-lt")
+    assert sorted(lts) == sorted(AMI[stack])
+    for pool, r in lts.items():
+        i = r["inputs"]
+        assert i["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
+                                        "httpPutResponseHopLimit": 1, "instanceMetadataTags": "disabled"}
+        (bdm,) = i["blockDeviceMappings"]
+        gpu = pool != "system"
+        size = 500 if pool == "gpu-a100-mig" else (200 if gpu else 50)
+        assert bdm == {"deviceName": "/dev/xvda", "ebs": {"deleteOnTermination": "true", "encrypted": "true",
+                                                          "volumeSize": size, "volumeType": "gp3"}}
+        assert "keyName" not in i and "iamInstanceProfile" not in i and "userData" not in i
+        assert [t["resourceType"] for t in i["tagSpecifications"]] == ["instance", "volume", "network-interface"]
+        assert i["namePrefix"] == f"gpu-{stack}-{pool}-"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_node_groups_follow_the_pool_shape(stack: str, plan: Callable[[str], Plan]) -> None:
+    p = plan(stack)
+    spec = parse_spec(raw_stack(stack))
+    shapes = {s.name: s for s in pool_shapes(spec)}
+    pools = {pool.name: pool for pool in spec.node_pools}
+    ngs = _by_pool(p, NG, "-ng")
+    assert sorted(ngs) == sorted(AMI[stack])
+    for name, r in ngs.items():
+        i = r["inputs"]
+        gpu = name != "system"
+        assert i["amiType"] == AMI[stack][name]
+        assert i["instanceTypes"] == list(pools[name].instance_types)
+        assert i["capacityType"] == "ON_DEMAND" and i["version"] == "1.33"
+        assert i["nodeGroupNamePrefix"] == f"gpu-{stack}-{name}-" and "nodeGroupName" not in i
+        assert i["scalingConfig"] == {"minSize": pools[name].min_size, "maxSize": pools[name].max_size,
+                                      "desiredSize": pools[name].min_size}
+        assert r["options"]["ignoreChanges"] == ["scalingConfig.desiredSize"]
+        assert r["options"]["deleteBeforeReplace"] is False
+        assert i["labels"] == shapes[name].labels()
+        assert i["taints"] == ([GPU_TAINT] if gpu else [])
+        if gpu:
+            assert i["updateConfig"] == {"maxUnavailable": 1, "updateStrategy": "MINIMAL"}
+            assert i["nodeRepairConfig"] == {"enabled": True}
+        else:
+            assert i["updateConfig"] == {"maxUnavailablePercentage": 33}
+            assert "nodeRepairConfig" not in i
+        assert "diskSize" not in i and "remoteAccess" not in i  # owned by the launch template
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_asg_tags_match_the_pool_shape(stack: str, plan: Callable[[str], Plan]) -> None:
+    p = plan(stack)
+    spec = parse_spec(raw_stack(stack))
+    tags = p.of_type(TAG)
+    for shape in pool_shapes(spec):
+        prefix = f"gpu-{stack}-{shape.name}-asg-"
+        mine = {r["inputs"]["tag"]["key"]: r for r in tags if r["name"].startswith(prefix)}
+        assert {k: r["inputs"]["tag"]["value"] for k, r in mine.items()} == autoscaler_tags(f"gpu-{stack}", shape)
+        for r in mine.values():
+            assert r["inputs"]["tag"]["propagateAtLaunch"] is False
+            assert r["inputs"]["autoscalingGroupName"] == "<computed>"  # from the node group's ASG
+            assert r["parent"].endswith(f"gpu-platform:aws:NodePool::gpu-{stack}-{shape.name}")
+
+
+def test_prod_mig_pool_can_scale_from_zero_on_mig_slices(plan: Callable[[str], Plan]) -> None:
+    values = {r["inputs"]["tag"]["key"]: r["inputs"]["tag"]["value"] for r in plan("prod").of_type(TAG)
+              if r["name"].startswith("gpu-prod-gpu-a100-mig-asg-")}
+    ca = "k8s.io/cluster-autoscaler"
+    assert values[f"{ca}/node-template/resources/nvidia.com/mig-1g.5gb"] == "16"
+    assert values[f"{ca}/node-template/taint/nvidia.com/gpu"] == "present:NoSchedule"
+    assert values[f"{ca}/gpu-prod"] == "owned" and values[f"{ca}/enabled"] == "true"
+
+
+@functools.cache
+def efa_plan() -> Plan:
+    raw = mutate(mutate(raw_stack("prod"), "nodePools.3.efa", True), "registry.replicationRegions", ["us-west-2"])
+    return Plan(run_stack("prod-efa", config=config_from_raw(raw, "prod-efa")))
+
+
+def test_efa_pool_gets_interfaces_placement_group_and_one_zone() -> None:
+    p = efa_plan()
+    (pg,) = p.of_type("aws:ec2/placementGroup:PlacementGroup")
+    assert pg["name"] == "gpu-prod-gpu-a100-mig-placement" and pg["inputs"]["strategy"] == "cluster"
+    lt = p.one(LT, "gpu-prod-gpu-a100-mig-lt")["inputs"]
+    assert lt["placement"] == {"groupName": "<computed>"}
+    assert lt["networkInterfaces"] == [{"deleteOnTermination": "true", "deviceIndex": 0, "interfaceType": "efa",
+                                        "networkCardIndex": 0, "securityGroups": ["<computed>"]}]
+    # Other pools are untouched.
+    assert "networkInterfaces" not in p.one(LT, "gpu-prod-gpu-a10g-lt")["inputs"]
+
+
+def test_replication_adds_configuration_and_hardened_creation_template() -> None:
+    p = efa_plan()
+    rep = p.one("aws:ecr/replicationConfiguration:ReplicationConfiguration")["inputs"]
+    (rule,) = rep["replicationConfiguration"]["rules"]
+    assert rule["destinations"] == [{"region": "us-west-2", "registryId": "123456789012"}]
+    assert rule["repositoryFilters"] == [{"filter": "gpu-prod/", "filterType": "PREFIX_MATCH"}]
+    tpl = p.one("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")["inputs"]
+    assert tpl["region"] == "us-west-2" and tpl["appliedFors"] == ["REPLICATION"]
+    assert tpl["imageTagMutability"] == "IMMUTABLE" and tpl["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+    assert json.loads(tpl["lifecyclePolicy"])["rules"][0]["selection"]["tagStatus"] == "untagged"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_replanning_is_deterministic(stack: str, plan: Callable[[str], Plan]) -> None:
+    again = run_stack(stack)
+    assert json.dumps(again, sort_keys=True) == json.dumps(plan(stack).data, sort_keys=True)

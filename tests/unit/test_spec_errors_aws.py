@@ -1,0 +1,41 @@
+"""Bad AWS registry config (stacks/spec_aws_rules.py): exact messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.spec import parse_spec
+from tests.spec_helpers import mutate, problems, raw_stack
+
+DEV = raw_stack("dev")
+PROD = raw_stack("prod")
+P = "gpu-platform:"
+GOOD_ARN = "arn:aws:iam::444455556666:oidc-provider/token.actions.githubusercontent.com"
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("github oidc arn malformed", mutate(PROD, "registry.githubOidcProviderArn", "arn:aws:iam::1:oidc-provider/x"),
+     f"{P}registry.githubOidcProviderArn: 'arn:aws:iam::1:oidc-provider/x' is not the ARN of a GitHub Actions OIDC "
+     "provider; write it like 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'"),
+    ("github oidc arn without ci repos", mutate(DEV, "registry.githubOidcProviderArn", GOOD_ARN),
+     f"{P}registry.githubOidcProviderArn: given while ciPushRepos is empty (no CI role uses it); list the "
+     "repositories allowed to push or remove it"),
+    ("replication region malformed", mutate(PROD, "registry.replicationRegions", ["us-weast"]),
+     f"{P}registry.replicationRegions[0]: 'us-weast' is not an AWS region; write it like 'us-west-2'"),
+    ("replication region twice", mutate(PROD, "registry.replicationRegions", ["us-west-2", "us-west-2"]),
+     f"{P}registry.replicationRegions[1]: 'us-west-2' is listed twice; list each region once"),
+    ("unknown registry key suggests", mutate(PROD, "registry.githubOidcProvider", GOOD_ARN),
+     f"{P}registry.githubOidcProvider: unknown key; did you mean 'githubOidcProviderArn'?"),
+]
+
+
+@pytest.mark.parametrize(("raw", "message"), [(r, m) for _, r, m in CASES], ids=[c[0] for c in CASES])
+def test_fails_with_exact_message(raw: dict[str, Any], message: str) -> None:
+    assert message in problems(raw)
+
+
+def test_existing_github_provider_is_accepted() -> None:
+    spec = parse_spec(mutate(PROD, "registry.githubOidcProviderArn", GOOD_ARN))
+    assert spec.registry.github_oidc_provider_arn == GOOD_ARN
+    assert spec.registry.replication_regions == ()
