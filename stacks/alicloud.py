@@ -16,6 +16,7 @@ from components.alicloud.network import AlicloudNetwork, AlicloudNetworkArgs
 from components.alicloud.node_pool import AckNodePool, AckNodePoolArgs
 from components.alicloud.pins import ack_pins
 from components.gpu.catalog import catalog
+from components.scheduling import MIG_CONFIG_LABEL
 from stacks.common import common_tags
 from stacks.facts import ClusterFacts, pool_facts, pool_shape
 from stacks.spec_models import AlicloudClusterSpec, AlicloudRegistrySpec, StackSpec
@@ -68,6 +69,14 @@ def build(spec: StackSpec) -> ClusterFacts:
     cluster_id = ack.cluster.id
 
     driver = ali.nvidia_driver_version or ack_pins().nvidia_driver
+    for pool in spec.node_pools:
+        if pool.gpu is not None and pool.gpu.sharing == "mig":
+            # The platform installs no MIG manager on ACK (stacks/gpu_layer.py), and the ACK node-pool label
+            # that selects a MIG profile is not verified (reference alicloud-ack.md section 6): say so.
+            pulumi.log.warn(
+                f"nodePools[{pool.name}]: MIG on ACK is partitioned by ACK, not by this platform; the pool "
+                f"carries {MIG_CONFIG_LABEL} for the scheduler and planner, but enable MIG mode and the layout "
+                "with ACK's MIG node-pool guide before scheduling MIG workloads")
     pools: list[AckNodePool] = []
     for pool in spec.node_pools:
         inst = catalog().instance(spec.cloud, pool.instance_types[0])

@@ -135,17 +135,18 @@ def alicloud_registry(spec: StackSpec) -> Iterator[Problem]:
         return
     reg = spec.registry
     loc: Loc = ("registry",)
+    # ECR settings with no ACR counterpart here: key -> (given?, what ACR does instead).
     aws_only = {
-        "scanType": reg.scan_type != "BASIC",
-        "replicationRegions": bool(reg.replication_regions),
-        "ciPushRepos": bool(reg.ci_push_repos),
-        "githubOidcProviderArn": reg.github_oidc_provider_arn is not None,
-        "untaggedExpiryDays": "untagged_expiry_days" in reg.model_fields_set,
+        "scanType": (reg.scan_type != "BASIC", "ACR Enterprise Edition scans every push with its own scanner"),
+        "replicationRegions": (bool(reg.replication_regions), "ACR replication is not managed by this stack"),
+        "ciPushRepos": (bool(reg.ci_push_repos), "CI pushes to ACR with a RAM user or role, not GitHub OIDC here"),
+        "githubOidcProviderArn": (reg.github_oidc_provider_arn is not None, "it names an IAM OIDC provider"),
+        "untaggedExpiryDays": ("untagged_expiry_days" in reg.model_fields_set,
+                               "ACR retention keeps the newest keepReleaseImages tags"),
     }
-    for key, given in aws_only.items():
+    for key, (given, why) in aws_only.items():
         if given:
-            yield (*loc, key), ("an ECR (AWS) setting; ACR does not have it (Enterprise Edition scans every push "
-                                f"itself), so remove {key}")
+            yield (*loc, key), f"an ECR (AWS) setting with no effect on ACR ({why}); remove {key}"
     ali = reg.alicloud or AlicloudRegistrySpec()
     edition = ali.edition or ("enterprise" if spec.is_prod else "personal")
     if ali.subscription_months not in ACR_EE_PERIODS:
