@@ -62,9 +62,10 @@ def build(spec: StackSpec) -> ClusterFacts:
             deletion_protection=spec.deletion_protection,
             protect=spec.is_prod,
             tags=tags,
+            # The SNAT entries and routes must exist before the cluster: nodes pull images through them.
+            after=(network,),
         ),
-        # The SNAT entries must exist before the cluster: nodes pull images through them at create.
-        opts=pulumi.ResourceOptions(provider=provider, depends_on=[network]),
+        opts=opts,
     )
     cluster_id = ack.cluster.id
 
@@ -108,8 +109,9 @@ def build(spec: StackSpec) -> ClusterFacts:
                 scale_down_unneeded_time=ca.scale_down_unneeded_time,
                 gpu_utilization_threshold=ca.scale_down_gpu_utilization_threshold,
                 create_service_roles=ali.create_service_roles,
+                after=tuple(pools),
             ),
-            opts=pulumi.ResourceOptions(provider=provider, depends_on=list(pools)),
+            opts=opts,
         )
 
     registry_urls: dict[str, pulumi.Output[str]] = {}

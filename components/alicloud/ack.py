@@ -62,6 +62,10 @@ class AckClusterArgs:
     protect: bool = False
     """protect the cluster and its KMS key (prod): `pulumi destroy` or a rename cannot drop them."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    after: tuple[pulumi.Resource, ...] = ()
+    """Resources the cluster waits for beyond its inputs: the network's SNAT entries and routes (nodes
+    pull images through them while the cluster is created). A component's own depends_on does not reach
+    its children, so it is passed down here."""
 
 
 def cluster_addons(network_plugin: str) -> list[alicloud.cs.ManagedKubernetesAddonArgsDict]:
@@ -131,7 +135,7 @@ class AckCluster(pulumi.ComponentResource):
             ],
             addons=cluster_addons(args.network_plugin),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=list(args.after),
                                         ignore_changes=list(CLUSTER_IGNORE_CHANGES)),
         )
 

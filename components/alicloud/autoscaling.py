@@ -51,6 +51,9 @@ class AckAutoscalingArgs:
     utilization_threshold: float = 0.5
     """Scale-in threshold of CPU nodes (share of CPU/memory requested)."""
     create_service_roles: bool = False
+    after: tuple[pulumi.Resource, ...] = ()
+    """Resources the config waits for (the node pools: it scales their scaling groups). A component's
+    own depends_on does not reach its children, so it is passed down here."""
 
 
 def threshold(value: float) -> str:
@@ -95,6 +98,6 @@ class AckAutoscaling(pulumi.ComponentResource):
             daemonset_eviction_for_nodes=False,
             # Long model loads and in-flight inferences drain; 1 h caps a stuck drain (default 4 h).
             max_graceful_termination_sec=3600,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*attachments, *args.after]),
         )
         self.register_outputs({"scalerType": self.config.scaler_type})

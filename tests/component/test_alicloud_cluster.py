@@ -121,6 +121,9 @@ def test_enhanced_nat_eip_and_snat_for_every_node_and_pod_vswitch(plan: Callable
         "gpu-dev-snat-pods-cn-hangzhou-h", "gpu-dev-snat-pods-cn-hangzhou-i"]
     assoc_urn = dev.one("alicloud:ecs/eipAssociation:EipAssociation")["urn"]
     assert all(s["options"]["dependsOn"] == [assoc_urn] for s in snats)
+    # The cluster is created only once its nodes have egress (SNAT + routes) to pull images.
+    waits_for = set(dev.one(ACK)["options"]["dependsOn"])
+    assert {s["urn"] for s in snats} | {r["urn"] for r in dev.of_type(ROUTE)} <= waits_for
     routes = dev.of_type(ROUTE)
     assert {(r["inputs"]["destinationCidrblock"], r["inputs"]["nexthopType"]) for r in routes} == {
         ("0.0.0.0/0", "NatGateway")}
