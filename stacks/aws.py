@@ -143,5 +143,6 @@ def build(spec: StackSpec) -> ClusterFacts:
         oidc_provider_arn=eks.oidc_provider.arn,
         oidc_issuer_url=eks.oidc_issuer_url,
         registry_urls=registry_urls,
-        extra={"cluster_arn": eks.cluster.arn, "account_id": eks.account_id, "node_role_arn": eks.node_role.arn},
+        extra={"cluster_arn": eks.cluster.arn, "account_id": eks.account_id, "node_role_arn": eks.node_role.arn,
+               "aws_provider": provider},
     )

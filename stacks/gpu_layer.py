@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
-import pulumi_aws as aws
 
 from components.gpu import capacity, nvidia
 from components.gpu.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from stacks.common import common_tags
 from stacks.facts import ClusterFacts, PoolFacts
 from stacks.spec_models import StackSpec
 from stacks.spec_pool_rules import default_ami_type
@@ -184,11 +182,10 @@ def build(spec: StackSpec, cluster: ClusterFacts, demands: Sequence[capacity.Dem
     if addons.cluster_autoscaler.enabled and cluster.cloud == "aws":
         if cluster.oidc_provider_arn is None or cluster.oidc_issuer_url is None:
             raise ValueError("ClusterFacts lacks oidc_provider_arn/oidc_issuer_url: the autoscaler's IRSA role needs them")
-        aws_provider = cluster.extra.get("awsProvider")
+        aws_provider = cluster.extra.get("aws_provider")
         if aws_provider is None:
-            # Same region and tags as the cluster layer's provider, until ClusterFacts hands that one over.
-            aws_provider = aws.Provider(f"{cluster.name}-gpu-layer", region=cluster.region,
-                                        default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec)))
+            raise ValueError("ClusterFacts.extra['aws_provider'] is missing: the autoscaler's IAM role must use the "
+                             "cluster layer's regional provider")
         ca_spec = addons.cluster_autoscaler
         ca = ClusterAutoscaler(
             cluster.name,

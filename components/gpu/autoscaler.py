@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
 from components import helm
 from components.aws import iam_docs
+from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.scheduling import PoolShape
 
 NAMESPACE = "kube-system"
@@ -115,10 +115,6 @@ def image_tag(kubernetes_version: str) -> str:
 
 def owner_tag(cluster_name: str) -> str:
     return f"{TAG_PREFIX}/{cluster_name}"
-
-
-def role_name(cluster_name: str) -> str:
-    return f"{cluster_name}-cluster-autoscaler"
 
 
 def node_group_pattern(cluster_name: str, pool: str) -> str:
@@ -214,28 +210,22 @@ def trust_policy(oidc_provider_arn: str, oidc_issuer_url: str) -> str:
 class ClusterAutoscaler(pulumi.ComponentResource):
     """IRSA role + cluster-autoscaler chart (helm.v4.Chart: no hooks; flag changes diff per object)."""
 
-    role: aws.iam.Role
+    role: WorkloadRole
     service_account: k8s.core.v1.ServiceAccount
     chart: k8s.helm.v4.Chart
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None,
                  aws_provider: pulumi.ProviderResource | None = None) -> None:
         super().__init__("gpu-platform:gpu:ClusterAutoscaler", name, None, opts)
-        aws_opts = pulumi.ResourceOptions(parent=self, provider=aws_provider)
-        trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer_url).apply(
-            lambda a: trust_policy(str(a[0]), str(a[1])))
-        self.role = aws.iam.Role(
+        # IRSA role from the AWS layer's helper: trust pinned to kube-system/cluster-autoscaler (sub + aud).
+        self.role = WorkloadRole(
             f"{name}-cluster-autoscaler",
-            name=role_name(args.cluster_name),
-            description=f"cluster-autoscaler of EKS cluster {args.cluster_name} (IRSA {NAMESPACE}/{SERVICE_ACCOUNT})",
-            assume_role_policy=trust,
-            opts=aws_opts,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-cluster-autoscaler",
-            role=self.role.name,
-            policy=permissions_policy(args.cluster_name, args.region),
-            opts=aws_opts,
+            WorkloadRoleArgs(
+                namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, mode="irsa",
+                inline_policy=permissions_policy(args.cluster_name, args.region),
+                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer_url=args.oidc_issuer_url,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=aws_provider),
         )
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-cluster-autoscaler",

@@ -89,7 +89,8 @@ def test_priority_of_unpriced_gpu_pools_is_the_floor() -> None:
 
 
 def test_iam_policy_writes_only_to_owned_node_groups(plan: Callable[[str], Plan]) -> None:
-    policy = json.loads(plan("prod").one("aws:iam/rolePolicy:RolePolicy", "gpu-prod-cluster-autoscaler")
+    p = plan("prod")
+    policy = json.loads(p.one("aws:iam/rolePolicy:RolePolicy", "gpu-prod-cluster-autoscaler-inline")
                         ["inputs"]["policy"])
     assert policy == json.loads(autoscaler.permissions_policy("gpu-prod", "us-east-1"))
     stmts = {s["Sid"]: s for s in policy["Statement"]}
@@ -103,6 +104,9 @@ def test_iam_policy_writes_only_to_owned_node_groups(plan: Callable[[str], Plan]
     assert read["Resource"] == "*" and "Condition" not in read
     assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in read["Action"])
     assert stmts["DescribeOwnNodeGroups"]["Resource"] == "arn:aws:eks:us-east-1:*:nodegroup/gpu-prod/*/*"
+    aws_provider = p.one("pulumi:providers:aws", "aws")["urn"]
+    assert all(r["provider"] == aws_provider for r in p.resources if r["type"].startswith("aws:iam/")
+               and "cluster-autoscaler" in r["name"])
     writes = [a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
               if not a.split(":")[1].startswith(("Describe", "Get"))]
     assert sorted(writes) == sorted(autoscaler.WRITE_ACTIONS)
@@ -110,8 +114,8 @@ def test_iam_policy_writes_only_to_owned_node_groups(plan: Callable[[str], Plan]
 
 def test_role_trusts_only_the_autoscaler_service_account(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
-    role = p.one("aws:iam/role:Role", "gpu-prod-cluster-autoscaler")["inputs"]
-    assert role["name"] == "gpu-prod-cluster-autoscaler"
+    role = p.one("aws:iam/role:Role", "gpu-prod-cluster-autoscaler-role")["inputs"]
+    assert role["description"] == "irsa role for kube-system/cluster-autoscaler"
     assert role["assumeRolePolicy"] == "<computed>"  # built from the OIDC provider ARN, known after apply
     issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"
     provider = "arn:aws:iam::444455556666:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"

@@ -219,7 +219,7 @@ def test_dcgm_exporter_tolerates_gpu_nodes_and_has_requests(plan: Callable[[str]
 
 
 def test_service_monitor_selects_the_dcgm_service(plan: Callable[[str], Plan]) -> None:
-    sm = plan("prod").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")["inputs"]
+    sm = plan("prod").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "gpu-prod-dcgm-servicemonitor")["inputs"]
     assert sm["metadata"]["labels"]["app.kubernetes.io/name"] == "dcgm-exporter"
     assert sm["spec"] == {
         "endpoints": [{"interval": "15s", "path": "/metrics", "port": "metrics"}],
@@ -240,10 +240,13 @@ def test_toggles_remove_dcgm_service_monitor_and_autoscaler() -> None:
     raw = mutate(raw, "addons.nvidia.dcgmExporter", False)
     raw = mutate(raw, "addons.clusterAutoscaler.enabled", False)
     p = Plan(run_stack("dev", config=config_from_raw(raw, "dev")))
-    assert p.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor") == []
-    assert sorted(r["inputs"]["chart"] for r in p.of_type(CHART)) == ["nvidia-device-plugin"]
+    assert [r["name"] for r in p.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+            if "dcgm" in r["name"]] == []
+    assert [r["inputs"]["chart"] for r in p.of_type(CHART) if r["parent"].endswith("NvidiaGpuStack::gpu-dev")] == [
+        "nvidia-device-plugin"]
     assert p.of_type("gpu-platform:gpu:ClusterAutoscaler") == []
     raw = mutate(raw, "addons.nvidia.enabled", False)
     p = Plan(run_stack("dev", config=config_from_raw(raw, "dev")))
-    assert p.of_type("gpu-platform:gpu:NvidiaGpuStack") == [] and p.of_type(CHART) == []
+    assert p.of_type("gpu-platform:gpu:NvidiaGpuStack") == []
+    assert [r for r in p.of_type(CHART) if r["inputs"]["chart"] in ("nvidia-device-plugin", "dcgm-exporter")] == []
     assert "capacityReport" in p.outputs  # the plan of the pools does not depend on the add-ons
