@@ -274,8 +274,15 @@ def _usd(a: ModelReleaseArgs, demands: Sequence[cap.Demand]) -> float | None:
         prices = []
         for pool in a.pools:
             if pool.shape.name in p.pools:
+                inst = pool.shape.instance
+                price = inst.price_usd_per_hour
+                gpu = inst.gpu
+                prof = gpu.profile(v.gpu.mig_profile) if gpu is not None and v.gpu.mig_profile else None
+                if prof is not None and price is not None:
+                    # A MIG slice costs its share of the GPU's compute slices, not the whole node's profile count.
+                    prices.append(price * prof.compute_slices / (inst.gpu_count * cap.SLICES_PER_GPU))
+                    continue
                 per_node = pool.shape.gpu_resources.get(p.resource, 0)
-                price = pool.shape.instance.price_usd_per_hour
                 if per_node and price is not None:
                     prices.append(price / per_node)
         if not prices:

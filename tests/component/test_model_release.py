@@ -206,3 +206,13 @@ def test_stack_files_keep_models_key_yaml_valid() -> None:
     for stack in ("dev", "prod"):
         cfg = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
         assert isinstance(cfg["gpu-platform:models"], list)
+
+
+def test_capacity_report_shows_gpu_cost_per_release_at_min_and_peak(plan: Callable[[str], Plan]) -> None:
+    rows = [line for line in plan("prod").outputs["modelCapacityReport"].splitlines() if line.startswith("| ")]
+    assert rows[1:] == [
+        "| llama3-8b | 2 nvidia.com/gpu | $2.42 | 100% | 5 nvidia.com/gpu | $6.06 |",
+        # MIG slices cost their share of the GPU's compute (2 of 7 slices of one of 8 A100s on a p4d)
+        "| embeddings | 2 nvidia.com/mig-2g.10gb | $1.57 | steady | 6 nvidia.com/mig-2g.10gb | $4.71 |",
+        "| reranker | 1 nvidia.com/gpu | $0.20 | steady | 3 nvidia.com/gpu | $0.60 |",
+    ]
