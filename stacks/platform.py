@@ -7,10 +7,11 @@ components/; this module only wires them from the spec.
 
 from __future__ import annotations
 
-from stacks import gpu_layer
+from stacks import addons, gpu_layer
 from stacks.facts import ClusterFacts
 from stacks.spec_models import StackSpec
 
 
 def build(spec: StackSpec, cluster: ClusterFacts) -> None:
     gpu_layer.build(spec, cluster)  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)
+    addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging (issue 5)

@@ -59,3 +59,13 @@ def test_every_rendered_object_is_schema_valid(stack: str, plan: Callable[[str],
         except schemas.NoSchema as err:
             failures.append(f"{schemas.describe(obj)}: {err}")
     assert failures == []
+
+
+def test_secret_maps_recorded_as_secret_are_accepted_but_the_rest_is_checked() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+              "type": "Opaque", "stringData": "<secret>"}
+    assert schemas.errors(secret, "1.33") == []
+    assert schemas.errors({**secret, "stringData": "plain"}, "1.33") == [
+        "stringData: 'plain' is not of type 'object', 'null'"]
+    assert schemas.errors({**secret, "tpye": "Opaque"}, "1.33") == [
+        "(root): Additional properties are not allowed ('tpye' was unexpected)"]
