@@ -70,17 +70,80 @@ def property_changes(base: dict[str, Any], head: dict[str, Any]) -> list[tuple[s
     return out
 
 
+def _urn_parts(urn: str) -> tuple[str, str, str, str]:
+    """urn:pulumi:<stack>::<project>::<qualified type>::<name> -> (stack, project, qualified, name)."""
+    head, project, qualified, name = urn.split("::", 3)
+    return head.rsplit(":", 1)[-1], project, qualified, name
+
+
+def alias_urns(plan: dict[str, Any]) -> dict[str, list[str]]:
+    """URN -> the URNs its aliases name, as the engine resolves them.
+
+    The SDK sends alias *specs* (`{"spec": {"name": ...}}`) and leaves children's aliases to the engine,
+    which gives every child of an aliased parent an alias under each of the parent's old URNs (with the
+    parent's name prefix swapped in the child's name). Without this, renaming a component shows as
+    deleting and re-creating everything inside it.
+    """
+    by_urn = {r["urn"]: r for r in plan["resources"]}
+    out: dict[str, list[str]] = {}
+
+    def resolve(urn: str) -> list[str]:
+        if urn in out:
+            return out[urn]
+        r = by_urn[urn]
+        stack, project, _, name = _urn_parts(urn)
+        parent = r.get("parent", "")
+        found: list[str] = []
+        for alias in r["options"].get("aliases") or []:
+            if isinstance(alias, str):
+                found.append(alias)
+                continue
+            if "urn" in alias:
+                found.append(alias["urn"])
+                continue
+            spec = alias.get("spec", alias)
+            a_parent = "" if spec.get("noParent") else (spec.get("parentUrn") or parent)
+            a_type = spec.get("type") or r["type"]
+            qualified = f"{_urn_parts(a_parent)[2]}${a_type}" if a_parent else a_type
+            found.append(f"urn:pulumi:{spec.get('stack') or stack}::{spec.get('project') or project}::"
+                         f"{qualified}::{spec.get('name') or name}")
+        if parent in by_urn:
+            parent_name = _urn_parts(parent)[3]
+            for p_alias in resolve(parent):
+                _, _, p_qualified, p_alias_name = _urn_parts(p_alias)
+                child = p_alias_name + name[len(parent_name):] if name.startswith(parent_name) else name
+                found.append(f"urn:pulumi:{stack}::{project}::{p_qualified}${r['type']}::{child}")
+        out[urn] = found
+        return found
+
+    for urn in by_urn:
+        resolve(urn)
+    return out
+
+
 def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     old = {r["urn"]: r for r in base["resources"]}
     new = {r["urn"]: r for r in head["resources"]}
     renamed: dict[str, str] = {}  # old urn -> new urn
-    for urn, r in new.items():
+    aliases = alias_urns(head)
+    for urn in new:
         if urn in old:
             continue
-        for alias in r["options"].get("aliases", []):
-            target = alias if isinstance(alias, str) else alias.get("urn", "")
+        for target in aliases.get(urn, []):
             if target in old and target not in new:
                 renamed[target] = urn
+    back = {n: o for o, n in renamed.items()}
+
+    def as_base(r: dict[str, Any]) -> dict[str, Any]:
+        # References to renamed resources are the same references to the engine: compare them by old URN.
+        if not back:
+            return r
+        opts = dict(r.get("options", {}))
+        if "dependsOn" in opts:
+            opts["dependsOn"] = [back.get(d, d) for d in opts["dependsOn"]]
+        provider = r.get("provider")
+        return {**r, "provider": back.get(provider, provider) if provider else provider, "options": opts}
+
     changes: list[Change] = []
     unchanged = 0
     for urn in sorted(set(old) | set(new)):
@@ -90,7 +153,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
         if b is None and h is not None:
             source = next((o for o, n in renamed.items() if n == urn), None)
             if source is not None:
-                paths = property_changes(old[source], h)
+                paths = property_changes(old[source], as_base(h))
                 changes.append(Change("rename", urn, h["type"], h["name"], h["parent"], old_urn=source, paths=paths))
             else:
                 changes.append(Change("create", urn, h["type"], h["name"], h["parent"]))
@@ -98,7 +161,7 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             changes.append(Change("delete", urn, b["type"], b["name"], b["parent"],
                                   protected=bool(b["options"].get("protect")), stateful=is_stateful(b["type"])))
         elif b is not None and h is not None:
-            paths = property_changes(b, h)
+            paths = property_changes(b, as_base(h))
             if paths:
                 changes.append(Change("update", urn, h["type"], h["name"], h["parent"], paths=paths))
             else:
@@ -155,7 +218,11 @@ def render_text(d: PlanDiff) -> str:
 
 
 def _component(parent: str) -> str:
-    return parent.rsplit("::", 1)[-1] if parent else "(stack)"
+    # Name and type: several components often share one name (the cluster name).
+    if not parent:
+        return "(stack)"
+    _, _, qualified, name = _urn_parts(parent)
+    return f"{name} `{qualified.rsplit('$', 1)[-1]}`"
 
 
 def render_markdown(d: PlanDiff, title: str = "Offline plan diff") -> str:

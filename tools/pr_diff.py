@@ -1,0 +1,257 @@
+"""Pull-request plan diff: offline plans of every stack at two git revisions, one markdown comment body.
+
+    python -m tools.pr_diff [--base REV] [--head REV] [--out FILE] [--keep-plans DIR] [--fail-on-stateful-delete]
+
+Defaults: base = merge-base of origin/main and HEAD, head = HEAD. Each revision is checked out into a
+temporary `git worktree` (the caller's work tree is never touched) and every `Pulumi.<stack>.yaml` found at
+either revision is planned there with this checkout's runner, in a subprocess per stack so the two
+revisions' modules never share an interpreter. Credential-free: nothing but git and the offline runner.
+
+Exit codes: 0 ok; 2 a plan failed at head (its error is in the comment); 3 a protected or stateful
+resource would be deleted (with --fail-on-stateful-delete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.offline.config import PROJECT_DIR
+from tools.offline.diff import PlanDiff, diff_plans, render_markdown
+
+MARKER = "<!-- gpu-platform:plan-diff -->"  # the comment workflow finds (and edits) its own comment by it
+
+
+@dataclass
+class StackResult:
+    stack: str
+    diff: PlanDiff | None
+    base_plan: dict[str, Any] | None
+    head_plan: dict[str, Any] | None
+    error: str = ""  # head plan failed: the runner's message
+    note: str = ""  # new / removed stack file, base failed
+
+
+def git(repo: Path, *args: str) -> str:
+    res = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {res.stderr.strip()}")
+    return res.stdout.strip()
+
+
+def default_base(repo: Path) -> str:
+    for ref in ("origin/main", "main"):
+        try:
+            return git(repo, "merge-base", ref, "HEAD")
+        except RuntimeError:
+            continue
+    raise RuntimeError("no origin/main or main to diff against; pass --base")
+
+
+@contextmanager
+def worktree(repo: Path, rev: str, where: Path) -> Iterator[Path]:
+    path = where / git(repo, "rev-parse", "--short=12", rev)
+    git(repo, "worktree", "add", "--detach", "--force", str(path), rev)
+    try:
+        yield path
+    finally:
+        git(repo, "worktree", "remove", "--force", str(path))
+
+
+def stacks_in(tree: Path) -> set[str]:
+    return {p.name[len("Pulumi."):-len(".yaml")] for p in tree.glob("Pulumi.*.yaml")}
+
+
+def run_plan(tree: Path, stack: str, out: Path) -> tuple[dict[str, Any] | None, str]:
+    """(plan, "") or (None, error). The runner and CLI are this checkout's; the program is the tree's."""
+    res = subprocess.run(
+        [sys.executable, "-m", "tools.plan", stack, "--project-dir", str(tree), "--out", str(out)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        return None, (res.stderr.strip() or res.stdout.strip() or f"exit {res.returncode}")
+    return json.loads((out / "plan.json").read_text()), ""
+
+
+def _empty(stack: str) -> dict[str, Any]:
+    return {"project": "", "stack": stack, "resources": [], "outputs": {}, "diagnostics": []}
+
+
+def plan_both(repo: Path, base: str, head: str, work: Path, only: set[str] | None = None) -> list[StackResult]:
+    plans: dict[str, dict[str, tuple[dict[str, Any] | None, str]]] = {"base": {}, "head": {}}
+    names: set[str] = set()
+    for side, rev in (("base", base), ("head", head)):
+        with worktree(repo, rev, work) as tree:
+            found = {s for s in stacks_in(tree) if only is None or s in only}
+            names |= found
+            for stack in sorted(found):
+                plans[side][stack] = run_plan(tree, stack, work / side / stack)
+    results: list[StackResult] = []
+    for stack in sorted(names):
+        b, b_err = plans["base"].get(stack, (None, ""))
+        h, h_err = plans["head"].get(stack, (None, ""))
+        note = ""
+        if stack not in plans["base"]:
+            note = "new stack file: every resource is a create"
+        elif stack not in plans["head"]:
+            note = "stack file removed: every resource is a delete"
+        elif b is None:
+            note = f"the base plan failed, so everything shows as new: {b_err.splitlines()[0] if b_err else ''}"
+        if stack in plans["head"] and h is None:
+            results.append(StackResult(stack, None, b, None, error=h_err))
+            continue
+        d = diff_plans(b or _empty(stack), h or _empty(stack))
+        results.append(StackResult(stack, d, b, h, note=note))
+    return results
+
+
+# -- capacity / cost --------------------------------------------------------------------------------------
+
+def _capacity(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    cap = (plan or {}).get("outputs", {}).get("capacity")
+    return cap if isinstance(cap, dict) else None
+
+
+def _gpus(cap: dict[str, Any], nodes_key: str) -> int | None:
+    total = 0
+    for pool in (cap.get("pools") or {}).values():
+        per, nodes = pool.get("gpusPerNode"), pool.get(nodes_key)
+        if not isinstance(per, (int, float)) or not isinstance(nodes, (int, float)):
+            return None
+        total += int(per) * int(nodes)
+    return total
+
+
+def _money(x: Any) -> str:
+    return f"${x:,.2f}" if isinstance(x, (int, float)) else "unknown"
+
+
+def _delta(a: Any, b: Any, money: bool) -> str:
+    if a is None and isinstance(b, (int, float)):
+        return "new"
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return "" if a == b else "changed"
+    d = b - a
+    if d == 0:
+        return "="
+    sign = "+" if d > 0 else "−"
+    return f"{sign}{_money(abs(d)) if money else f'{abs(d):g}'}"
+
+
+CAPACITY_ROWS: tuple[tuple[str, str, bool], ...] = (
+    ("$/h at min size", "usdPerHourAtMin", True),
+    ("$/h at peak (planned releases)", "usdPerHourAtPeak", True),
+    ("$/h at max size", "usdPerHourAtMax", True),
+)
+GPU_ROWS: tuple[tuple[str, str], ...] = (
+    ("GPUs at min size", "minNodes"),
+    ("GPUs at peak", "nodesAtPeak"),
+    ("GPUs at max size", "maxNodes"),
+)
+
+
+def _size(pool: dict[str, Any]) -> str:
+    return f"{pool.get('minNodes', '?')}–{pool.get('maxNodes', '?')}" if pool else "—"
+
+
+def render_capacity(base: dict[str, Any] | None, head: dict[str, Any] | None) -> list[str]:
+    """Base -> head of the `capacity` stack output; [] when neither plan has one."""
+    b, h = _capacity(base), _capacity(head)
+    if b is None and h is None:
+        return []
+    b, h = b or {}, h or {}
+    rows: list[tuple[str, str, str, str]] = []
+    for label, key, money in CAPACITY_ROWS:
+        rows.append((label, _money(b.get(key)) if b else "—", _money(h.get(key)) if h else "—",
+                     _delta(b.get(key), h.get(key), money)))
+    for label, key in GPU_ROWS:
+        gb, gh = (_gpus(b, key) if b else None), (_gpus(h, key) if h else None)
+        rows.append((label, "—" if gb is None else str(gb), "—" if gh is None else str(gh), _delta(gb, gh, False)))
+    out = ["**Capacity and cost** (from the `capacity` output)", "", "| | base | head | Δ |", "|---|---:|---:|---:|"]
+    out += [f"| {label} | {x} | {y} | {d} |" for label, x, y, d in rows]
+    pools_b, pools_h = b.get("pools") or {}, h.get("pools") or {}
+    changed = [p for p in sorted(set(pools_b) | set(pools_h)) if pools_b.get(p) != pools_h.get(p)]
+    if changed:
+        out += ["", "| pool | GPU | nodes min–max (base → head) | $/h at max (base → head) |", "|---|---|---|---|"]
+        for p in changed:
+            pb, ph = pools_b.get(p) or {}, pools_h.get(p) or {}
+            gpu = ph.get("gpuModel") or pb.get("gpuModel") or "—"
+            out.append(f"| {p} | {gpu} | {_size(pb)} → {_size(ph)} | "
+                       f"{_money(pb.get('usdPerHourAtMax')) if pb else '—'} → "
+                       f"{_money(ph.get('usdPerHourAtMax')) if ph else '—'} |")
+    out.append("")
+    return out
+
+
+# -- the comment ------------------------------------------------------------------------------------------
+
+def render_comment(results: list[StackResult], base: str, head: str) -> str:
+    dangerous = sum(len(r.diff.dangerous) for r in results if r.diff)
+    failed = [r.stack for r in results if r.error]
+    out = [MARKER, "## Offline plan diff", "",
+           f"Base `{base[:12]}` → head `{head[:12]}`, {len(results)} stack(s). Credential-free: the program run "
+           "under the recording monitor, not a cloud preview (no provider defaults, replacements or drift).", ""]
+    if dangerous:
+        out += ["> [!CAUTION]",
+                f"> **{dangerous} protected or stateful resource(s) would be deleted.** Data would be lost; "
+                "this check fails until the change is reverted or made deliberately.", ""]
+    if failed:
+        out += ["> [!WARNING]", f"> The plan failed at head for: {', '.join(failed)}.", ""]
+    for r in results:
+        if r.error:
+            out += [f"### Stack `{r.stack}`: plan failed", "", "```", r.error, "```", ""]
+            continue
+        assert r.diff is not None
+        body = render_markdown(r.diff, title=f"Stack `{r.stack}`")
+        out += [body.rstrip("\n"), ""]
+        if r.note:
+            out += [f"_{r.note}_", ""]
+        out += render_capacity(r.base_plan, r.head_plan)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.pr_diff", description="Offline plan diff of every stack between two git revisions, as one PR comment body.")
+    ap.add_argument("--repo", type=Path, default=PROJECT_DIR, help="git repository (default: this checkout)")
+    ap.add_argument("--base", help="base revision (default: merge-base of origin/main and HEAD)")
+    ap.add_argument("--head", default="HEAD", help="head revision (default: HEAD)")
+    ap.add_argument("--out", type=Path, help="also write the comment body to this file")
+    ap.add_argument("--keep-plans", type=Path, metavar="DIR",
+                    help="keep the plans in DIR/{base,head}/STACK/ (default: a temporary directory)")
+    ap.add_argument("--stack", action="append", dest="stacks", metavar="STACK",
+                    help="only this stack (repeatable; default: every Pulumi.<stack>.yaml at either revision)")
+    ap.add_argument("--fail-on-stateful-delete", action="store_true",
+                    help="exit 3 when a protected or stateful resource would be deleted")
+    args = ap.parse_args(argv)
+    repo = args.repo.resolve()
+    base = git(repo, "rev-parse", args.base or default_base(repo))
+    head = git(repo, "rev-parse", args.head)
+    only = set(args.stacks) if args.stacks else None
+    if args.keep_plans:
+        args.keep_plans.mkdir(parents=True, exist_ok=True)
+        results = plan_both(repo, base, head, args.keep_plans.resolve(), only)
+    else:
+        with tempfile.TemporaryDirectory(prefix="pr-diff-") as tmp:
+            results = plan_both(repo, base, head, Path(tmp), only)
+    body = render_comment(results, base, head)
+    sys.stdout.write(body)
+    if args.out:
+        args.out.write_text(body)
+    if any(r.error for r in results):
+        return 2
+    if args.fail_on_stateful_delete and any(r.diff and r.diff.dangerous for r in results):
+        print("\nWARNING: a protected or stateful resource would be deleted (see the comment above)",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
