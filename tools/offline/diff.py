@@ -72,7 +72,10 @@ def property_changes(base: dict[str, Any], head: dict[str, Any]) -> list[tuple[s
 
 def _urn_parts(urn: str) -> tuple[str, str, str, str]:
     """urn:pulumi:<stack>::<project>::<qualified type>::<name> -> (stack, project, qualified, name)."""
-    head, project, qualified, name = urn.split("::", 3)
+    parts = urn.split("::", 3)
+    if len(parts) != 4:  # not an engine URN (hand-made fixtures): treat it as a bare name
+        return "", "", "", urn
+    head, project, qualified, name = parts
     return head.rsplit(":", 1)[-1], project, qualified, name
 
 
