@@ -8,6 +8,7 @@ and all problems of a stack file are reported at once.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -20,12 +21,17 @@ from pydantic_core import ErrorDetails
 NAMESPACE = "gpu-platform"
 
 
+def _natural_key(text: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text)]
+
+
 class ConfigError(pulumi.RunError):
     """Invalid stack configuration. A `pulumi.RunError`, so `pulumi up` prints the messages without a
     Python traceback; the offline runner prints them and exits 2."""
 
     def __init__(self, problems: Iterable[str]) -> None:
-        self.problems: list[str] = sorted(set(problems))
+        # Natural order (models[2] before models[10]) so a long list reads like the stack file.
+        self.problems: list[str] = sorted(set(problems), key=_natural_key)
         super().__init__(self.render())
 
     def render(self) -> str:
