@@ -15,10 +15,11 @@ from components.models.validation import check_release, check_releases
 from stacks.facts import pool_facts
 from stacks.model_args import release_args
 from stacks.spec_models import StackSpec
-from stacks.spec_rules import Problem, rule
+from stacks.spec_rules import Problem, rule_after
 
 
-@rule
+# Needs valid pools (their shapes feed the capacity check) and cloud/zones.
+@rule_after("nodePools", "cloud", "zones")
 def models(spec: StackSpec) -> Iterator[Problem]:
     if not spec.models:
         return

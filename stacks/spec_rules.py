@@ -20,6 +20,9 @@ Problem: TypeAlias = tuple[Loc, str]
 Rule: TypeAlias = Callable[[StackSpec], Iterable[Problem]]
 
 RULES: list[Rule] = []
+# Rules that derive facts from other parts of the spec (pool shapes, capacity) and run only when those
+# parts passed their own rules: a rule never has to cope with, or crash on, input another rule rejects.
+DEPENDENT: list[tuple[Rule, tuple[str, ...]]] = []
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -36,8 +39,23 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
+def rule_after(*keys: str) -> Callable[[Rule], Rule]:
+    """Register a rule that runs only when no problem was found under the given top-level keys."""
+
+    def register(fn: Rule) -> Rule:
+        DEPENDENT.append((fn, keys))
+        return fn
+
+    return register
+
+
 def check(spec: StackSpec) -> list[Problem]:
-    return [p for r in RULES for p in r(spec)]
+    problems = [p for r in RULES for p in r(spec)]
+    failed = {str(loc[0]) for loc, _ in problems if loc}
+    for fn, keys in DEPENDENT:
+        if not failed.intersection(keys):
+            problems += list(fn(spec))
+    return problems
 
 
 def _dupes(values: Iterable[str]) -> set[str]:

@@ -22,8 +22,8 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown nested key suggests", mutate(DEV, "cluster.endpoint.publicAcess", True),
      f"{P}cluster.endpoint.publicAcess: unknown key; did you mean 'publicAccess'?"),
     ("unknown key, nothing close", mutate(DEV, "registry.zzz", 1),
-     f"{P}registry.zzz: unknown key; allowed keys: ciPushRepos, enabled, keepReleaseImages, "
-     "platformRepositories, replicationRegions, scanType, untaggedExpiryDays"),
+     f"{P}registry.zzz: unknown key; allowed keys: alicloud, ciPushRepos, enabled, githubOidcProviderArn, "
+     "keepReleaseImages, platformRepositories, replicationRegions, scanType, untaggedExpiryDays"),
     ("bad environment", mutate(DEV, "environment", "qa"),
      f"{P}environment: 'qa' is not allowed; choose one of 'dev', 'staging' or 'prod'"),
     ("bad cloud", mutate(DEV, "cloud", "gcp"),
