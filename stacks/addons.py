@@ -94,6 +94,8 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                             for r in p.alertmanager.receivers),
             grafana_admin_password=_secret(key) if key else None,
             grafana_storage_gib=p.grafana.storage_gib,
+            # The GPU layer scrapes its own exporter (components/gpu/nvidia.py); one ServiceMonitor only.
+            dcgm_service_monitor=not (a.nvidia.enabled and a.nvidia.dcgm_exporter),
         ))
         pulumi.export("grafanaAdminPassword", prom.grafana_admin_password)
 

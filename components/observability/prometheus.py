@@ -9,9 +9,9 @@
   Secret mounted into Alertmanager and are referenced as `*_file`, so the chart values stay free of
   secrets and show in full in a preview.
 - Grafana admin password from secret config or generated (pulumi-random), in a Secret the chart uses.
-- GPU metrics: a ServiceMonitor for dcgm-exporter in any namespace, selected by the label its chart
-  puts on the Service (`app.kubernetes.io/name: dcgm-exporter`) — the GPU stack deploys the exporter
-  and should leave the chart's own ServiceMonitor off so series are not scraped twice.
+- GPU metrics: when the GPU layer does not scrape its own dcgm-exporter (it renders a ServiceMonitor
+  beside the exporter when `addons.nvidia.dcgmExporter` is on), a ServiceMonitor here selects any
+  Service labelled `app.kubernetes.io/name: dcgm-exporter` in any namespace (e.g. a GPU Operator's).
 - Istio sidecar metrics (the SLO inputs) through the envoy PodMonitor; platform recording rules and
   alerts from components/observability/rules.py; a GPU dashboard ConfigMap for Grafana's sidecar.
 """
@@ -72,6 +72,9 @@ class PrometheusStackArgs:
     """Default: generated with pulumi-random."""
     grafana_storage_gib: int = 10
     pool_label: str = POOL_LABEL
+    dcgm_service_monitor: bool = True
+    """Scrape dcgm-exporter from here. Off when the GPU layer renders its own ServiceMonitor next to
+    the exporter (components/gpu/nvidia.py), so series are not scraped twice."""
 
 
 def _pvc(storage_class: str, gib: int) -> dict[str, Any]:
@@ -254,7 +257,8 @@ class PrometheusStack(pulumi.ComponentResource):
                                                     labels={"app.kubernetes.io/part-of": "gpu-platform"}),
                 spec=spec, opts=after)
 
-        cr("dcgm-exporter", "ServiceMonitor", "dcgm-exporter", dcgm_service_monitor_spec())
+        if args.dcgm_service_monitor:
+            cr("dcgm-exporter", "ServiceMonitor", "dcgm-exporter", dcgm_service_monitor_spec())
         cr("envoy-stats", "PodMonitor", "envoy-stats", envoy_pod_monitor_spec())
         cr("platform-rules", "PrometheusRule", "gpu-platform", prometheus_rule_spec(rule_groups(args.pool_label)))
         k8s.core.v1.ConfigMap(

@@ -153,8 +153,11 @@ def test_prometheus_chart_runs_non_root_with_limits() -> None:
     assert v["prometheusOperator"]["containerSecurityContext"] == RESTRICTED
 
 
-def test_dcgm_exporter_is_scraped_and_rules_come_from_rules_py() -> None:
-    sm = objects("dev", "ServiceMonitor")["dcgm-exporter"]["spec"]
+def test_dcgm_exporter_is_scraped_once_and_rules_come_from_rules_py() -> None:
+    # the GPU layer scrapes its own exporter: no second ServiceMonitor here
+    assert "dcgm-exporter" not in objects("dev", "ServiceMonitor")
+    plan = run_addons("dev", {"gpu-platform:addons": {"nvidia": {"dcgmExporter": False}}})
+    sm = next(o for o in kubernetes_objects(plan) if o["kind"] == "ServiceMonitor")["spec"]
     assert sm["selector"] == {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}}
     assert sm["namespaceSelector"] == {"any": True} and sm["endpoints"][0]["port"] == "metrics"
     rule = objects("dev", "PrometheusRule")["gpu-platform"]
