@@ -200,7 +200,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.release", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.release", description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="directory of the stack files")
     sub = ap.add_subparsers(dest="cmd", required=True)
     st = sub.add_parser("status", help="traffic split of every model")

@@ -158,7 +158,7 @@ def test_no_deployment_under_an_autoscaler_declares_replicas(plan: Callable[[str
 # Change safety: plans of edited configs, diffed with the offline diff tool
 
 
-def _plan_with(stack: str, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def _plan_with(stack: str, edit: Callable[[list[dict[str, Any]]], None]) -> dict[str, Any]:
     cfg = load_stack_config(PROJECT_DIR, stack)
     key = "gpu-platform:models"
     models = json.loads(cfg.values[key])
