@@ -11,6 +11,9 @@ from components.aws.eks import CONTROL_PLANE_LOG_TYPES, kubeconfig
 from components.aws.eks_addons import addon_pins
 from stacks.spec_models import KUBERNETES_VERSIONS
 from tests.conftest import STACKS, Plan
+from tests.spec_helpers import raw_stack
+
+AWS_STACKS = [s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws"]
 
 CLUSTER = "aws:eks/cluster:Cluster"
 KEY = "aws:kms/key:Key"
@@ -175,7 +178,7 @@ def test_kubeconfig_uses_exec_auth_without_credentials() -> None:
     assert "token" not in text.replace("get-token", "") and "password" not in text and "client-key" not in text
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", AWS_STACKS)
 def test_every_cluster_layer_resource_is_parented_and_uses_the_stack_provider(
         stack: str, plan: Callable[[str], Plan]) -> None:
     p = plan(stack)
