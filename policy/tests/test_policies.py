@@ -216,10 +216,14 @@ def test_real_plans_pass_every_policy(stack: str) -> None:
     assert analyze(plan["resources"]) == []
 
 
-def test_real_prod_plan_is_checked_for_protection() -> None:
-    # Guards the pass above against vacuity: prod has stateful resources and they are all protected.
+def test_real_prod_plan_exercises_the_policies() -> None:
+    # Guards the pass above against vacuity: prod has what each policy looks at.
     prod = run_stack("prod")["resources"]
-    from gpu_policies import STATEFUL_TYPES
+    from gpu_policies import NODE_GROUP, STATEFUL_TYPES, is_gpu_node_group, is_model_workload
     stateful = [r for r in prod if r["type"] in STATEFUL_TYPES]
     assert {r["type"] for r in stateful} >= {"aws:eks/cluster:Cluster", "aws:kms/key:Key"}
     assert all(r["options"]["protect"] for r in stateful)
+    assert sum(1 for r in prod if r["type"] == NODE_GROUP and is_gpu_node_group(r["inputs"])) >= 1
+    assert sum(1 for r in prod if r["type"] == "kubernetes:apps/v1:Deployment" and is_model_workload(r["inputs"])) >= 1
+    assert any(r["type"] == "aws:ec2/launchTemplate:LaunchTemplate" for r in prod)
+    assert any(r["type"] == "aws:ecr/repository:Repository" for r in prod)
