@@ -108,7 +108,6 @@ def test_a_step_that_breaks_validation_is_refused_and_restored(project: Path, ca
 # The gate against a real Prometheus
 
 
-NOW = int(time.time())
 SLO = SloTarget(p99_ms=2000, error_ratio=0.01, window="5m", min_rps=0.1)
 # namespace -> (requests per second, share of 5xx, all requests faster than le)
 SCENARIOS = {"llama3-8b": (2.0, 0.0, 250), "llama-bad": (2.0, 0.2, 250), "llama-slow": (2.0, 0.0, 5000),
@@ -116,10 +115,11 @@ SCENARIOS = {"llama3-8b": (2.0, 0.0, 250), "llama-bad": (2.0, 0.2, 250), "llama-
 LE = ("100", "250", "1000", "2500", "5000", "10000", "+Inf")
 
 
-def openmetrics() -> str:
+def openmetrics(now: int) -> str:
+    """30 minutes of series ending 15s before `now` (the gate queries at the current time over 5m)."""
     lines: list[str] = []
-    start, step = NOW - 1800, 15
-    times = range(start, NOW - 15, step)
+    start, step = now - 1800, 15
+    times = range(start, now - 15, step)
     for ns, (rps, bad, fast_le) in SCENARIOS.items():
         base = (f'reporter="destination",destination_workload_namespace="{ns}",'
                 f'destination_canonical_service="llama3-8b",destination_version="v2"')
@@ -146,7 +146,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.fail("prometheus is not on PATH: `make system-deps` (Debian package prometheus)", pytrace=False)
     work = tmp_path_factory.mktemp("prom")
-    (work / "series.om").write_text(openmetrics())
+    (work / "series.om").write_text(openmetrics(int(time.time())))
     subprocess.run([promtool(), "tsdb", "create-blocks-from", "openmetrics", "series.om", "data"], cwd=work,
                    check=True, capture_output=True, timeout=120)
     (work / "prometheus.yml").write_text("global: {evaluation_interval: 15s}\n")
