@@ -13,7 +13,7 @@ cannot tolerate it.
 
 from __future__ import annotations
 
-from components.scheduling import PoolShape
+from components.scheduling import GPU_RESOURCE, PoolShape
 
 PREFIX = "k8s.io/cluster-autoscaler"
 ENABLED_TAG = f"{PREFIX}/enabled"
@@ -31,14 +31,21 @@ def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: 
     - `node-template/label/<k>=<v>` for every label the pool's nodes get;
     - `node-template/taint/<k>=<v>:<Effect>` for every taint;
     - `node-template/resources/<name>=<n>` for every extended GPU resource one node advertises
-      (whole GPUs, time-sliced replicas or MIG slices), plus `ephemeral-storage` when given.
+      (whole GPUs, time-sliced replicas or MIG slices; `nvidia.com/gpu=0` on MIG mixed pools), plus
+      `ephemeral-storage` when given.
     """
     tags = {ENABLED_TAG: "true", owner_tag(cluster_name): "owned"}
     for key, value in shape.labels().items():
         tags[f"{PREFIX}/node-template/label/{key}"] = value
     for taint in shape.taints():
         tags[f"{PREFIX}/node-template/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
-    for resource, count in shape.gpu_resources.items():
+    resources = dict(shape.gpu_resources)
+    if shape.is_gpu and GPU_RESOURCE not in resources:
+        # MIG mixed: the node advertises only nvidia.com/mig-* resources, but the autoscaler's AWS template
+        # takes the GPU count from its instance-type table (8 for p4d) and would scale this pool up for
+        # whole-GPU pods. An explicit 0 overrides it (resource tags win over the instance-type defaults).
+        resources[GPU_RESOURCE] = 0
+    for resource, count in resources.items():
         tags[f"{PREFIX}/node-template/resources/{resource}"] = str(count)
     if ephemeral_storage_gib is not None:
         tags[f"{PREFIX}/node-template/resources/ephemeral-storage"] = f"{ephemeral_storage_gib}Gi"

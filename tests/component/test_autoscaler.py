@@ -154,7 +154,7 @@ def _templates(p: Plan, cluster: str, pool: str) -> dict[str, str]:
     ("gpu-a10g", True, {"nvidia.com/gpu": "1"}),  # whole GPUs
     ("gpu-l4-shared", True, {"nvidia.com/gpu": "4"}),  # time-slicing keeps nvidia.com/gpu (1 GPU x 4)
     ("gpu-a100-mig", False, {"nvidia.com/mig-1g.5gb": "16", "nvidia.com/mig-2g.10gb": "8",
-                             "nvidia.com/mig-3g.20gb": "8"}),  # MIG mixed: 8 GPUs x all-balanced
+                             "nvidia.com/mig-3g.20gb": "8", "nvidia.com/gpu": "0"}),  # MIG mixed: 8 GPUs x all-balanced
 ])
 def test_accelerator_label_policy_per_sharing_mode(pool: str, labelled: bool, resources: dict[str, str],
                                                    plan: Callable[[str], Plan]) -> None:
@@ -167,8 +167,8 @@ def test_accelerator_label_policy_per_sharing_mode(pool: str, labelled: bool, re
     if labelled:
         assert labels[AWS_ACCELERATOR_LABEL] == labels["gpu-platform.io/gpu-model"]
     assert {k.removeprefix("resources/"): v for k, v in tmpl.items() if k.startswith("resources/")} == resources
-    # With the label, CA waits for nvidia.com/gpu: so every labelled pool must advertise it.
-    assert (GPU_RESOURCE in resources) is labelled
+    # With the label, CA waits for nvidia.com/gpu: so every labelled pool must advertise some.
+    assert (int(resources.get(GPU_RESOURCE, "0")) > 0) is labelled
 
 
 def test_mig_single_pools_keep_the_label_because_they_advertise_nvidia_gpu() -> None:

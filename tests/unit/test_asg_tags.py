@@ -46,8 +46,9 @@ def test_mig_mixed_pool_declares_every_slice_and_no_accelerator_label() -> None:
     resources = {k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 1)[-1]: v for k, v in tags.items()
                  if "/resources/" in k}
     # 8 A100-40GB GPUs, all-balanced = 2x 1g.5gb + 1x 2g.10gb + 1x 3g.20gb per GPU.
-    assert resources == {"nvidia.com/mig-1g.5gb": "16", "nvidia.com/mig-2g.10gb": "8", "nvidia.com/mig-3g.20gb": "8"}
-    assert f"{CA}/node-template/resources/nvidia.com/gpu" not in tags
+    # ... and explicitly no whole GPUs, or the autoscaler would assume the instance type's 8.
+    assert resources == {"nvidia.com/mig-1g.5gb": "16", "nvidia.com/mig-2g.10gb": "8", "nvidia.com/mig-3g.20gb": "8",
+                         "nvidia.com/gpu": "0"}
     # kubernetes/autoscaler#8095: with the accelerator label a mixed-MIG node would never count as ready.
     assert not any("k8s.amazonaws.com/accelerator" in k for k in tags)
     assert tags[f"{CA}/node-template/label/nvidia.com/mig.config"] == "all-balanced-a100-40gb"
