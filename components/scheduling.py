@@ -31,8 +31,6 @@ DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # cluster-autoscaler's GPU label on AWS: a node with it counts as unready until it advertises
 # nvidia.com/gpu (kubernetes/autoscaler cloudprovider/aws GPULabel).
 AWS_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
-# Alibaba's equivalent, set by ACK on GPU nodes.
-ALICLOUD_ACCELERATOR_LABEL = "aliyun.accelerator/nvidia_name"
 
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
@@ -135,9 +133,10 @@ class PoolShape:
                 self.sharing, self.time_slicing_replicas, self.mig_strategy if self.sharing == "mig" else None)
             if self.mig_config is not None:
                 out[MIG_CONFIG_LABEL] = self.mig_config
-            if self.sets_accelerator_label:
-                label = AWS_ACCELERATOR_LABEL if self.cloud == "aws" else ALICLOUD_ACCELERATOR_LABEL
-                out[label] = gpu
+            # Only on AWS: ACK sets its own accelerator label (aliyun.accelerator/nvidia_name) on GPU
+            # nodes with its own values, and runs its own autoscaler.
+            if self.sets_accelerator_label and self.cloud == "aws":
+                out[AWS_ACCELERATOR_LABEL] = gpu
         return {**self.extra_labels, **out}
 
     def taints(self) -> tuple[Taint, ...]:

@@ -95,8 +95,14 @@ def _gpu(pool: NodePoolSpec, inst: InstanceType, loc: Loc) -> Iterator[Problem]:
                                          "MIG; use sharing: time-slicing, or a MIG GPU (A100, H100, H200, B200)")
         return
     if not inst.mig_allowed:
+        capable = [i.name for i in catalog().instances[inst.cloud].values()
+                   if i.mig_allowed and i.gpu_model == inst.gpu_model] or \
+            [i.name for i in catalog().instances[inst.cloud].values() if i.mig_allowed]
+        # ACK's own device plugin ignores our time-slicing config, so only suggest it where it works.
+        alternative = "sharing: time-slicing" if inst.cloud == "aws" else "sharing: none"
         yield (*loc, "gpu", "sharing"), (f"'mig' is not possible on {inst.name}: the cloud does not let you enable "
-                                         "MIG on it; use a bare-metal MIG instance type or sharing: time-slicing")
+                                         f"MIG on it; use a MIG-capable instance type ({', '.join(sorted(capable))}) "
+                                         f"or {alternative}")
         return
     layout = pool.gpu.mig.layout
     if layout not in gpu.mig_layouts:

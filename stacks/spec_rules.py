@@ -82,7 +82,10 @@ def cluster(spec: StackSpec) -> Iterator[Problem]:
     if c.kubernetes_version not in KUBERNETES_VERSIONS:
         yield ("cluster", "kubernetesVersion"), (f"{show(c.kubernetes_version)} is not supported; choose one of "
                                                  + ", ".join(KUBERNETES_VERSIONS))
-    if c.log_retention_days not in LOG_RETENTION_DAYS:
+    if spec.cloud == "alicloud" and not 1 <= c.log_retention_days <= 3650:
+        yield ("cluster", "logRetentionDays"), (f"{c.log_retention_days} is outside 1..3650 days (Log Service TTL); "
+                                                "choose a value in that range")
+    if spec.cloud == "aws" and c.log_retention_days not in LOG_RETENTION_DAYS:
         near = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - c.log_retention_days))
         yield ("cluster", "logRetentionDays"), (f"{c.log_retention_days} is not a CloudWatch retention period; "
                                                 f"use {near} (allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})")

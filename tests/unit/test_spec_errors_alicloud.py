@@ -75,7 +75,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     # The catalog rule (spec_pool_rules) as ACK users meet it: gn7e is a passthrough A100 VM.
     ("mig on gn7e", mutate(APROD, "nodePools.3.gpu", {"sharing": "mig", "mig": {"layout": "all-balanced"}}),
      f"{P}nodePools[3].gpu.sharing: 'mig' is not possible on ecs.gn7e-c16g1.16xlarge: the cloud does not let you "
-     "enable MIG on it; use a bare-metal MIG instance type or sharing: time-slicing"),
+     "enable MIG on it; use a MIG-capable instance type (ecs.ebmgn7e.32xlarge) or sharing: none"),
+    ("log TTL out of range on ack", mutate(ADEV, "cluster.logRetentionDays", 5000),
+     f"{P}cluster.logRetentionDays: 5000 is outside 1..3650 days (Log Service TTL); choose a value in that range"),
     ("mig on A10", mutate(ADEV, "nodePools.1.gpu", {"sharing": "mig", "mig": {"layout": "all-balanced"}}),
      f"{P}nodePools[1].gpu.sharing: 'mig' is not possible on ecs.gn7i-c8g1.2xlarge: its a10 GPUs do not support "
      "MIG; use sharing: time-slicing, or a MIG GPU (A100, H100, H200, B200)"),
