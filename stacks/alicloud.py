@@ -17,6 +17,7 @@ from components.alicloud.node_pool import AckNodePool, AckNodePoolArgs
 from components.alicloud.pins import ack_pins
 from components.gpu.catalog import catalog
 from components.scheduling import MIG_CONFIG_LABEL
+from stacks.cluster_ref import export_cluster_facts
 from stacks.common import common_tags
 from stacks.facts import ClusterFacts, pool_facts, pool_shape
 from stacks.spec_models import AlicloudClusterSpec, AlicloudRegistrySpec, StackSpec
@@ -138,7 +139,6 @@ def build(spec: StackSpec) -> ClusterFacts:
             opts=opts,
         )
         registry_urls = registry.repository_urls
-        pulumi.export("repositoryUrls", registry_urls)
 
     rrsa = ack.cluster.rrsa_metadata
     issuer = rrsa.apply(lambda r: r.rrsa_oidc_issuer_url or "")
@@ -147,8 +147,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("nodeVswitchIds", network.node_vswitch_ids)
     pulumi.export("clusterId", cluster_id)
     pulumi.export("rrsaOidcIssuerUrl", issuer)
-    pulumi.export("kubeconfig", ack.kubeconfig)
-    return ClusterFacts(
+    facts = ClusterFacts(
         cloud="alicloud",
         name=name,
         region=spec.region,
@@ -160,3 +159,5 @@ def build(spec: StackSpec) -> ClusterFacts:
         registry_urls=registry_urls,
         extra={STORAGE_CLASS_FACT: ack.storage_class, "clusterId": cluster_id, "alicloudProvider": provider},
     )
+    export_cluster_facts(spec, facts, ack.kubeconfig)
+    return facts

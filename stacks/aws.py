@@ -13,6 +13,7 @@ from components.aws.eks_addons import EksAddons, EksAddonsArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.node_pool import NodePool, NodePoolArgs
 from components.gpu.catalog import catalog
+from stacks.cluster_ref import export_cluster_facts
 from stacks.common import common_tags
 from stacks.facts import ClusterFacts, pool_facts, pool_shape
 from stacks.spec_models import StackSpec
@@ -123,7 +124,6 @@ def build(spec: StackSpec) -> ClusterFacts:
             opts=opts,
         )
         registry_urls = registry.repository_urls
-        pulumi.export("repositoryUrls", registry_urls)
         if registry.ci_role is not None:
             pulumi.export("ciPushRoleArn", registry.ci_role.arn)
 
@@ -132,8 +132,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("clusterEndpoint", eks.cluster.endpoint)
     pulumi.export("oidcIssuerUrl", eks.oidc_issuer_url)
     pulumi.export("nodeRoleArn", eks.node_role.arn)
-    pulumi.export("kubeconfig", eks.kubeconfig)
-    return ClusterFacts(
+    facts = ClusterFacts(
         cloud="aws",
         name=name,
         region=spec.region,
@@ -146,3 +145,5 @@ def build(spec: StackSpec) -> ClusterFacts:
         extra={"cluster_arn": eks.cluster.arn, "account_id": eks.account_id, "node_role_arn": eks.node_role.arn,
                "aws_provider": provider},
     )
+    export_cluster_facts(spec, facts, eks.kubeconfig)
+    return facts

@@ -621,6 +621,12 @@ class StackSpec(Spec):
     """Cluster add-ons; each can be switched off per environment."""
     models: tuple[ModelSpec, ...] = ()
     """Model releases deployed on the cluster."""
+    cluster_stack: str | None = None
+    """Models-only (layered) stack: the cluster stack `<organization>/<project>/<stack>` to deploy the
+    models into, read through a StackReference. Its `clusterFacts` output supplies cloud, region, zones,
+    cluster, node pools (the capacity check runs against them) and registry, so `cloud`, `region`,
+    `zones`, `cluster`, `nodePools`, `registry` and `addons` are not allowed here (an error, not ignored).
+    Default: none — this stack builds its own cluster and platform (stacks/cluster_ref.py)."""
 
     @property
     def is_prod(self) -> bool:

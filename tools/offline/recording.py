@@ -7,16 +7,17 @@ monitor and read the full RegisterResourceRequest instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 
-from tools.offline import fixtures
+from tools.offline import fixtures, stack_outputs
 
-COMPUTED = "<computed>"
-SECRET = "<secret>"
+COMPUTED = stack_outputs.COMPUTED
+SECRET = stack_outputs.SECRET
 # Wire-protocol signatures of special values (pulumi/sdk proto docs; stable across SDK versions).
 _SIG = "4dabf18193072939515e22adb298388d"
 _SECRET = "1b47061264138c4ac30d75fd1eb44270"
@@ -67,12 +68,32 @@ def normalize(value: Any) -> Any:
     return value
 
 
+def _wire_secrets(value: Any) -> Any:
+    """Fixture secrets (`{"<secret>": v}`) -> wire secrets, so the program sees secret outputs."""
+    if isinstance(value, dict):
+        if set(value) == {stack_outputs.SECRET_KEY}:  # pyright: ignore[reportUnknownArgumentType]
+            return {_SIG: _SECRET, "value": value[stack_outputs.SECRET_KEY]}
+        return {k: _wire_secrets(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_wire_secrets(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
 class PlanMocks(mocks.Mocks):
-    """Resources echo their inputs as state and get no id — exactly what a preview knows."""
+    """Resources echo their inputs as state and get no id — exactly what a preview knows.
+
+    A `pulumi:pulumi:StackReference` read returns the referenced stack's outputs: from `stack_outputs`
+    (stack name -> outputs, for tests) or else the fixture in tools/offline/stack_outputs/."""
+
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.stack_outputs = dict(stack_outputs or {})
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
-            return None, {"outputs": {}}
+            name = str(args.inputs.get("name") or args.resource_id or args.name)
+            found = self.stack_outputs.get(name)
+            outputs = dict(found) if found is not None else stack_outputs.load(name)
+            return name, {"name": name, "outputs": _wire_secrets(outputs)}
         return None, dict(args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -38,10 +38,10 @@ def _fresh_runtime(cfg: StackConfig, monitor: RecordingMonitor, logger: logging.
 def _resolve(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
     if isinstance(value, pulumi.Output):
         out: pulumi.Output[Any] = value
+        if loop.run_until_complete(out.is_secret()):  # a preview shows an unknown secret as secret too
+            return SECRET
         if not loop.run_until_complete(out.is_known()):
             return COMPUTED
-        if loop.run_until_complete(out.is_secret()):
-            return SECRET
         return _resolve(loop.run_until_complete(out.future()), loop)
     if isinstance(value, dict):
         return {str(k): _resolve(v, loop) for k, v in sorted(value.items())}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]

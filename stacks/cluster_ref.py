@@ -1,0 +1,211 @@
+"""Layered stacks (README "Reusing the platform"): the cluster stack's `clusterFacts` output and the
+models-only stack that reads it through a StackReference.
+
+    # cluster stack (stacks/aws.py, stacks/alicloud.py)
+    export_cluster_facts(spec, facts, kubeconfig)
+    # models-only stack (__main__.py, when `gpu-platform:clusterStack` is set)
+    spec, cluster = load_layered(raw)
+
+The output is the contract between the two stacks, so both directions live here. Pools travel as their
+capacity facts (instance type, GPU sharing, MIG layout, time-slicing replicas, sizes, labels, taints) and
+come back through the stack spec: the models-only stack is validated as if those pools were in its own
+file, so the model rules and the preview-time capacity check give the same messages as in the cluster
+stack, against the referenced cluster's pools.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.runtime.sync_await import _sync_await  # pyright: ignore[reportPrivateUsage]
+
+from stacks.errors import ConfigError, key_path, show
+from stacks.facts import ClusterFacts, PoolFacts, pool_facts
+from stacks.spec import parse_spec
+from stacks.spec_models import StackSpec
+
+OUTPUT = "clusterFacts"
+SCHEMA_VERSION = 1
+# Keys a models-only stack may set; the others describe the cluster and come from the cluster stack.
+LAYERED_KEYS = ("environment", "clusterStack", "models")
+CLUSTER_KEYS = ("cloud", "region", "zones", "cluster", "nodePools", "registry", "addons")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Cluster stack side
+
+
+def pool_output(pool: PoolFacts) -> dict[str, Any]:
+    """One pool's capacity facts, as plain JSON (camelCase like the stack file)."""
+    s = pool.shape
+    return {
+        "name": s.name,
+        "instanceType": s.instance.name,
+        "capacityType": pool.capacity_type,
+        "minSize": pool.min_size,
+        "maxSize": pool.max_size,
+        "sharing": s.sharing,
+        "migStrategy": s.mig_strategy,
+        "migLayout": s.mig_layout,
+        "timeSlicingReplicas": s.time_slicing_replicas,
+        "labels": dict(sorted(s.extra_labels.items())),
+        "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in s.extra_taints],
+        "gpusPerNode": s.gpu_resources,
+        "priceUsdPerNodeHour": pool.price_usd_per_node_hour,
+    }
+
+
+def cluster_facts_output(spec: StackSpec, facts: ClusterFacts, kubeconfig: pulumi.Input[str]) -> dict[str, Any]:
+    """Everything the model layer needs from a cluster stack. The kubeconfig is a secret."""
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "cloud": facts.cloud,
+        "name": facts.name,
+        "region": facts.region,
+        "zones": list(spec.zones),
+        "kubernetesVersion": facts.kubernetes_version,
+        "kubeconfig": pulumi.Output.secret(kubeconfig),
+        "oidcProviderArn": facts.oidc_provider_arn,
+        "oidcIssuerUrl": facts.oidc_issuer_url,
+        "registryUrls": dict(facts.registry_urls),
+        "storageClass": facts.storage_class,
+        "pools": [pool_output(p) for p in facts.pools],
+        # The platform this stack installed (gateway routes, KEDA, mesh): the model layer reads it. Config
+        # only: secret values live under gpu-platform-secrets and are referenced by key name.
+        "addons": spec.addons.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+    }
+
+
+def export_cluster_facts(spec: StackSpec, facts: ClusterFacts, kubeconfig: pulumi.Input[str]) -> None:
+    """Export `clusterFacts` and the outputs both cluster layers share (kubeconfig, repository URLs)."""
+    pulumi.export(OUTPUT, cluster_facts_output(spec, facts, kubeconfig))
+    pulumi.export("kubeconfig", kubeconfig)
+    if spec.registry.enabled:
+        pulumi.export("repositoryUrls", dict(facts.registry_urls))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Models-only stack side
+
+
+def layered_problems(raw: Mapping[str, Any]) -> list[str]:
+    """A models-only stack names its cluster stack and its models, nothing about the cluster."""
+    ref = raw.get("clusterStack")
+    problems: list[str] = []
+    if not isinstance(ref, str) or len(ref.split("/")) != 3 or not all(ref.split("/")):
+        problems.append(f"{key_path(['clusterStack'])}: {show(ref)} is not a stack name; write it as "
+                        "<organization>/<project>/<stack>, e.g. acme/gpu-platform/prod")
+        ref = "the cluster stack"
+    for key in CLUSTER_KEYS:
+        if key in raw:
+            problems.append(f"{key_path([key])}: not allowed with clusterStack; {key} comes from {ref} "
+                            f"(its {OUTPUT} output): set it in that stack and remove it here")
+    return problems
+
+
+def pool_spec(pool: Mapping[str, Any]) -> dict[str, Any]:
+    """An exported pool as a `nodePools[i]` entry, so it becomes the same PoolShape (stacks/facts.py)."""
+    out: dict[str, Any] = {k: pool[k] for k in ("name", "capacityType", "minSize", "maxSize", "labels", "taints")
+                           if k in pool}
+    out["instanceTypes"] = [pool.get("instanceType")]
+    sharing = pool.get("sharing", "none")
+    if sharing != "none":
+        gpu: dict[str, Any] = {"sharing": sharing}
+        if sharing == "mig":
+            gpu["mig"] = {"strategy": pool.get("migStrategy"), "layout": pool.get("migLayout")}
+        if sharing == "time-slicing":
+            gpu["timeSlicing"] = {"replicas": pool.get("timeSlicingReplicas")}
+        out["gpu"] = gpu
+    return out
+
+
+def cluster_raw(facts: Mapping[str, Any], models: set[str] | None = None) -> dict[str, Any]:
+    """The cluster keys of a stack file, rebuilt from a `clusterFacts` output."""
+    return {
+        "cloud": facts.get("cloud"),
+        "region": facts.get("region"),
+        "zones": facts.get("zones"),
+        "cluster": {"name": facts.get("name"), "kubernetesVersion": facts.get("kubernetesVersion")},
+        "nodePools": [pool_spec(p) for p in facts.get("pools") or []],
+        "addons": _addons(facts.get("addons") or {}, models),
+    }
+
+
+def _addons(addons: Mapping[str, Any], models: set[str] | None) -> dict[str, Any]:
+    """The cluster's add-ons, with only the gateway routes of this stack's models (a route exposes the
+    model of its name; the cluster stack's other routes are its own business)."""
+    out = copy.deepcopy(dict(addons))
+    gateway = out.get("istio", {}).get("gateway", {})
+    if "routes" in gateway and models is not None:
+        gateway["routes"] = [r for r in gateway["routes"] if r.get("name") in models]
+    return out
+
+
+def read_cluster_facts(ref: pulumi.StackReference, stack: str) -> dict[str, Any]:
+    """The referenced stack's `clusterFacts`, read now: the model layer's resources (placement, capacity)
+    depend on the pools, so they cannot wait in an apply. A StackReference is read during preview too."""
+    details = _sync_await(ref.get_output_details(OUTPUT))
+    value = details.value if details.value is not None else details.secret_value
+    where = key_path(["clusterStack"])
+    if not isinstance(value, dict):
+        raise ConfigError([f"{where}: stack {stack} has no {OUTPUT} output; deploy it with this version of "
+                           "gpu-platform (a cluster stack exports it) or fix the stack name"])
+    facts: dict[str, Any] = dict(value)  # pyright: ignore[reportUnknownArgumentType]
+    if facts.get("schemaVersion") != SCHEMA_VERSION:
+        raise ConfigError([f"{where}: stack {stack} exports {OUTPUT} schemaVersion "
+                           f"{show(facts.get('schemaVersion'))}; this program reads {SCHEMA_VERSION}: "
+                           "update the cluster stack first"])
+    return facts
+
+
+def parse_layered(raw: Mapping[str, Any], facts: Mapping[str, Any]) -> StackSpec:
+    """Validate a models-only stack as if the referenced cluster's keys were in its file."""
+    stack = str(raw["clusterStack"])
+    try:
+        names = {str(m.get("name")) for m in raw.get("models") or [] if isinstance(m, dict)}
+        return parse_spec({**cluster_raw(facts, names), **raw})
+    except ConfigError as err:
+        own = tuple(key_path([k]) for k in LAYERED_KEYS)
+        raise ConfigError([_layered_problem(p, own, stack) for p in err.problems]) from None
+
+
+def _layered_problem(problem: str, own: tuple[str, ...], stack: str) -> str:
+    if not problem.startswith(own):  # the referenced output itself is malformed
+        return f"{key_path(['clusterStack'])}: {OUTPUT} of {stack}: {problem}"
+    # A capacity fix that names a pool is made in the cluster stack.
+    return f"{problem} (node pools of cluster stack {stack})" if "nodePools[" in problem else problem
+
+
+def cluster_facts(spec: StackSpec, facts: Mapping[str, Any]) -> ClusterFacts:
+    """ClusterFacts of the referenced cluster: its pools (the same PoolFacts as in the cluster stack),
+    a Kubernetes provider from its kubeconfig, its workload identity issuer and registry."""
+    provider = k8s.Provider("cluster", kubeconfig=pulumi.Output.secret(str(facts.get("kubeconfig") or "")))
+    return ClusterFacts(
+        cloud=spec.cloud,
+        name=spec.cluster_name,
+        region=spec.region,
+        kubernetes_version=spec.cluster.kubernetes_version,
+        k8s_provider=provider,
+        pools=pool_facts(spec),
+        oidc_provider_arn=facts.get("oidcProviderArn"),
+        oidc_issuer_url=facts.get("oidcIssuerUrl"),
+        registry_urls=dict(facts.get("registryUrls") or {}),
+        storage_class=facts.get("storageClass"),
+        extra={"clusterStack": spec.cluster_stack},
+    )
+
+
+def load_layered(raw: Mapping[str, Any]) -> tuple[StackSpec, ClusterFacts]:
+    """A models-only stack: check its keys, read the cluster stack, validate, and hand back ClusterFacts."""
+    problems = layered_problems(raw)
+    if problems:
+        raise ConfigError(problems)
+    stack = str(raw["clusterStack"])
+    ref = pulumi.StackReference("cluster", stack_name=stack)
+    facts = read_cluster_facts(ref, stack)
+    spec = parse_layered(raw, facts)
+    return spec, cluster_facts(spec, facts)
