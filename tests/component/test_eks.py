@@ -13,7 +13,7 @@ from stacks.spec_models import KUBERNETES_VERSIONS
 from tests.conftest import STACKS, Plan
 from tests.spec_helpers import raw_stack
 
-AWS_STACKS = [s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws"]
+AWS_STACKS = [s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws" and "clusterStack" not in raw_stack(s)]  # models-only stacks build no cluster
 
 CLUSTER = "aws:eks/cluster:Cluster"
 KEY = "aws:kms/key:Key"
