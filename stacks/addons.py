@@ -1,4 +1,4 @@
-"""Platform add-ons from the spec: Istio + API gateway, Prometheus, EFK logging (issue 5).
+"""Platform add-ons from the spec: Istio + API gateway, Prometheus, EFK logging (issue 5), KEDA.
 
 Cloud-neutral: everything goes through the cluster's Kubernetes provider in ClusterFacts. Each add-on
 is switched on or off by `addons.<name>.enabled`; environment defaults (replicas, PDBs, protection)
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.crds import CrdReleases
+from components.keda import Keda, KedaArgs
 from components.mesh.gateway import ApiGateway, ApiGatewayArgs, Jwt, RateLimit, Route
 from components.mesh.istio import IstioMesh, IstioMeshArgs
 from components.observability.logging import LoggingStack, LoggingStackArgs
@@ -19,11 +21,6 @@ from components.scheduling import Taint, gpu_tolerations
 from stacks.facts import ClusterFacts
 from stacks.spec_models import SECRETS_NAMESPACE, StackSpec
 
-STORAGE_CLASS_FACT = "storageClass"
-"""Key in ClusterFacts.extra under which a cluster layer reports its encrypted default StorageClass."""
-DEFAULT_STORAGE_CLASSES = {"aws": "gp3-encrypted", "alicloud": "alicloud-disk-essd-encrypted"}
-"""Fallback names: the encrypted classes the AWS and Alibaba cluster layers create."""
-
 
 @dataclass(frozen=True)
 class AddonsResult:
@@ -31,12 +28,26 @@ class AddonsResult:
     gateway: ApiGateway | None
     prometheus: PrometheusStack | None
     logging: LoggingStack | None
+    keda: Keda | None = None
+
+    @property
+    def crds(self) -> CrdReleases:
+        """The add-on releases that install CRDs (the GPU layer adds the GPU Operator's)."""
+        return CrdReleases(
+            istio=self.istio.base if self.istio else None,
+            prometheus=self.prometheus.release if self.prometheus else None,
+            eck=self.logging.operator if self.logging else None,
+            keda=self.keda.release if self.keda else None,
+        )
 
 
 def storage_class(spec: StackSpec, cluster: ClusterFacts) -> str:
-    """Config wins, then the cluster layer's fact, then the per-cloud default class name."""
-    fact = cluster.extra.get(STORAGE_CLASS_FACT)
-    return spec.addons.storage_class or (str(fact) if fact else DEFAULT_STORAGE_CLASSES[cluster.cloud])
+    """`addons.storageClass` wins, then the encrypted class the cluster layer created."""
+    name = spec.addons.storage_class or cluster.storage_class
+    if name is None:
+        raise ValueError("ClusterFacts.storage_class is None and addons.storageClass is not set: name the encrypted "
+                         "StorageClass for the Prometheus and Elasticsearch volumes in gpu-platform:addons.storageClass")
+    return name
 
 
 def node_tolerations(cluster: ClusterFacts) -> tuple[dict[str, str], ...]:
@@ -57,7 +68,8 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
     prod = spec.is_prod
     provider = cluster.k8s_provider
     cloud = "alicloud" if cluster.cloud == "alicloud" else "aws"
-    sc = storage_class(spec, cluster)
+    # Only Prometheus and logging have volumes; a cluster without a class fact needs one only for them.
+    sc = storage_class(spec, cluster) if a.prometheus.enabled or a.logging.enabled else ""
 
     mesh = gateway = prom = logs = None
     if a.istio.enabled:
@@ -78,7 +90,7 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 routes=tuple(Route(r.name, r.path_prefix, r.require_auth,
                                    RateLimit(r.rate_limit.requests_per_minute, r.rate_limit.burst)
                                    if r.rate_limit else None) for r in gw.routes),
-            ), istiod=mesh.istiod)
+            ), istiod=mesh.istiod, crds=mesh.base)
 
     if a.prometheus.enabled:
         p = a.prometheus
@@ -96,7 +108,9 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
             grafana_storage_gib=p.grafana.storage_gib,
             # The GPU layer scrapes its own exporter (components/gpu/nvidia.py); one ServiceMonitor only.
             dcgm_service_monitor=not (a.nvidia.enabled and a.nvidia.dcgm_exporter),
-        ))
+            # Model ServiceMonitors scrape through the sidecars with Istio's certificates.
+            istio_certs=mesh is not None,
+        ), istiod=mesh.istiod if mesh is not None else None)
         pulumi.export("grafanaAdminPassword", prom.grafana_admin_password)
 
     if a.logging.enabled:
@@ -113,6 +127,10 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
             tolerations=node_tolerations(cluster),
             service_monitor=a.prometheus.enabled,
             zone_spread=replicas > 1,
-        ), opts=pulumi.ResourceOptions(depends_on=[prom]) if prom is not None else None)
+        ), monitoring_depends_on=[prom.release] if prom is not None else ())
 
-    return AddonsResult(istio=mesh, gateway=gateway, prometheus=prom, logging=logs)
+    keda = None
+    if a.keda.enabled:
+        keda = Keda("keda", KedaArgs(provider=provider, replicas=a.keda.replicas or (2 if prod else 1)))
+
+    return AddonsResult(istio=mesh, gateway=gateway, prometheus=prom, logging=logs, keda=keda)

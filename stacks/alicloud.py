@@ -23,8 +23,6 @@ from stacks.facts import ClusterFacts, pool_facts, pool_shape
 from stacks.spec_models import AlicloudClusterSpec, AlicloudRegistrySpec, StackSpec
 from stacks.spec_pool_rules import disk_size_gib
 
-STORAGE_CLASS_FACT = "storageClass"  # the key stacks/addons.py reads
-
 
 def registry_edition(spec: StackSpec) -> str:
     """`registry.alicloud.edition`, defaulting to Enterprise in prod and Personal elsewhere."""
@@ -157,7 +155,8 @@ def build(spec: StackSpec) -> ClusterFacts:
         oidc_provider_arn=oidc_arn,
         oidc_issuer_url=issuer,
         registry_urls=registry_urls,
-        extra={STORAGE_CLASS_FACT: ack.storage_class, "clusterId": cluster_id, "alicloudProvider": provider},
+        storage_class=ack.storage_class,  # the encrypted ESSD class the ACK component creates
+        extra={"clusterId": cluster_id, "alicloudProvider": provider},
     )
     export_cluster_facts(spec, facts, ack.kubeconfig)
     return facts

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from components.aws.ecr import Registry, RegistryArgs
 from components.aws.eks import EksCluster, EksClusterArgs
-from components.aws.eks_addons import EksAddons, EksAddonsArgs
+from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.node_pool import NodePool, NodePoolArgs
 from components.gpu.catalog import catalog
@@ -94,7 +94,7 @@ def build(spec: StackSpec) -> ClusterFacts:
             opts=opts,
         ))
 
-    EksAddons(
+    after_nodes = EksAddons(
         f"{name}-addons",
         EksAddonsArgs(phase="afterNodes", cluster_name=cluster_name, kubernetes_version=version,
                       region=spec.region, cluster_arn=eks.cluster.arn, account_id=eks.account_id,
@@ -142,6 +142,8 @@ def build(spec: StackSpec) -> ClusterFacts:
         oidc_provider_arn=eks.oidc_provider.arn,
         oidc_issuer_url=eks.oidc_issuer_url,
         registry_urls=registry_urls,
+        # The encrypted gp3 class the afterNodes add-ons create with the EBS CSI driver.
+        storage_class=DEFAULT_STORAGE_CLASS if EBS_CSI in after_nodes.addons else None,
         extra={"cluster_arn": eks.cluster.arn, "account_id": eks.account_id, "node_role_arn": eks.node_role.arn,
                "aws_provider": provider},
     )

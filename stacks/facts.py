@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.crds import CrdReleases
 from components.gpu.catalog import catalog
 from components.scheduling import PoolShape, Taint
 from stacks.spec_models import NodePoolSpec, StackSpec
@@ -68,9 +69,23 @@ class ClusterFacts:
     oidc_provider_arn: pulumi.Input[str] | None = None
     oidc_issuer_url: pulumi.Input[str] | None = None
     registry_urls: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    storage_class: str | None = None
+    """The encrypted StorageClass the cluster layer created (AWS `gp3-encrypted`, ACK the encrypted ESSD
+    class): Prometheus, Alertmanager, Grafana and Elasticsearch volumes use it unless
+    `addons.storageClass` names another. None: the cluster layer knows none, so the config must."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:
     return tuple(PoolFacts(shape=pool_shape(spec, p), min_size=p.min_size, max_size=p.max_size,
                            capacity_type=p.capacity_type) for p in spec.node_pools)
+
+
+@dataclass(frozen=True)
+class PlatformFacts:
+    """What the workload layer needs from the platform layer (stacks/platform.py): the Helm releases
+    that install CRDs, so every custom resource can `depends_on` the release of its CRD (on a first
+    `pulumi up` the API server rejects a CR whose CRD is not there yet). Empty when another stack
+    installs the platform (its CRDs are then in place before this program runs)."""
+
+    crds: CrdReleases = CrdReleases()

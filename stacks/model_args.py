@@ -14,6 +14,16 @@ def _scaling(s: ModelAutoscalingSpec) -> ma.Autoscaling:
                           target_rps_per_replica=s.target_rps_per_replica)
 
 
+def gateway_route(spec: StackSpec, model: ModelSpec) -> ma.GatewayRoute | None:
+    """The API gateway route named after `model`, when Istio and its gateway are enabled."""
+    ist = spec.addons.istio
+    gw = ist.gateway
+    if not (ist.enabled and gw.enabled):
+        return None
+    route = next((r for r in gw.routes if r.name == model.name), None)
+    return ma.GatewayRoute(path_prefix=route.path_prefix, hosts=gw.hosts) if route is not None else None
+
+
 def release_args(spec: StackSpec, index: int, pools: Sequence[ma.PoolLike],
                  identity: ma.WorkloadIdentity | None = None, others: Sequence[object] = ()) -> ma.ModelReleaseArgs:
     m: ModelSpec = spec.models[index]
@@ -45,7 +55,7 @@ def release_args(spec: StackSpec, index: int, pools: Sequence[ma.PoolLike],
         name=m.name, versions=versions, traffic=traffic, pools=tuple(pools), namespace=m.namespace,
         # A namespace named by several models is created once by stacks/models.py, not by a release.
         own_namespace=False if shared else None,
-        hosts=m.hosts, gateway=m.gateway, tier=m.tier, autoscaling=_scaling(m.autoscaling),
+        hosts=m.hosts, gateway=m.gateway, gateway_route=gateway_route(spec, m), tier=m.tier, autoscaling=_scaling(m.autoscaling),
         slo=ma.Slo(m.slo.p99_ms, m.slo.error_ratio, m.slo.window, m.slo.min_rps),
         rollout_steps=m.rollout_steps, stable_scaling=m.stable_scaling, max_surge=m.max_surge,
         termination_grace_seconds=m.termination_grace_seconds, artifact_bucket=m.artifact_bucket,

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.crds import CrdReleases
 from components.gpu import capacity
 from components.models import args as ma
 from components.models.capacity_check import add_quotas, floor_demands, quota, release_cost, render_costs, step_demands, steps
@@ -24,7 +25,7 @@ from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.objects import PRIORITY_CLASSES, priority_class
 from components.models.release import ModelRelease
 from stacks.common import common_tags
-from stacks.facts import ClusterFacts
+from stacks.facts import ClusterFacts, PlatformFacts
 from stacks.model_args import release_args
 from stacks.spec_models import StackSpec
 
@@ -52,7 +53,9 @@ def release_demands(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[capac
     return out
 
 
-def build(spec: StackSpec, cluster: ClusterFacts) -> list[ModelRelease]:
+def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None = None) -> list[ModelRelease]:
+    """`platform`: from stacks/platform.build; its CRD releases order each release's custom resources.
+    None when another stack installed the platform (its CRDs exist before this program runs)."""
     if not spec.models:
         return []
     k8s_opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
@@ -70,9 +73,10 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> list[ModelRelease]:
     for a in releases_args:
         if not a.owns_namespace:
             shared.setdefault(a.ns, []).append(a)
+    crds = platform.crds if platform is not None else CrdReleases()
     namespaces: dict[str, ModelNamespace] = {
         ns: ModelNamespace(f"models-{ns}", ModelNamespaceArgs(name=ns, quota=add_quotas([quota(a) for a in group])),
-                           opts=k8s_opts)
+                           opts=k8s_opts, crds=crds)
         for ns, group in sorted(shared.items())}
     providers: list[pulumi.ProviderResource] = [cluster.k8s_provider]
     aws_provider = cluster.extra.get("aws_provider")
@@ -85,7 +89,8 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> list[ModelRelease]:
     releases: list[ModelRelease] = []
     for a in releases_args:
         deps: list[pulumi.Resource] = [*tiers, *([namespaces[a.ns]] if a.ns in namespaces else [])]
-        releases.append(ModelRelease(a.name, a, opts=pulumi.ResourceOptions(providers=providers), depends_on=deps))
+        releases.append(ModelRelease(a.name, a, opts=pulumi.ResourceOptions(providers=providers), depends_on=deps,
+                                     crds=crds))
     summary: dict[str, Any] = {r.args.name: {"namespace": r.args.ns, "hosts": list(r.args.hosts), "weights": r.weights()}
                                for r in releases}
     pulumi.export("modelReleases", summary)

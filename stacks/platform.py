@@ -1,17 +1,28 @@
 """Platform layer (cloud-neutral): runs on any cluster that hands over ClusterFacts.
 
-Order matters only where one add-on consumes another's CRDs or facts: the GPU stack first (device
-plugin, MIG, DCGM), then the autoscaler, Istio, Prometheus and logging. Each step is a component in
-components/; this module only wires them from the spec.
+Add-ons first (Istio, Prometheus, logging, KEDA), then the GPU stack (device plugin, MIG, DCGM) and
+the autoscaler: the GPU layer's DCGM ServiceMonitor needs kube-prometheus-stack's CRDs, so it
+depends on that release. The result, PlatformFacts, names every CRD-installing release so the
+workload layer's custom resources (VirtualService, ScaledObject, ServiceMonitor, ...) can depend on
+theirs: on a first `pulumi up` nothing is created before its CRD exists.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from stacks import addons, gpu_layer
-from stacks.facts import ClusterFacts
+from stacks.facts import ClusterFacts, PlatformFacts
+from stacks.model_capacity import release_demands
 from stacks.spec_models import StackSpec
 
 
-def build(spec: StackSpec, cluster: ClusterFacts) -> None:
-    gpu_layer.build(spec, cluster)  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)
-    addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging (issue 5)
+def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
+    added = addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging, KEDA (issue 5)
+    crds = added.crds
+    gpu = gpu_layer.build(  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)
+        spec, cluster, monitoring_depends_on=[crds.prometheus] if crds.prometheus is not None else (),
+        demands=release_demands(spec, cluster.pools))  # the model releases' pods at their worst rollout step
+    if gpu.nvidia is not None and gpu.nvidia.gpu_operator is not None:
+        crds = dataclasses.replace(crds, gpu_operator=gpu.nvidia.gpu_operator)
+    return PlatformFacts(crds=crds)

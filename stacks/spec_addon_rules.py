@@ -130,3 +130,34 @@ def storage_class(spec: StackSpec) -> Iterator[Problem]:
     name = spec.addons.storage_class
     if name is not None and not OBJECT_NAME_RE.match(name):
         yield ("addons", "storageClass"), f"{show(name)} is not a StorageClass name (lowercase, digits, '-', '.')"
+
+
+@rule
+def keda(spec: StackSpec) -> Iterator[Problem]:
+    """KEDA autoscaling renders keda.sh ScaledObjects: without the add-on nothing reconciles them (and on a
+    fresh cluster their CRD does not exist)."""
+    if spec.addons.keda.enabled:
+        return
+    fix = ("needs the KEDA add-on, but addons.keda.enabled is false; set addons.keda.enabled: true, "
+           "or engine: none for fixed replicas")
+    for i, m in enumerate(spec.models):
+        if m.autoscaling.engine == "keda" and any(v.autoscaling is None for v in m.versions):
+            yield ("models", i, "autoscaling", "engine"), f"'keda' {fix}"
+        for j, v in enumerate(m.versions):
+            if v.autoscaling is not None and v.autoscaling.engine == "keda":
+                yield ("models", i, "versions", j, "autoscaling", "engine"), f"'keda' {fix}"
+
+
+@rule
+def gateway_routes(spec: StackSpec) -> Iterator[Problem]:
+    """A gateway route exposes the model of the same name (its VirtualService binds to the gateway)."""
+    ist = spec.addons.istio
+    if not (ist.enabled and ist.gateway.enabled):
+        return
+    models = [m.name for m in spec.models]
+    known = ", ".join(map(show, models)) if models else "none (this stack has no models)"
+    for i, route in enumerate(ist.gateway.routes):
+        if route.name not in models:
+            yield ("addons", "istio", "gateway", "routes", i, "name"), (
+                f"{show(route.name)} names no model; a gateway route exposes the model of the same name, "
+                f"choose one of {known}")

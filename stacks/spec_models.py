@@ -386,6 +386,11 @@ class LoggingSpec(Spec):
     """Kibana pods. Default: 2 in prod, 1 elsewhere."""
 
 
+class KedaSpec(AddonToggle):
+    replicas: int | None = Field(default=None, ge=1, le=5)
+    """KEDA operator and metrics-server pods. Default: 2 in prod, 1 elsewhere."""
+
+
 class AddonsSpec(Spec):
     nvidia: NvidiaAddonSpec = NvidiaAddonSpec()
     """NVIDIA device plugin, GPU feature discovery, MIG manager, DCGM exporter."""
@@ -397,10 +402,12 @@ class AddonsSpec(Spec):
     """kube-prometheus-stack with GPU and SLO rules."""
     logging: LoggingSpec = LoggingSpec()
     """Elasticsearch, Kibana and Fluent Bit (EFK)."""
+    keda: KedaSpec = KedaSpec()
+    """KEDA: scales model versions on their request rate (the ScaledObjects of `autoscaling.engine: keda`)."""
     storage_class: str | None = None
     """Encrypted StorageClass for Prometheus, Alertmanager, Grafana and Elasticsearch volumes. Default:
-    the class the cluster layer reports (ClusterFacts.extra['storageClass']), else `gp3-encrypted` on
-    AWS and `alicloud-disk-essd-encrypted` on Alibaba, the classes the cluster layers create."""
+    the encrypted class the cluster layer creates and reports (ClusterFacts.storage_class):
+    `gp3-encrypted` on AWS, `alicloud-disk-essd-encrypted` on Alibaba."""
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -186,7 +186,9 @@ class ApiGateway(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: ApiGatewayArgs, *, istiod: pulumi.Resource | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 crds: pulumi.Resource | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+        """`istiod`: the gateway pods need its injector; `crds`: the istio-base release, which every
+        Istio object here depends on (a component's own depends_on would not order its children)."""
         super().__init__("gpu-platform:mesh:ApiGateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = k8s.core.v1.Namespace(
@@ -200,7 +202,8 @@ class ApiGateway(pulumi.ComponentResource):
             RELEASE, "istio-gateway", namespace=NAMESPACE, overrides=gateway_overrides(args),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=deps)),
         )
-        after = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.release]))
+        after = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+            depends_on=[self.release, *([crds] if crds is not None else [])]))
 
         def cr(suffix: str, api_version: str, kind: str, obj_name: str, spec: dict[str, Any]) -> None:
             k8s.apiextensions.CustomResource(

@@ -10,6 +10,7 @@ PeerAuthentication in istio-system makes mTLS STRICT for every namespace that do
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,43 @@ SYSTEM_NAMESPACE = "istio-system"
 SIDECAR_INJECTION_LABELS = {"istio-injection": "enabled"}
 """Namespace labels that make istiod inject the Envoy sidecar into every pod of the namespace."""
 PROMETHEUS_PROVIDER = "prometheus"
+
+# Prometheus scraping workloads under mTLS STRICT (Istio's documented recipe, "Prometheus / Option 2:
+# Customized scraping configurations / TLS settings"): an Istio sidecar in the Prometheus pod that
+# intercepts no traffic and only writes its workload certificates (OUTPUT_CERTS) into a shared
+# in-memory volume, which the Prometheus container mounts at PROMETHEUS_CERTS_DIR. Scrape configs
+# (the model ServiceMonitors) present those certificates: prometheus_tls_config().
+PROMETHEUS_CERTS_DIR = "/etc/prom-certs"
+"""Where the Prometheus container reads the Istio certificates (ServiceMonitor tlsConfig paths)."""
+ISTIO_OUTPUT_CERTS_DIR = "/etc/istio-output-certs"
+"""Where the Prometheus pod's sidecar writes them (the same volume)."""
+ISTIO_CERTS_VOLUME = "istio-certs"
+
+
+def prometheus_tls_config() -> dict[str, Any]:
+    """ServiceMonitor endpoint tlsConfig for a target behind an Istio sidecar (scheme https).
+    insecureSkipVerify: Istio certificates carry SPIFFE IDs, not the pod IPs Prometheus dials."""
+    return {"caFile": f"{PROMETHEUS_CERTS_DIR}/root-cert.pem", "certFile": f"{PROMETHEUS_CERTS_DIR}/cert-chain.pem",
+            "keyFile": f"{PROMETHEUS_CERTS_DIR}/key.pem", "insecureSkipVerify": True}
+
+
+def prometheus_sidecar_values() -> dict[str, Any]:
+    """kube-prometheus-stack `prometheus.prometheusSpec` values giving Prometheus the Istio certificates."""
+    return {
+        "podMetadata": {
+            # The monitoring namespace is not injected as a whole (node-exporter, operator); this pod is.
+            "labels": {"sidecar.istio.io/inject": "true"},
+            "annotations": {
+                "traffic.sidecar.istio.io/includeInboundPorts": "",  # intercept no inbound traffic
+                "traffic.sidecar.istio.io/includeOutboundIPRanges": "",  # nor outbound: scrapes go direct
+                "proxy.istio.io/config": f"proxyMetadata:\n  OUTPUT_CERTS: {ISTIO_OUTPUT_CERTS_DIR}\n",
+                "sidecar.istio.io/userVolumeMount": json.dumps(
+                    [{"name": ISTIO_CERTS_VOLUME, "mountPath": ISTIO_OUTPUT_CERTS_DIR}]),
+            },
+        },
+        "volumes": [{"name": ISTIO_CERTS_VOLUME, "emptyDir": {"medium": "Memory"}}],
+        "volumeMounts": [{"name": ISTIO_CERTS_VOLUME, "mountPath": PROMETHEUS_CERTS_DIR, "readOnly": True}],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +120,7 @@ class IstioMesh(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.base])),
         )
         # The CRs need the CRDs (base) and the validating webhook (istiod) to be in place.
-        after_istiod = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.istiod]))
+        after_istiod = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.base, self.istiod]))
         k8s.apiextensions.CustomResource(
             f"{name}-mtls-strict",
             api_version="security.istio.io/v1",

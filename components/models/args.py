@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Protocol
 
+from components.models.names import PROMETHEUS_URL
 from components.scheduling import PoolShape
 
 Runtime = Literal["triton", "torchserve", "tfserving", "vllm", "custom"]
@@ -128,6 +129,19 @@ class Traffic:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayRoute:
+    """The API gateway route that exposes this model (`addons.istio.gateway.routes[]` naming it).
+
+    The VirtualService then binds to the gateway, serves its hosts and, for gateway traffic, matches
+    only `path_prefix`: the gateway's JWT AuthorizationPolicy (by path) and the EnvoyFilter rate limit
+    (by route name = the model name) apply to every request that reaches the model from outside."""
+
+    path_prefix: str
+    hosts: tuple[str, ...]
+    """The gateway's hosts (the Gateway object's server hosts)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Cache:
     size_gib: int
     storage_class: str | None = None
@@ -154,6 +168,8 @@ class ModelReleaseArgs:
     """Whether the release creates its namespace. Default: True exactly when namespace is the model name."""
     hosts: tuple[str, ...] = ()
     gateway: str = "istio-ingress/api-gateway"
+    gateway_route: GatewayRoute | None = None
+    """Set when the gateway has a route named after this model (stacks/model_args.py)."""
     tier: Tier = "standard"
     autoscaling: Autoscaling = Autoscaling()
     slo: Slo = Slo()
@@ -167,7 +183,8 @@ class ModelReleaseArgs:
     """prod requires artifact sha256."""
     cloud: str = "aws"
     identity: WorkloadIdentity | None = None
-    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    prometheus_url: str = PROMETHEUS_URL
+    """Prometheus the KEDA triggers query (kube-prometheus-stack's `prometheus-operated` Service)."""
     other_release_demands: tuple[object, ...] = ()
     """capacity.Demand of the other releases sharing the pools (their steady floor); stacks/models.py fills it."""
     key: str = ""

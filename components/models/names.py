@@ -11,6 +11,8 @@ ISTIO_NAMESPACE = "istio-system"
 INGRESS_NAMESPACE = "istio-ingress"
 MONITORING_NAMESPACE = "monitoring"
 PROMETHEUS_URL = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090"
+"""= components/observability/prometheus.PROMETHEUS_URL (kube-prometheus-stack's `prometheus-operated`
+Service); repeated here so the model components import no Pulumi add-on code. A test keeps them equal."""
 
 
 def k8s_name(*parts: str, limit: int = 63) -> str:

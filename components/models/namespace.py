@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.crds import CrdReleases
 from components.models.names import DOMAIN
 
 
@@ -25,7 +26,9 @@ class ModelNamespaceArgs:
 
 
 class ModelNamespace(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ModelNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ModelNamespaceArgs, opts: pulumi.ResourceOptions | None = None,
+                 *, crds: CrdReleases = CrdReleases()) -> None:
+        """`crds`: the PeerAuthentication depends on the release installing Istio's CRDs."""
         super().__init__("gpu-platform:models:ModelNamespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ns = args.name
@@ -44,7 +47,8 @@ class ModelNamespace(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             f"{name}-mtls", api_version="security.istio.io/v1", kind="PeerAuthentication",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="default", namespace=ns),
-            spec={"mtls": {"mode": "STRICT"}}, opts=inside)
+            spec={"mtls": {"mode": "STRICT"}}, opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(
+                depends_on=crds.for_api_version("security.istio.io/v1"))))
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny", namespace=ns),

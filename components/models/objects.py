@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
+from components.mesh.istio import prometheus_tls_config
 from components.models.args import ModelReleaseArgs, ModelVersion
 from components.models.budget import STARTUP_PERIOD_SECONDS, Budget, budget
 from components.models.capacity_check import SIDECAR_CPU, SIDECAR_MEMORY_GIB
@@ -239,8 +240,8 @@ def _num(x: float) -> str:
 
 def service_monitor_spec(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, Any]:
     """The server's own metrics (queue depth, batch sizes, GPU memory) for one version. Scraped through
-    the sidecar with Istio's workload certificates, which the Prometheus pod mounts at /etc/prom-certs
-    (Istio's documented setup for STRICT mTLS)."""
+    the sidecar with Istio's workload certificates, which the Prometheus pod mounts at
+    PROMETHEUS_CERTS_DIR (Istio's documented setup for STRICT mTLS, components/mesh/istio.py)."""
     srv = server_for(a.name, v)
     return {
         "selector": {"matchLabels": {"app": a.name}},
@@ -249,8 +250,7 @@ def service_monitor_spec(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, Any]
         "endpoints": [{
             "port": "http-metrics" if metrics_port_name(srv) == "metrics" else "http",
             "path": srv.metrics_path, "interval": "15s", "scheme": "https",
-            "tlsConfig": {"caFile": "/etc/prom-certs/root-cert.pem", "certFile": "/etc/prom-certs/cert-chain.pem",
-                          "keyFile": "/etc/prom-certs/key.pem", "insecureSkipVerify": True},
+            "tlsConfig": prometheus_tls_config(),
             # The Service spans every version: keep only this version's pods.
             "relabelings": [{"action": "keep", "sourceLabels": ["__meta_kubernetes_pod_label_version"],
                              "regex": v.name}],

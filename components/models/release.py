@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.crds import CrdReleases
 from components.models import objects, traffic
 from components.models.args import ModelReleaseArgs, ModelVersion
 from components.models.artifact_store import ModelArtifactStore, ModelArtifactStoreArgs
@@ -56,18 +57,26 @@ def validate(args: ModelReleaseArgs) -> None:
         raise ModelReleaseError(problems)
 
 
+def _after(opts: pulumi.ResourceOptions, extra: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(extra))) if extra else opts
+
+
 class ModelRelease(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelReleaseArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, depends_on: Sequence[pulumi.Resource] = ()) -> None:
+                 *, depends_on: Sequence[pulumi.Resource] = (), crds: CrdReleases = CrdReleases()) -> None:
+        """`depends_on` holds back every child (a component's own depends_on would not: the engine
+        orders children only by their own dependencies); `crds` names the releases installing the
+        Istio, prometheus-operator and KEDA CRDs, and each custom resource depends on its own."""
         validate(args)  # before registering anything
         super().__init__(TYPE, name, None, opts)
         self.args = args
+        self.crds = crds
         ns = args.ns
         child = pulumi.ResourceOptions(parent=self)
         deps: list[pulumi.Resource] = list(depends_on)
         if args.owns_namespace:
             self.namespace: ModelNamespace | None = ModelNamespace(
-                name, ModelNamespaceArgs(name=ns, quota=quota(args)), opts=child)
+                name, ModelNamespaceArgs(name=ns, quota=quota(args)), opts=child, crds=crds)
             deps.append(self.namespace)
         else:
             self.namespace = None
@@ -99,12 +108,13 @@ class ModelRelease(pulumi.ComponentResource):
                                         spec=objects.ingress_policy_spec(args), opts=inside)
         k8s.networking.v1.NetworkPolicy(f"{name}-egress", metadata=meta(workload(args.name, "allow-egress")),
                                         spec=objects.egress_policy_spec(args), opts=inside)
+        istio = _after(inside, crds.for_api_version("networking.istio.io/v1"))
         self.destination_rule = k8s.apiextensions.CustomResource(
             name, api_version="networking.istio.io/v1", kind="DestinationRule", metadata=meta(args.name),
-            spec=traffic.destination_rule_spec(args), opts=inside)
+            spec=traffic.destination_rule_spec(args), opts=istio)
         self.virtual_service = k8s.apiextensions.CustomResource(
             name, api_version="networking.istio.io/v1", kind="VirtualService", metadata=meta(args.name),
-            spec=traffic.virtual_service_spec(args), opts=inside)
+            spec=traffic.virtual_service_spec(args), opts=istio)
         version_deps: list[pulumi.Resource] = [self.service_account]
         if args.cache is not None:
             version_deps.append(k8s.core.v1.PersistentVolumeClaim(
@@ -139,15 +149,17 @@ class ModelRelease(pulumi.ComponentResource):
             rname, metadata=k8s.meta.v1.ObjectMetaArgs(name=wl, namespace=a.ns, labels=labels,
                                                        annotations=objects.deployment_annotations(a, v)),
             spec=objects.deployment_spec(a, v), opts=opts)
-        after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[dep]))
         k8s.policy.v1.PodDisruptionBudget(rname, metadata=md, spec=objects.pdb_spec(a, v), opts=opts)
         if a.scaling(v).engine == "keda":
-            k8s.apiextensions.CustomResource(rname, api_version="keda.sh/v1alpha1", kind="ScaledObject", metadata=md,
-                                             spec=objects.scaled_object_spec(a, v), opts=after)
+            k8s.apiextensions.CustomResource(
+                rname, api_version="keda.sh/v1alpha1", kind="ScaledObject", metadata=md,
+                spec=objects.scaled_object_spec(a, v),
+                opts=_after(opts, [dep, *self.crds.for_api_version("keda.sh/v1alpha1")]))
+        monitoring = _after(opts, self.crds.for_api_version("monitoring.coreos.com/v1"))
         k8s.apiextensions.CustomResource(rname, api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
-                                         metadata=md, spec=objects.service_monitor_spec(a, v), opts=opts)
+                                         metadata=md, spec=objects.service_monitor_spec(a, v), opts=monitoring)
         k8s.apiextensions.CustomResource(
             rname, api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{wl}-slo", namespace=a.ns, labels=labels),
-            spec=objects.prometheus_rule_spec(a, v), opts=opts)
+            spec=objects.prometheus_rule_spec(a, v), opts=monitoring)
         return dep

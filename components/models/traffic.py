@@ -49,23 +49,39 @@ def _policy(a: ModelReleaseArgs) -> dict[str, Any]:
     return {"timeout": f"{t.timeout_seconds}s", "retries": retries}
 
 
+def _gateway_matches(a: ModelReleaseArgs, conditions: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """With a gateway route: each condition from inside the mesh (any path) or through the gateway on the
+    route's prefix only, so the gateway's auth and rate limit cover every external request."""
+    gr = a.gateway_route
+    if gr is None:
+        return conditions or None
+    prefix = gr.path_prefix.rstrip("/") or "/"
+    return ([{**c, "gateways": ["mesh"]} for c in conditions or [{}]]
+            + [{**c, "gateways": [a.gateway], "uri": {"prefix": prefix}} for c in conditions or [{}]])
+
+
 def virtual_service_spec(a: ModelReleaseArgs) -> dict[str, Any]:
     t = a.traffic
     http: list[dict[str, Any]] = []
     # Header routes first: Istio routes are first-match.
     for r in t.ab_routes:
-        matches = ([{"headers": {r.header: {"exact": val}}} for val in r.values] if r.values
-                   else [{"headers": {r.header: {"regex": r.regex}}}])
+        conditions = ([{"headers": {r.header: {"exact": val}}} for val in r.values] if r.values
+                      else [{"headers": {r.header: {"regex": r.regex}}}])
+        matches = _gateway_matches(a, conditions)
         http.append({"name": f"{a.name}-ab-{r.header}-{r.version}", "match": matches,
                      "route": [{"destination": _dest(a, r.version)}], **_policy(a)})
     route = [{"destination": _dest(a, t.stable), "weight": 100 - (t.candidate_weight if t.candidate else 0)}]
     if t.candidate is not None:
         # Listed even at weight 0 so a promotion changes only numbers, and the split is visible in previews.
         route.append({"destination": _dest(a, t.candidate), "weight": t.candidate_weight})
-    weighted: dict[str, Any] = {"name": a.name, "route": route, **_policy(a)}
+    # Named after the model: the gateway's EnvoyFilter finds this route by name for its rate limit.
+    weighted: dict[str, Any] = {"name": a.name, **({"match": m} if (m := _gateway_matches(a, [])) else {}),
+                                "route": route, **_policy(a)}
     if t.shadow is not None:
         weighted["mirror"] = _dest(a, t.shadow.version)
         weighted["mirrorPercentage"] = {"value": float(t.shadow.percent)}
     http.append(weighted)
-    gateways = ["mesh", *([a.gateway] if a.hosts else [])]
-    return {"hosts": [fqdn(a), *a.hosts], "gateways": gateways, "http": http}
+    gr = a.gateway_route
+    hosts = list(dict.fromkeys([fqdn(a), *a.hosts, *(gr.hosts if gr else ())]))
+    gateways = ["mesh", *([a.gateway] if a.hosts or gr else [])]
+    return {"hosts": hosts, "gateways": gateways, "http": http}

@@ -290,9 +290,14 @@ def _restricted_container() -> k8s.core.v1.SecurityContextArgs:
 
 
 class LoggingStack(pulumi.ComponentResource):
+    operator: k8s.helm.v3.Release
+    """The ECK operator release (it installs the Elasticsearch and Kibana CRDs)."""
     elasticsearch: k8s.apiextensions.CustomResource
 
-    def __init__(self, name: str, args: LoggingStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: LoggingStackArgs, opts: pulumi.ResourceOptions | None = None,
+                 *, monitoring_depends_on: Sequence[pulumi.Resource] = ()) -> None:
+        """`monitoring_depends_on`: the release installing the ServiceMonitor CRD, which the Fluent Bit
+        chart renders with `service_monitor` (the component's own depends_on would not order it)."""
         super().__init__("gpu-platform:observability:LoggingStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         op_ns = k8s.core.v1.Namespace(
@@ -307,7 +312,7 @@ class LoggingStack(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
                 "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "restricted"}),
             opts=child)
-        operator = helm.release(
+        operator = self.operator = helm.release(
             "elastic-operator", "eck-operator", namespace=OPERATOR_NAMESPACE,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[op_ns])))
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
@@ -341,7 +346,8 @@ class LoggingStack(pulumi.ComponentResource):
             f"{name}-kibana", api_version="kibana.k8s.elastic.co/v1", kind="Kibana",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=KIBANA_NAME, namespace=NAMESPACE),
             spec=kibana_spec(args.kibana_replicas),
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.elasticsearch])))
+            # The ECK CRDs come with the operator release; Kibana also waits for its Elasticsearch.
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[operator, self.elasticsearch])))
 
         files = ilm_files(args)
         ilm_config = k8s.core.v1.ConfigMap(
@@ -371,7 +377,7 @@ class LoggingStack(pulumi.ComponentResource):
 
         helm.release(
             "fluent-bit", "fluent-bit", namespace=NAMESPACE, overrides=fluent_bit_overrides(args),
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[writer, self.elasticsearch])))
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[writer, self.elasticsearch, *monitoring_depends_on])))
         self.register_outputs({"namespace": NAMESPACE, "elasticsearchUrl": ES_URL,
                                "kibanaService": f"{NAMESPACE}/{KIBANA_NAME}-kb-http"})
 

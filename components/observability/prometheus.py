@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import helm
+from components.mesh.istio import prometheus_sidecar_values
 from components.observability.rules import (
     gpu_recording_rules,
     node_labels_for_allowlist,
@@ -38,6 +39,10 @@ from components.scheduling import POOL_LABEL
 
 NAMESPACE = "monitoring"
 RELEASE = "kube-prometheus-stack"
+PROMETHEUS_SERVICE = "prometheus-operated"
+"""The Service prometheus-operator creates for the chart's Prometheus (every replica behind it)."""
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{NAMESPACE}.svc:9090"
+"""Prometheus inside the cluster: KEDA triggers and release gates query it (components/models/names.py)."""
 RECEIVERS_SECRET = "alertmanager-receivers"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 DCGM_SERVICE_LABELS = {"app.kubernetes.io/name": "dcgm-exporter"}
@@ -75,6 +80,9 @@ class PrometheusStackArgs:
     dcgm_service_monitor: bool = True
     """Scrape dcgm-exporter from here. Off when the GPU layer renders its own ServiceMonitor next to
     the exporter (components/gpu/nvidia.py), so series are not scraped twice."""
+    istio_certs: bool = False
+    """Istio is installed: give Prometheus an Istio sidecar that only writes its certificates to
+    components/mesh/istio.PROMETHEUS_CERTS_DIR, so it can scrape model servers under mTLS STRICT."""
 
 
 def _pvc(storage_class: str, gib: int) -> dict[str, Any]:
@@ -112,15 +120,18 @@ def chart_overrides(args: PrometheusStackArgs) -> dict[str, Any]:
     if args.receivers:
         am_spec["secrets"] = [RECEIVERS_SECRET]
     allowlist = ",".join(node_labels_for_allowlist(args.pool_label))
+    prom_spec: dict[str, Any] = {
+        "replicas": args.replicas,
+        "retention": args.retention,
+        # Size-based retention below the volume size: a full disk drops old blocks instead of
+        # stopping ingestion (Prometheus counts GB as 2^30 bytes, like the Gi of the volume).
+        "retentionSize": f"{args.storage_gib * 9 // 10}GB",
+        "storageSpec": {"volumeClaimTemplate": _pvc(args.storage_class, args.storage_gib)},
+    }
+    if args.istio_certs:
+        prom_spec.update(prometheus_sidecar_values())
     return {
-        "prometheus": {"prometheusSpec": {
-            "replicas": args.replicas,
-            "retention": args.retention,
-            # Size-based retention below the volume size: a full disk drops old blocks instead of
-            # stopping ingestion (Prometheus counts GB as 2^30 bytes, like the Gi of the volume).
-            "retentionSize": f"{args.storage_gib * 9 // 10}GB",
-            "storageSpec": {"volumeClaimTemplate": _pvc(args.storage_class, args.storage_gib)},
-        }},
+        "prometheus": {"prometheusSpec": prom_spec},
         "alertmanager": {"config": alertmanager_config(args.receivers), "alertmanagerSpec": am_spec},
         "grafana": {
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
@@ -208,7 +219,8 @@ class PrometheusStack(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     grafana_admin_password: pulumi.Output[str]
 
-    def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None,
+                 *, istiod: pulumi.Resource | None = None) -> None:
         super().__init__("gpu-platform:observability:PrometheusStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = k8s.core.v1.Namespace(
@@ -245,7 +257,9 @@ class PrometheusStack(pulumi.ComponentResource):
             ))
         self.release = helm.release(
             RELEASE, "kube-prometheus-stack", namespace=NAMESPACE, overrides=chart_overrides(args),
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=secrets)),
+            # With istio_certs the Prometheus pod needs istiod's injector in place when it is created.
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
+                depends_on=[*secrets, *([istiod] if istiod is not None else [])])),
         )
         # Custom resources need the chart's CRDs.
         after = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.release]))

@@ -21,6 +21,8 @@ from tools.offline.runner import PROJECT_DIR, run_stack
 PROGRAM = '''
 import pulumi_kubernetes as k8s
 
+from components.alicloud.ack import DEFAULT_STORAGE_CLASS as ACK_CLASS
+from components.aws.eks_addons import DEFAULT_STORAGE_CLASS as EKS_CLASS
 from stacks import addons
 from stacks.facts import ClusterFacts, pool_facts
 from stacks.spec import load_spec
@@ -29,7 +31,8 @@ spec = load_spec()
 provider = k8s.Provider("k8s", kubeconfig="offline")
 addons.build(spec, ClusterFacts(
     cloud=spec.cloud, name=spec.cluster_name, region=spec.region,
-    kubernetes_version=spec.cluster.kubernetes_version, k8s_provider=provider, pools=pool_facts(spec)))
+    kubernetes_version=spec.cluster.kubernetes_version, k8s_provider=provider, pools=pool_facts(spec),
+    storage_class=EKS_CLASS if spec.cloud == "aws" else ACK_CLASS))
 '''
 
 

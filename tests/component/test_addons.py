@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components.helm import pin
 from components.observability.prometheus import rule_groups
@@ -16,6 +17,7 @@ from tests.component.addons_plan import addons_plan, run_addons
 from tests.validators import schemas
 from tools.offline.artifacts import helm_releases, kubernetes_objects
 from tools.offline.recording import COMPUTED, SECRET
+from tools.offline.runner import PROJECT_DIR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
@@ -39,7 +41,7 @@ def resource(stack: str, type_: str, name: str) -> dict[str, Any]:
 def test_every_chart_is_pinned_from_pins_yaml(stack: str) -> None:
     addon_of = {"istio-base": "istio-base", "istiod": "istiod", "istio-ingressgateway": "istio-gateway",
                 "kube-prometheus-stack": "kube-prometheus-stack", "elastic-operator": "eck-operator",
-                "fluent-bit": "fluent-bit"}
+                "fluent-bit": "fluent-bit", "keda": "keda"}
     rels = releases(stack)
     assert sorted(rels) == sorted(addon_of)
     for name, addon in addon_of.items():
@@ -122,7 +124,7 @@ def test_rate_limits_are_per_route_token_buckets() -> None:
     buckets = {r["match"]["routeConfiguration"]["vhost"]["route"]["name"]:
                r["patch"]["value"]["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]["token_bucket"]
                for r in routes}
-    # health has no limit; embeddings' burst defaults to its per-minute rate
+    # embeddings' burst defaults to its per-minute rate
     assert buckets == {
         "llama3-8b": {"max_tokens": 600, "tokens_per_fill": 3000, "fill_interval": "60s"},
         "embeddings": {"max_tokens": 12000, "tokens_per_fill": 12000, "fill_interval": "60s"},
@@ -253,6 +255,10 @@ def test_fluent_bit_tolerates_gpu_taint_and_ships_to_elasticsearch_over_tls() ->
 
 
 def test_disabled_addons_render_nothing() -> None:
-    off = {"istio": {"enabled": False}, "prometheus": {"enabled": False}, "logging": {"enabled": False}}
-    plan = run_addons("dev", {"gpu-platform:addons": off})
+    off = {"istio": {"enabled": False}, "prometheus": {"enabled": False}, "logging": {"enabled": False},
+           "keda": {"enabled": False}}
+    # Without KEDA a model may not autoscale with it (spec rule): give dev's model fixed replicas.
+    models = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]["gpu-platform:models"]
+    models[0]["autoscaling"]["engine"] = "none"
+    plan = run_addons("dev", {"gpu-platform:addons": off, "gpu-platform:models": models})
     assert [r["type"] for r in plan["resources"]] == ["pulumi:providers:kubernetes"]

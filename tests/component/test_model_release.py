@@ -47,7 +47,8 @@ def test_dev_renders_one_release_with_its_objects(plan: Callable[[str], Plan]) -
 def test_canary_split_is_rendered_in_the_virtual_service(plan: Callable[[str], Plan]) -> None:
     vs = obj(plan("dev"), VS, "llama3-8b")["spec"]
     host = "llama3-8b.llama3-8b.svc.cluster.local"
-    assert vs["hosts"] == [host, "llama3-8b.models.dev.example.com"]
+    # the model's own host, then the gateway's (gateway route `llama3-8b`, test_platform_wiring.py)
+    assert vs["hosts"] == [host, "llama3-8b.models.dev.example.com", "models.dev.example.com"]
     assert vs["gateways"] == ["mesh", "istio-ingress/api-gateway"]
     (route,) = vs["http"]
     assert route["name"] == "llama3-8b"
@@ -104,7 +105,11 @@ def test_prod_ab_route_comes_before_the_split_and_shadow_mirrors(plan: Callable[
     p = plan("prod")
     ab, weighted = obj(p, VS, "llama3-8b")["spec"]["http"]
     assert ab["name"] == "llama3-8b-ab-x-model-variant-v2"
-    assert ab["match"] == [{"headers": {"x-model-variant": {"exact": "v2"}}}]
+    # from inside the mesh on any path, through the gateway only under its route's prefix
+    assert ab["match"] == [
+        {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["mesh"]},
+        {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["istio-ingress/api-gateway"],
+         "uri": {"prefix": "/v1/models/llama3-8b"}}]
     assert [r["destination"]["subset"] for r in ab["route"]] == ["v2"]
     assert [(r["destination"]["subset"], r["weight"]) for r in weighted["route"]] == [("v1", 90), ("v2", 10)]
     (emb,) = obj(p, VS, "embeddings")["spec"]["http"]

@@ -73,6 +73,17 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
      f"{P}logging.retention: unknown key; did you mean 'retentionDays'?"),
     ("bad storage class", mutate(DEV, "addons.storageClass", "GP3 Encrypted"),
      f"{P}storageClass: 'GP3 Encrypted' is not a StorageClass name (lowercase, digits, '-', '.')"),
+    ("keda autoscaling with keda disabled", mutate(DEV, "addons.keda.enabled", False),
+     "gpu-platform:models[0].autoscaling.engine: 'keda' needs the KEDA add-on, but addons.keda.enabled is false; "
+     "set addons.keda.enabled: true, or engine: none for fixed replicas"),
+    ("version keda autoscaling with keda disabled",
+     mutate(mutate(mutate(DEV, "addons.keda.enabled", False), "models.0.autoscaling.engine", "none"),
+            "models.0.versions.1.autoscaling", {"engine": "keda", "minReplicas": 1, "maxReplicas": 1}),
+     "gpu-platform:models[0].versions[1].autoscaling.engine: 'keda' needs the KEDA add-on, but addons.keda.enabled "
+     "is false; set addons.keda.enabled: true, or engine: none for fixed replicas"),
+    ("gateway route naming an unknown model", mutate(DEV, f"{GW}.routes.0.name", "llama3-70b"),
+     f"{P}istio.gateway.routes[0].name: 'llama3-70b' names no model; a gateway route exposes the model of the "
+     "same name, choose one of 'llama3-8b'"),
 ]
 
 
@@ -86,6 +97,11 @@ def test_stack_files_are_valid_and_environment_defaults_differ() -> None:
     assert dev.istio.gateway.load_balancer == "internal"
     assert prod.istio.gateway.load_balancer == "internet-facing"
     assert (dev.logging.replicas, prod.logging.replicas) == (None, 3)
+
+
+def test_keda_disabled_is_fine_without_keda_autoscaling() -> None:
+    raw = mutate(mutate(DEV, "addons.keda.enabled", False), "models.0.autoscaling.engine", "none")
+    assert parse_spec(raw).addons.keda.enabled is False
 
 
 def test_disabled_addons_are_not_checked() -> None:
