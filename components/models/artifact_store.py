@@ -16,6 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
+
 
 @dataclass(frozen=True)
 class ModelArtifactStoreArgs:
@@ -24,22 +26,6 @@ class ModelArtifactStoreArgs:
     service_account: str
     oidc_provider_arn: pulumi.Input[str] | None
     oidc_issuer_url: pulumi.Input[str] | None
-
-
-def trust_policy(provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> str:
-    issuer = issuer_url.removeprefix("https://")
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {
-                f"{issuer}:aud": "sts.amazonaws.com",
-                f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-            }},
-        }],
-    }, sort_keys=True)
 
 
 def read_policy(bucket_arn: str, key_arn: str) -> str:
@@ -84,14 +70,12 @@ class ModelArtifactStore(pulumi.ComponentResource):
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
         self.role_arn = None
         if args.oidc_provider_arn is not None and args.oidc_issuer_url is not None:
-            trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer_url).apply(
-                lambda v: trust_policy(str(v[0]), str(v[1]), args.namespace, args.service_account))
-            role = aws.iam.Role(f"{name}-reader", assume_role_policy=trust,
-                                description=f"read-only access of {args.model} servers to their artifacts",
-                                opts=child)
             # The bucket's ARN from its name (the id): S3 ARNs carry no region or account.
             policy: pulumi.Output[Any] = pulumi.Output.all(self.bucket.id, self.key.arn).apply(
                 lambda v: read_policy(f"arn:aws:s3:::{v[0]}", str(v[1])))
-            aws.iam.RolePolicy(f"{name}-reader-policy", role=role.id, policy=policy, opts=child)
-            self.role_arn = role.arn
+            reader = WorkloadRole(f"{name}-reader", WorkloadRoleArgs(
+                namespace=args.namespace, service_account=args.service_account, mode="irsa",
+                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer_url=args.oidc_issuer_url,
+                inline_policy=policy), opts=child)
+            self.role_arn = reader.arn
         self.register_outputs({"bucket": self.bucket.id, "roleArn": self.role_arn})

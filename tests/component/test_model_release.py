@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from components.models.artifact_store import read_policy
 from tests.conftest import Plan
 from tools.offline.config import StackConfig, load_stack_config
 from tools.offline.diff import diff_plans
@@ -135,6 +136,14 @@ def test_prod_artifact_store_is_protected_and_identity_is_read_only(plan: Callab
     assert p.one("aws:kms/key:Key", "llama3-8b-key")["options"]["protect"] is True
     assert obj(p, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "llama3-8b-public-access")[
         "restrictPublicBuckets"] is True
+    # The reader role is the shared IRSA WorkloadRole: trusted by this model's ServiceAccount only, and
+    # its one inline policy reads objects and decrypts — nothing else.
+    role = p.one("gpu-platform:aws:WorkloadRole", "llama3-8b-reader")
+    inline = next(r for r in p.children(role["urn"]) if r["type"] == "aws:iam/rolePolicy:RolePolicy")
+    assert inline["name"] == "llama3-8b-reader-inline"
+    statements = json.loads(read_policy("arn:aws:s3:::b", "arn:aws:kms:us-east-1:1:key/k"))["Statement"]
+    assert sorted(a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])) \
+        == ["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
     sa = obj(p, "kubernetes:core/v1:ServiceAccount", "llama3-8b")
     assert sa["automountServiceAccountToken"] is False
     assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
