@@ -15,7 +15,6 @@ from components.alicloud.autoscaling import AckAutoscaling, AckAutoscalingArgs
 from components.alicloud.network import AlicloudNetwork, AlicloudNetworkArgs
 from components.alicloud.node_pool import AckNodePool, AckNodePoolArgs
 from components.alicloud.pins import ack_pins
-from components.gpu.catalog import catalog
 from components.scheduling import MIG_CONFIG_LABEL
 from stacks.cluster_ref import export_cluster_facts
 from stacks.common import common_tags
@@ -79,13 +78,13 @@ def build(spec: StackSpec) -> ClusterFacts:
                 "with ACK's MIG node-pool guide before scheduling MIG workloads")
     pools: list[AckNodePool] = []
     for pool in spec.node_pools:
-        inst = catalog().instance(spec.cloud, pool.instance_types[0])
-        assert inst is not None, "spec validation guarantees known instance types"
+        shape = pool_shape(spec, pool)
+        inst = shape.instance
         pools.append(AckNodePool(
             f"{name}-{pool.name}",
             AckNodePoolArgs(
                 cluster_id=cluster_id,
-                shape=pool_shape(spec, pool),
+                shape=shape,
                 vswitch_ids=network.node_vswitch_ids,
                 instance_types=pool.instance_types,
                 disk_size_gib=disk_size_gib(pool, inst),

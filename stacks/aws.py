@@ -12,7 +12,6 @@ from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.node_pool import NodePool, NodePoolArgs
-from components.gpu.catalog import catalog
 from stacks.cluster_ref import export_cluster_facts
 from stacks.common import common_tags
 from stacks.facts import ClusterFacts, pool_facts, pool_shape
@@ -70,8 +69,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     pools: list[NodePool] = []
     for pool in spec.node_pools:
         shape = pool_shape(spec, pool)
-        inst = catalog().instance(spec.cloud, pool.instance_types[0])
-        assert inst is not None, "spec validation guarantees known instance types"
+        inst = shape.instance
         pools.append(NodePool(
             f"{name}-{pool.name}",
             NodePoolArgs(
