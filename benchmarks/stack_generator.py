@@ -77,6 +77,11 @@ def raw_config(n_models: int) -> dict[str, Any]:
     raw = {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in cfg.items() if k.startswith("gpu-platform:")}
     raw["nodePools"] = _pools(n_models)
     raw["models"] = [_model(i) for i in range(n_models)]
+    # The gateway routes of Pulumi.prod.yaml name its own models; route the first generated ones instead.
+    gateway = raw.get("addons", {}).get("istio", {}).get("gateway", {})
+    if gateway.get("routes"):
+        gateway["routes"] = [{**r, "name": f"model-{i:03d}", "pathPrefix": f"/v1/models/model-{i:03d}"}
+                             for i, r in enumerate(gateway["routes"][:min(3, n_models)])]
     return raw
 
 

@@ -7,78 +7,36 @@ Exports `capacityReport` (markdown, included in the offline plan's report.md) an
 nodes, GPU resources per node, allocatable, $/h at min, peak and max, utilisation).
 
 Per-node allocatable in the plan = the catalog's kubelet-reserve estimate minus the DaemonSets every
-node (or every GPU node) runs, NODE_RESERVATIONS below: requests we set ourselves where we install the
-DaemonSet (components/gpu/nvidia.py), the EKS add-on / chart defaults otherwise.
+node (or every GPU node) runs, NODE_RESERVATIONS: requests we set ourselves where we install the
+DaemonSet (components/gpu/nvidia.py), the EKS add-on / chart defaults otherwise. The reservations live in
+components/gpu/reservations.py, so the ModelRelease capacity check sees the same allocatable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 
-from components.gpu import capacity, nvidia
+from components.gpu import capacity, nvidia, reservations
 from components.gpu.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.gpu.reservations import NODE_RESERVATIONS as NODE_RESERVATIONS  # re-exported
+from components.gpu.reservations import Reservation as Reservation  # re-exported
 from stacks.facts import ClusterFacts, PoolFacts
 from stacks.spec_models import StackSpec
 from stacks.spec_pool_rules import default_ami_type
 
-Scope = Literal["all", "gpu", "mig"]
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    name: str
-    cpu: float  # cores
-    memory_gib: float
-    scope: Scope  # which nodes run it
-    source: str
-
-
-def _mib(quantity: str) -> float:
-    assert quantity.endswith("Mi"), quantity
-    return int(quantity[:-2]) / 1024
-
-
-def _cores(quantity: str) -> float:
-    assert quantity.endswith("m"), quantity
-    return int(quantity[:-1]) / 1000
-
-
-NODE_RESERVATIONS: tuple[Reservation, ...] = (
-    Reservation("kube-proxy", 0.1, 0.0, "all", "EKS kube-proxy add-on default request (100m)"),
-    Reservation("aws-node (VPC CNI)", 0.025, 0.0, "all", "EKS vpc-cni add-on default request (25m)"),
-    Reservation("ebs-csi-node", 0.03, 0.117, "all", "aws-ebs-csi-driver node: 3 containers x 10m / 40Mi"),
-    Reservation("log agent (fluent-bit)", 0.1, 0.125, "all", "fluent-bit chart resources we plan for (issue 5)"),
-    Reservation("node-exporter", 0.01, 0.031, "all", "planned kube-prometheus-stack node-exporter requests"),
-    Reservation("nvidia-device-plugin", _cores(nvidia.DEVICE_PLUGIN_REQUESTS["cpu"]),
-                _mib(nvidia.DEVICE_PLUGIN_REQUESTS["memory"]), "gpu", "components/gpu/nvidia.py"),
-    Reservation("gpu-feature-discovery + nfd-worker", 0.015, 0.125, "gpu", "NFD worker chart default (5m/64Mi) + GFD"),
-    Reservation("dcgm-exporter", _cores(nvidia.DCGM_REQUESTS["cpu"]), _mib(nvidia.DCGM_REQUESTS["memory"]), "gpu",
-                "components/gpu/nvidia.py"),
-    Reservation("nvidia-mig-manager", 0.05, 0.125, "mig", "planned MIG manager footprint"),
-)
-
 
 def reserved(pool: PoolFacts) -> tuple[float, float]:
     """(cpu cores, memory GiB) the platform's DaemonSets take on one node of `pool`."""
-    scopes = {"all"} | ({"gpu"} if pool.shape.is_gpu else set()) | ({"mig"} if pool.shape.mig_config else set())
-    chosen = [r for r in NODE_RESERVATIONS if r.scope in scopes]
-    return round(sum(r.cpu for r in chosen), 3), round(sum(r.memory_gib for r in chosen), 3)
+    return reservations.reserved(pool.shape)
 
 
 def pool_capacity(pool: PoolFacts) -> capacity.PoolCapacity:
-    cpu, mem = reserved(pool)
-    s = pool.shape
-    return capacity.pool_capacity(
-        s.name, s.instance, s.gpu_resources,
-        labels=s.labels(),
-        taints=tuple(capacity.Taint(t.key, t.value, t.effect) for t in s.taints()),
-        min_nodes=pool.min_size, max_nodes=pool.max_size,
-        reserved_cpu=cpu, reserved_memory_gib=mem,
-    )
+    """The planner's view of a pool (components/gpu/reservations.py: shared with the ModelRelease check)."""
+    return reservations.pool_capacity(pool.shape, pool.min_size, pool.max_size)
 
 
 def plan_capacity(cluster: ClusterFacts, demands: Sequence[capacity.Demand] = ()) -> capacity.CapacityPlan:

@@ -20,13 +20,15 @@ import pulumi_kubernetes as k8s
 from components.crds import CrdReleases
 from components.gpu import capacity
 from components.models import args as ma
-from components.models.capacity_check import add_quotas, floor_demands, quota, release_cost, render_costs, step_demands, steps
+from components.models.capacity_check import add_quotas, quota, render_costs
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.objects import PRIORITY_CLASSES, priority_class
 from components.models.release import ModelRelease
 from stacks.common import common_tags
 from stacks.facts import ClusterFacts, PlatformFacts
 from stacks.model_args import release_args
+from stacks.model_capacity import model_capacity
+from stacks.model_capacity import release_demands as model_capacity_demands
 from stacks.spec_models import StackSpec
 
 _TIER_TEXT = {
@@ -38,19 +40,12 @@ _TIER_TEXT = {
 
 def plain_args(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[ma.ModelReleaseArgs]:
     """Release args without cloud identity: enough for capacity and cost views."""
-    base = [release_args(spec, i, pools) for i in range(len(spec.models))]
-    floors = [floor_demands(a) for a in base]
-    return [release_args(spec, i, pools, others=[d for k, ds in enumerate(floors) if k != i for d in ds])
-            for i in range(len(spec.models))]
+    return list(model_capacity(spec, pools).args)
 
 
 def release_demands(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[capacity.Demand]:
     """Each release's pods at its worst rollout step, for the platform capacity report (stacks/gpu_layer.py)."""
-    out: list[capacity.Demand] = []
-    for a in plain_args(spec, pools):
-        worst = max(steps(a), key=lambda st: sum(n for _, _, n in st.pods))
-        out += step_demands(a, worst)
-    return out
+    return model_capacity_demands(spec, pools)
 
 
 def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None = None) -> list[ModelRelease]:
@@ -67,8 +62,9 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
         opts=k8s_opts) for tier, value in PRIORITY_CLASSES.items()]
     identity = (ma.WorkloadIdentity(cluster.oidc_provider_arn, cluster.oidc_issuer_url)
                 if cluster.oidc_provider_arn is not None and cluster.oidc_issuer_url is not None else None)
+    checked = model_capacity(spec, cluster.pools)  # once per spec: the spec rule already computed it
     releases_args = [release_args(spec, i, cluster.pools, identity, others=a.other_release_demands)
-                     for i, a in enumerate(plain_args(spec, cluster.pools))]
+                     for i, a in enumerate(checked.args)]
     shared: dict[str, list[ma.ModelReleaseArgs]] = {}
     for a in releases_args:
         if not a.owns_namespace:
@@ -87,12 +83,13 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
         providers.append(aws.Provider("models-aws", region=spec.region,
                                       default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec))))
     releases: list[ModelRelease] = []
-    for a in releases_args:
+    for i, a in enumerate(releases_args):
         deps: list[pulumi.Resource] = [*tiers, *([namespaces[a.ns]] if a.ns in namespaces else [])]
         releases.append(ModelRelease(a.name, a, opts=pulumi.ResourceOptions(providers=providers), depends_on=deps,
-                                     crds=crds))
+                                     crds=crds,
+                                     capacity_problems=checked.problems_of(i)))
     summary: dict[str, Any] = {r.args.name: {"namespace": r.args.ns, "hosts": list(r.args.hosts), "weights": r.weights()}
                                for r in releases}
     pulumi.export("modelReleases", summary)
-    pulumi.export("modelCapacityReport", render_costs([release_cost(a) for a in releases_args]))
+    pulumi.export("modelCapacityReport", render_costs(checked.costs()))
     return releases

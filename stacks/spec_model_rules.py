@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from components.models.capacity_check import check_capacity, floor_demands
 from components.models.validation import check_release, check_releases
 from stacks.facts import pool_facts
 from stacks.model_args import release_args
+from stacks.model_capacity import model_capacity
 from stacks.spec_models import StackSpec
 from stacks.spec_rules import Problem, rule_after
 
@@ -40,8 +40,7 @@ def models(spec: StackSpec) -> Iterator[Problem]:
                 if v.artifact is None:
                     yield ("models", i, "versions", j, "artifact"), (
                         "required in prod: set {uri, sha256} so the served weights are the evaluated ones")
-    floors = {i: floor_demands(plain[i]) for i in clean}
+    checked = model_capacity(spec, pools, clean)  # once per stack: models.build and the platform plan reuse it
     for i in clean:
-        others = [d for k, ds in floors.items() if k != i for d in ds]
-        for msg in check_capacity(release_args(spec, i, pools, others=others)):
+        for msg in checked.problems_of(i):
             yield ("models", i), msg

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.gpu import capacity as cap
+from components.gpu import reservations
 from components.models.args import Autoscaling, ModelReleaseArgs, ModelVersion, PoolLike
 from components.models.placement import placement
 
@@ -40,14 +41,9 @@ class Step:
 
 
 def pool_capacities(pools: Sequence[PoolLike]) -> list[cap.PoolCapacity]:
-    out: list[cap.PoolCapacity] = []
-    for p in pools:
-        s = p.shape
-        out.append(cap.pool_capacity(
-            s.name, s.instance, s.gpu_resources, labels=s.labels(),
-            taints=tuple(cap.Taint(t.key, t.value, t.effect) for t in s.taints()),
-            min_nodes=p.min_size, max_nodes=p.max_size))
-    return out
+    """The pools as the planner sees them: per-node allocatable after the platform's DaemonSets, the same
+    numbers as the platform capacity plan (components/gpu/reservations.py, used by stacks/gpu_layer.py)."""
+    return [reservations.pool_capacity(p.shape, p.min_size, p.max_size) for p in pools]
 
 
 def requests(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, float]:
@@ -134,9 +130,10 @@ def _gpu_totals(demands: Sequence[cap.Demand]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-def _fits(a: ModelReleaseArgs) -> tuple[bool, Step | None, cap.CapacityPlan | None]:
+def _fits(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity] | None = None,
+          ) -> tuple[bool, Step | None, cap.CapacityPlan | None]:
     """Whether every step fits; else the failing step with the largest GPU need and its plan."""
-    pools = pool_capacities(a.pools)
+    pools = pool_capacities(a.pools) if pools is None else pools
     others = [d for d in a.other_release_demands if isinstance(d, cap.Demand)]
     worst: tuple[float, Step, cap.CapacityPlan] | None = None
     for st in steps(a):
@@ -163,15 +160,16 @@ def _with_max(a: ModelReleaseArgs, k: int) -> ModelReleaseArgs:
     return dataclasses.replace(a, autoscaling=capped(a.autoscaling), versions=versions)
 
 
-def check_capacity(a: ModelReleaseArgs) -> list[str]:
-    """[] when every rollout step fits, else one message with the numbers and re-checked fixes."""
-    ok, step, result = _fits(a)
+def check_capacity(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity] | None = None) -> list[str]:
+    """[] when every rollout step fits, else one message with the numbers and re-checked fixes.
+    `pools`: pool_capacities(a.pools), when the caller already has them."""
+    pools = pool_capacities(a.pools) if pools is None else pools
+    ok, step, result = _fits(a, pools)
     if ok or step is None or result is None:
         return []
     mine = step_demands(a, step)
     parts = ", ".join(f"{role} {name} x{n}" for role, name, n in step.pods if n)
     need = _gpu_totals(mine)
-    pools = pool_capacities(a.pools)
     eligible = {pname for d in mine for pname in placement(a.version(d.name.split("/")[1]).gpu, a.pools).pools}  # type: ignore[union-attr]
     have: dict[str, float] = {}
     for p in pools:
@@ -190,14 +188,14 @@ def check_capacity(a: ModelReleaseArgs) -> list[str]:
     problems = [p for f in result.demands if f.name in mine_names and not f.fits for p in f.problems
                 if "need nodes beyond" not in p]
     if a.traffic.candidate is not None and a.stable_scaling == "keepFull":
-        if _fits(dataclasses.replace(a, stable_scaling="shrinkWithWeight"))[0]:
+        if _fits(dataclasses.replace(a, stable_scaling="shrinkWithWeight"), pools)[0]:
             fixes.append("set stableScaling: shrinkWithWeight (the stable releases pods as its traffic share falls)")
     top = max(s.max_replicas for s in [a.autoscaling, *(v.autoscaling for v in a.versions if v.autoscaling)])
     for k in range(top - 1, 0, -1):
-        if _fits(_with_max(a, k))[0]:
+        if _fits(_with_max(a, k), pools)[0]:
             fixes.append(f"lower autoscaling.maxReplicas from {top} to {k}")
             break
-    if a.max_surge and _fits(dataclasses.replace(a, max_surge=0))[0]:
+    if a.max_surge and _fits(dataclasses.replace(a, max_surge=0), pools)[0]:
         fixes.append("set maxSurge: 0 (roll pods one at a time without a spare GPU)")
     mine_pools = [p for p in pools if p.name in eligible]
     other_need = _gpu_totals([d for d in a.other_release_demands if isinstance(d, cap.Demand)
@@ -208,6 +206,57 @@ def check_capacity(a: ModelReleaseArgs) -> list[str]:
     if problems:
         msg += "; " + "; ".join(problems)
     return [msg + ("; fixes: " + "; ".join(fixes) if fixes else "")]
+
+
+def excess_demands(a: ModelReleaseArgs) -> list[cap.Demand]:
+    """What any rollout step of `a` runs beyond its floor: per version the max over steps minus the floor
+    (surge pods whole), as demands named `<model>/<version>/excess`."""
+    floor = {d.name: d.replicas for d in floor_demands(a)}
+    most: dict[str, cap.Demand] = {}
+    for st in steps(a):
+        for d in step_demands(a, st):
+            extra = d.replicas - floor.get(d.name, 0)
+            if extra > 0 and (d.name not in most or extra > most[d.name].replicas):
+                most[d.name] = dataclasses.replace(d, name=f"{d.name}/excess", replicas=extra,
+                                                   group=f"model {a.name} beyond its floor")
+    return [most[k] for k in sorted(most)]
+
+
+def _shape(demands: Sequence[cap.Demand]) -> tuple[object, ...]:
+    """The packing problem a list of demands poses, without their names (equal shapes pack alike)."""
+    return tuple(sorted((tuple(sorted(d.requests.items())), tuple(sorted(d.node_selector.items())),
+                         tuple(sorted(map(repr, d.tolerations))), d.replicas) for d in demands))
+
+
+def check_all(releases: Sequence[ModelReleaseArgs]) -> list[list[str]]:
+    """check_capacity for releases sharing the same pools, each against the others' floors (their
+    `other_release_demands` are replaced by exactly that). One entry per release, [] when it fits.
+
+    Without quadratic work in the common case: release i at any step runs a subset of
+    every release's floor + i's excess over its floor (the max of each version over its steps). If one
+    plan packs that superset, release i fits (drop pods from a packing that fits: the rest still fits),
+    and releases whose excess has the same shape (requests, selectors, tolerations, replicas) share that
+    one plan. Only a release whose superset does not pack is checked on its own (check_capacity), which
+    gives the exact per-release message and fixes.
+    """
+    if not releases:
+        return []
+    pools = pool_capacities(releases[0].pools)
+    floors = [floor_demands(a) for a in releases]
+    every_floor = [d for ds in floors for d in ds]
+    packs: dict[tuple[object, ...], bool] = {}
+    out: list[list[str]] = []
+    for i, a in enumerate(releases):
+        extra = excess_demands(a)
+        key = _shape(extra)
+        if key not in packs:
+            packs[key] = all(f.fits for f in cap.plan(pools, [*every_floor, *extra]).demands)
+        if packs[key]:
+            out.append([])
+            continue
+        others = tuple(d for k, ds in enumerate(floors) if k != i for d in ds)
+        out.append(check_capacity(dataclasses.replace(a, other_release_demands=others), pools))
+    return out
 
 
 def quota(a: ModelReleaseArgs) -> dict[str, str]:
@@ -291,8 +340,8 @@ def _usd(a: ModelReleaseArgs, demands: Sequence[cap.Demand]) -> float | None:
     return round(total, 2)
 
 
-def release_cost(a: ModelReleaseArgs) -> ReleaseCost:
-    floor = floor_demands(a)
+def worst_step(a: ModelReleaseArgs) -> tuple[Step, list[cap.Demand]]:
+    """The rollout step with the largest GPU need (the first such step) and its demands."""
     worst: tuple[float, Step, list[cap.Demand]] | None = None
     for st in steps(a):
         ds = step_demands(a, st)
@@ -300,7 +349,13 @@ def release_cost(a: ModelReleaseArgs) -> ReleaseCost:
         if worst is None or need > worst[0]:
             worst = (need, st, ds)
     assert worst is not None
-    return ReleaseCost(a.name, _gpu_totals(floor), _gpu_totals(worst[2]), worst[1].label, _usd(a, floor), _usd(a, worst[2]))
+    return worst[1], worst[2]
+
+
+def release_cost(a: ModelReleaseArgs) -> ReleaseCost:
+    floor = floor_demands(a)
+    step, peak = worst_step(a)
+    return ReleaseCost(a.name, _gpu_totals(floor), _gpu_totals(peak), step.label, _usd(a, floor), _usd(a, peak))
 
 
 def render_costs(costs: Sequence[ReleaseCost]) -> str:

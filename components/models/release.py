@@ -48,11 +48,15 @@ def _path(label: str, loc: tuple[str | int, ...]) -> str:
     return out
 
 
-def validate(args: ModelReleaseArgs) -> None:
-    """Raise ModelReleaseError listing every problem of `args` (rules first, then capacity)."""
+def validate(args: ModelReleaseArgs, capacity_problems: Sequence[str] | None = None) -> None:
+    """Raise ModelReleaseError listing every problem of `args` (rules first, then capacity).
+
+    `capacity_problems`: the capacity check's result when the caller computed it for all its releases
+    at once (stacks/model_capacity.py); None runs check_capacity(args) here."""
     problems = [f"{_path(args.label, loc)}: {msg}" for loc, msg in check_release(args)]
     if not problems:
-        problems = [f"{args.label}: {msg}" for msg in check_capacity(args)]
+        found = check_capacity(args) if capacity_problems is None else capacity_problems
+        problems = [f"{args.label}: {msg}" for msg in found]
     if problems:
         raise ModelReleaseError(problems)
 
@@ -63,11 +67,13 @@ def _after(opts: pulumi.ResourceOptions, extra: Sequence[pulumi.Resource]) -> pu
 
 class ModelRelease(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelReleaseArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, depends_on: Sequence[pulumi.Resource] = (), crds: CrdReleases = CrdReleases()) -> None:
+                 *, depends_on: Sequence[pulumi.Resource] = (), crds: CrdReleases = CrdReleases(),
+                 capacity_problems: Sequence[str] | None = None) -> None:
         """`depends_on` holds back every child (a component's own depends_on would not: the engine
         orders children only by their own dependencies); `crds` names the releases installing the
-        Istio, prometheus-operator and KEDA CRDs, and each custom resource depends on its own."""
-        validate(args)  # before registering anything
+        Istio, prometheus-operator and KEDA CRDs, and each custom resource depends on its own;
+        `capacity_problems`: a precomputed capacity check (None: this release checks itself)."""
+        validate(args, capacity_problems)  # before registering anything
         super().__init__(TYPE, name, None, opts)
         self.args = args
         self.crds = crds

@@ -11,6 +11,7 @@ from components.gpu import capacity, nvidia
 from components.gpu.capacity import Demand, Toleration
 from stacks import gpu_layer
 from stacks.facts import ClusterFacts, pool_facts
+from stacks.model_capacity import release_demands
 from stacks.spec import parse_spec
 from tests.conftest import Plan
 from tests.spec_helpers import mutate, raw_stack
@@ -57,23 +58,30 @@ def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
         # catalog g6.xlarge allocatable 3920m / 14162Mi minus 0.43 cores / 0.961 GiB of DaemonSets
         "allocatablePerNode": {"cpu": 3.49, "memory": 12.869, "nvidia.com/gpu": 4, "pods": 58},
         "reservedPerNode": {"cpu": 0.43, "memoryGib": 0.961},
-        "minNodes": 0, "maxNodes": 4, "nodesAtPeak": 0,
-        "usdPerNodeHour": 0.8048, "usdPerHourAtMin": 0, "usdPerHourAtPeak": 0, "usdPerHourAtMax": 3.2192,
-        "utilisation": {"cpu": 0, "memory": 0, "nvidia.com/gpu": 0, "pods": 0},
+        # The model releases' worst rollout steps (stacks/model_capacity.py) are the plan's demands: the
+        # reranker (2 pods + 1 surge, 1 time-sliced GPU, 3 CPU each) opens one node at peak.
+        "minNodes": 0, "maxNodes": 4, "nodesAtPeak": 1,
+        "usdPerNodeHour": 0.8048, "usdPerHourAtMin": 0, "usdPerHourAtPeak": 0.8048, "usdPerHourAtMax": 3.2192,
+        "utilisation": {"cpu": 0.9456, "memory": 0.9908, "nvidia.com/gpu": 0.75, "pods": 0.0517},
     }
     mig_pool = out["pools"]["gpu-a100-mig"]
     assert mig_pool["gpuResourcesPerNode"] == {"nvidia.com/mig-1g.5gb": 16, "nvidia.com/mig-2g.10gb": 8,
                                                "nvidia.com/mig-3g.20gb": 8}
     assert (mig_pool["usdPerNodeHour"], mig_pool["usdPerHourAtMax"]) == (21.9576, 43.9153)
-    # No demands yet: peak = the system pool's 3 always-on nodes; max = every pool at maxSize.
+    # min = the system pool's 3 always-on nodes; peak = + the nodes the releases' worst steps open;
+    # max = every pool at maxSize.
     assert (out["fits"], out["usdPerHourAtMin"], out["usdPerHourAtPeak"], out["usdPerHourAtMax"]) == (
-        True, 0.576, 0.576, round(sum((p.price_usd_per_node_hour or 0) * p.max_size for p in PROD.pools), 4))
+        True, 0.576, 29.3984, round(sum((p.price_usd_per_node_hour or 0) * p.max_size for p in PROD.pools), 4))
     assert out["usdPerHourAtMax"] == 55.5585
 
 
 def test_capacity_report_output_is_the_planner_markdown(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
-    assert p.outputs["capacityReport"] == capacity.render_markdown(gpu_layer.plan_capacity(PROD))
+    demands = release_demands(parse_spec(raw_stack("prod")), PROD.pools)
+    assert [d.name for d in demands] == ["llama3-8b/v1", "llama3-8b/v2", "llama3-8b/v2/surge", "embeddings/v3",
+                                         "embeddings/v4", "embeddings/v3/surge", "reranker/v1", "reranker/v1/surge"]
+    assert p.outputs["capacityReport"] == capacity.render_markdown(gpu_layer.plan_capacity(PROD, demands))
+    assert "| llama3-8b/v2/surge | model llama3-8b at " in p.outputs["capacityReport"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -82,11 +90,13 @@ def test_report_md_has_capacity_per_pool_and_cost(stack: str, plan: Callable[[st
     assert "## Capacity" in report and "### Cost (USD per hour, on-demand)" in report
     for pool in parse_spec(raw_stack(stack)).node_pools:
         assert f"### Pool {pool.name}\n" in report
+    # The model releases' worst rollout steps are the plan's demands (stacks/model_capacity.py).
     if stack == "prod":
-        assert "| nvidia.com/mig-3g.20gb | 8 | 0 | 0 | [----------] 0% |" in report
-        assert "| **total** | 3 | $0.58 | 3 | $0.58 |" in report
-    else:
-        assert "| nvidia.com/gpu | 1 | 0 | 0 | [----------] 0% |" in report
+        assert "| nvidia.com/mig-3g.20gb | 8 | 0 | 8 | [----------] 0% |" in report  # the MIG node opened for 1g/2g
+        assert "| **total** | 3 | $0.58 | 10 | $29.40 |" in report
+    else:  # dev's one release: stable + surge, one whole L4 each
+        assert "| nvidia.com/gpu | 1 | 2 | 2 | [##########] 100% |" in report
+        assert "| **total** | 2 | $0.19 | 4 | $1.80 |" in report
 
 
 def test_extra_demands_are_planned_and_priced() -> None:
