@@ -16,7 +16,7 @@ from components.scheduling import GPU_TAINT
 from tests.component.addons_plan import addons_plan, run_addons
 from tests.validators import schemas
 from tools.offline.artifacts import helm_releases, kubernetes_objects
-from tools.offline.recording import COMPUTED, SECRET
+from tools.offline.recording import SECRET
 from tools.offline.runner import PROJECT_DIR
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -179,8 +179,8 @@ def test_gpu_dashboard_is_picked_up_by_grafana() -> None:
 def test_grafana_password_is_generated_when_not_configured() -> None:
     pw = resource("dev", "random:index/randomPassword:RandomPassword", "prometheus-grafana-admin")
     assert pw["inputs"]["length"] == 32
-    # generated at apply time: unknown in a preview (with a configured password the output is <secret>)
-    assert addons_plan("dev")["outputs"]["grafanaAdminPassword"] == COMPUTED
+    # generated at apply time and exported as a secret: a preview shows the secret marker, never a value
+    assert addons_plan("dev")["outputs"]["grafanaAdminPassword"] == SECRET
     assert objects("dev", "Secret")["grafana-admin"]["stringData"] == SECRET
 
 
