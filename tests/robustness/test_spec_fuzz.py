@@ -85,17 +85,22 @@ def test_random_configs_raise_config_error(raw: dict[str, Any]) -> None:
 def test_invalid_config_registers_nothing(raw: dict[str, Any]) -> None:
     """The real program under the runner: a bad config stops before the first registration."""
     monitor = RecordingMonitor(PlanMocks())
-    try:
-        parse_spec(raw)
-        valid = True
-    except ConfigError:
-        valid = False
-    if valid:
-        return
+    # A models-only stack (clusterStack) is validated against the referenced cluster's pools, which only
+    # the program reads; for the others parse_spec is the oracle and valid configs are skipped (fast).
+    layered = "clusterStack" in raw
+    if not layered:
+        try:
+            parse_spec(raw)
+            return
+        except ConfigError:
+            pass
     try:
         run_stack("fuzz", config=config_from_raw(raw, "fuzz"), monitor=monitor)
     except ConfigError as err:
         _assert_clean(err)
     else:
-        raise AssertionError("the program accepted a config the spec rejects")
-    assert monitor.registered == []
+        assert layered, "the program accepted a config the spec rejects"
+        return
+    # A models-only stack reads its cluster stack (a StackReference read) to validate against its pools;
+    # nothing may be created.
+    assert [r for r in monitor.registered if not r.read] == []
