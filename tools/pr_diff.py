@@ -14,7 +14,9 @@ resource would be deleted (with --fail-on-stateful-delete).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,7 +86,31 @@ def _empty(stack: str) -> dict[str, Any]:
     return {"project": "", "stack": stack, "resources": [], "outputs": {}, "diagnostics": []}
 
 
-def plan_both(repo: Path, base: str, head: str, work: Path, only: set[str] | None = None) -> list[StackResult]:
+def runner_key() -> str:
+    """Content hash of this checkout's runner: a cached plan is reused only with the same runner."""
+    digest = hashlib.sha256()
+    for path in sorted([*(PROJECT_DIR / "tools" / "offline").glob("*.py"), PROJECT_DIR / "tools" / "plan.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_plan(cache: Path | None, rev: str, tree: Path, stack: str, out: Path) -> tuple[dict[str, Any] | None, str]:
+    """Plans are deterministic for a commit and a runner, so a successful one can be reused (local reruns,
+    tests that diff the same commits several times)."""
+    if cache is None:
+        return run_plan(tree, stack, out)
+    hit = cache / f"{rev}-{runner_key()}" / stack
+    if not (hit / "plan.json").exists():
+        plan, err = run_plan(tree, stack, hit)
+        if plan is None:
+            return plan, err
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(hit / "plan.json", out / "plan.json")  # --keep-plans still gets every plan
+    return json.loads((hit / "plan.json").read_text()), ""
+
+
+def plan_both(repo: Path, base: str, head: str, work: Path, only: set[str] | None = None,
+              cache: Path | None = None) -> list[StackResult]:
     plans: dict[str, dict[str, tuple[dict[str, Any] | None, str]]] = {"base": {}, "head": {}}
     names: set[str] = set()
     for side, rev in (("base", base), ("head", head)):
@@ -92,7 +118,7 @@ def plan_both(repo: Path, base: str, head: str, work: Path, only: set[str] | Non
             found = {s for s in stacks_in(tree) if only is None or s in only}
             names |= found
             for stack in sorted(found):
-                plans[side][stack] = run_plan(tree, stack, work / side / stack)
+                plans[side][stack] = cached_plan(cache, rev, tree, stack, work / side / stack)
     results: list[StackResult] = []
     for stack in sorted(names):
         b, b_err = plans["base"].get(stack, (None, ""))
@@ -229,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only this stack (repeatable; default: every Pulumi.<stack>.yaml at either revision)")
     ap.add_argument("--fail-on-stateful-delete", action="store_true",
                     help="exit 3 when a protected or stateful resource would be deleted")
+    ap.add_argument("--plan-cache", type=Path, metavar="DIR",
+                    help="reuse plans of the same commit and runner from DIR (local reruns; not in CI)")
     args = ap.parse_args(argv)
     repo = args.repo.resolve()
     base = git(repo, "rev-parse", args.base or default_base(repo))
@@ -236,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.stacks) if args.stacks else None
     if args.keep_plans:
         args.keep_plans.mkdir(parents=True, exist_ok=True)
-        results = plan_both(repo, base, head, args.keep_plans.resolve(), only)
+        results = plan_both(repo, base, head, args.keep_plans.resolve(), only, args.plan_cache)
     else:
         with tempfile.TemporaryDirectory(prefix="pr-diff-") as tmp:
-            results = plan_both(repo, base, head, Path(tmp), only)
+            results = plan_both(repo, base, head, Path(tmp), only, args.plan_cache)
     body = render_comment(results, base, head)
     sys.stdout.write(body)
     if args.out:

@@ -60,7 +60,7 @@ class AckClusterArgs:
     log_retention_days: int = 90
     deletion_protection: bool = False
     protect: bool = False
-    """protect the cluster and its KMS key (prod): `pulumi destroy` or a rename cannot drop them."""
+    """protect the cluster (prod). Its KMS key is protected in every environment."""
     tags: Mapping[str, str] = field(default_factory=dict)
     after: tuple[pulumi.Resource, ...] = ()
     """Resources the cluster waits for beyond its inputs: the network's SNAT entries and routes (nodes
@@ -84,7 +84,9 @@ class AckCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AckClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpu-platform:alicloud:AckCluster", name, None, opts)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # The secrets KMS key is protected in every environment (DESIGN: nothing lost); the cluster and
+        # the key's cloud-side deletion protection follow `protect` (prod).
+        keep = pulumi.ResourceOptions(parent=self, protect=True)
         tags = dict(args.tags)
         if (args.network_plugin == "terway") != (args.pod_vswitch_ids is not None):
             raise ValueError(f"{name}: pod_vswitch_ids go with terway (and only terway)")

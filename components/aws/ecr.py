@@ -126,7 +126,9 @@ class Registry(pulumi.ComponentResource):
                 "Principal": {"AWS": f"arn:{partition}:iam::{acct}:root"}, "Action": "kms:*", "Resource": "*",
             })),
             tags=tags,
-            opts=keep,
+            # The registry key is protected in every environment (DESIGN: KMS keys are never lost);
+            # repositories follow `protect` (prod, issue 3).
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=args.protect),
         )
 
         self.repositories = {}

@@ -53,7 +53,8 @@ class EksClusterArgs:
     support_type: str = "STANDARD"
     """STANDARD: no extended-support surcharge (pulumi-eks defaults to EXTENDED, 6x the control-plane price)."""
     protect: bool = False
-    """protect the cluster, its KMS keys and log group (prod): `pulumi destroy` or a rename cannot drop them."""
+    """protect the cluster (prod): `pulumi destroy` or a rename cannot drop it. Its KMS keys and log group
+    are protected in every environment."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -95,7 +96,9 @@ class EksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpu-platform:aws:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # KMS keys and the log group are protected in every environment (DESIGN: nothing lost — a lost
+        # key makes its ciphertext unreadable); the cluster itself only with `protect` (prod).
+        keep = pulumi.ResourceOptions(parent=self, protect=True)
         partition = iam_docs.partition_of(args.region)
         self.account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         tags = dict(args.tags)

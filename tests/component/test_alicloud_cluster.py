@@ -64,6 +64,7 @@ def test_cluster_secure_defaults_dev(plan: Callable[[str], Plan]) -> None:
     assert ack["options"]["ignoreChanges"] == sorted(CLUSTER_IGNORE_CHANGES) == [
         "addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds", "slbInternetEnabled"]
     assert ack["options"]["protect"] is False
+    assert p.one(KEY)["options"]["protect"] is True  # keys are protected in every environment
     key = p.one(KEY)["inputs"]
     assert (key["keySpec"], key["automaticRotation"], key["rotationInterval"]) == ("Aliyun_AES_256", "Enabled", "365d")
 

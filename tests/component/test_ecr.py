@@ -37,10 +37,11 @@ def test_prod_repositories_are_immutable_scanned_kms_and_protected(plan: Callabl
     assert set(p.outputs["repositoryUrls"]) == {n.removeprefix("gpu-prod/") for n in repos}
 
 
-def test_dev_registry_is_not_protected(plan: Callable[[str], Plan]) -> None:
+def test_dev_repositories_are_not_protected_but_the_key_is(plan: Callable[[str], Plan]) -> None:
     p = plan("dev")
     key = p.one("aws:kms/key:Key", "gpu-dev-registry-key")
-    assert key["options"]["protect"] is False and key["options"]["retainOnDelete"] is False
+    # DESIGN: KMS keys are never lost; issue 3: repositories are protected + retained in prod only.
+    assert key["options"]["protect"] is True and key["options"]["retainOnDelete"] is False
     for r in p.of_type(REPO):
         assert r["options"]["protect"] is False
 

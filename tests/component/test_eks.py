@@ -51,15 +51,17 @@ def test_control_plane_secure_defaults(stack: str, plan: Callable[[str], Plan]) 
     assert log_group["inputs"]["kmsKeyId"] == "<computed>"
 
 
-def test_deletion_protection_and_protect_only_in_prod(plan: Callable[[str], Plan]) -> None:
+def test_cluster_protected_in_prod_keys_and_logs_everywhere(plan: Callable[[str], Plan]) -> None:
     dev, prod = plan("dev"), plan("prod")
     assert dev.one(CLUSTER)["inputs"]["deletionProtection"] is False
     assert prod.one(CLUSTER)["inputs"]["deletionProtection"] is True
-    for p, protected in ((dev, False), (prod, True)):
+    for p, cluster_protected in ((dev, False), (prod, True)):
         s = p.data["stack"]
-        for type_, name in ((CLUSTER, f"gpu-{s}-eks"), (LOG_GROUP, f"gpu-{s}-control-plane"),
-                            (KEY, f"gpu-{s}-secrets"), (KEY, f"gpu-{s}-logs")):
-            assert p.one(type_, name)["options"]["protect"] is protected, name
+        assert p.one(CLUSTER, f"gpu-{s}-eks")["options"]["protect"] is cluster_protected
+        # DESIGN "nothing lost": keys and log storage are protected in every environment.
+        for type_, name in ((LOG_GROUP, f"gpu-{s}-control-plane"), (KEY, f"gpu-{s}-secrets"),
+                            (KEY, f"gpu-{s}-logs")):
+            assert p.one(type_, name)["options"]["protect"] is True, name
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -10,9 +10,10 @@ from stacks.spec import parse_spec
 from stacks.spec_gpu_rules import MAX_TIME_SLICING_REPLICAS
 from tests.spec_helpers import mutate, problems, raw_stack
 
-# Without models: these cases are about pools and add-ons; model-fit rules would add their own messages.
-DEV = mutate(raw_stack("dev"), "models", [])
-PROD = mutate(raw_stack("prod"), "models", [])
+# Without models (and so without the gateway routes that expose them): these cases are about pools and
+# add-ons; model-fit and routing rules would add their own messages.
+DEV = mutate(mutate(raw_stack("dev"), "models", []), "addons.istio.gateway.routes", [])
+PROD = mutate(mutate(raw_stack("prod"), "models", []), "addons.istio.gateway.routes", [])
 P = "gpu-platform:"
 BOTTLEROCKET_HINT = ("Bottlerocket configures GPU sharing in its own settings, which this platform does not "
                      "render; use amiType AL2023_x86_64_NVIDIA (or AL2023_ARM_64_NVIDIA) or sharing: none")
