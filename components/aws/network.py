@@ -8,12 +8,11 @@ NAT gateways and internet-facing load balancers (tagged for the AWS load balance
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from components.network_plan import subnet_plan
+from components.network_plan import NatLayout, nat_zone_index, subnet_plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +21,7 @@ class AwsNetworkArgs:
     """Used in Name tags and the `kubernetes.io/cluster/<name>` subnet tag."""
     vpc_cidr: str
     zones: tuple[str, ...]
-    nat_gateways: Literal["single", "perZone"] = "single"
+    nat_gateways: NatLayout = "single"
     """`single`: one NAT in the first zone (cheaper, dev). `perZone`: a zone outage keeps egress (prod)."""
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -65,7 +64,7 @@ class AwsNetwork(pulumi.ComponentResource):
         cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
         public: list[aws.ec2.Subnet] = []
         private: list[aws.ec2.Subnet] = []
-        nats: list[aws.ec2.NatGateway] = []
+        nats_by_zone: dict[int, aws.ec2.NatGateway] = {}
         for z in plan:
             pub = aws.ec2.Subnet(
                 f"{name}-public-{z.zone}",
@@ -79,9 +78,9 @@ class AwsNetwork(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(f"{name}-public-{z.zone}", subnet_id=pub.id,
                                           route_table_id=public_rt.id, opts=child)
             public.append(pub)
-            if args.nat_gateways == "perZone" or z.index == 0:
+            if nat_zone_index(z.index, args.nat_gateways) == z.index:
                 eip = aws.ec2.Eip(f"{name}-nat-{z.zone}", domain="vpc", tags=tags(f"nat-{z.zone}"), opts=child)
-                nats.append(aws.ec2.NatGateway(
+                nats_by_zone[z.index] = (aws.ec2.NatGateway(
                     f"{name}-nat-{z.zone}",
                     allocation_id=eip.allocation_id,
                     subnet_id=pub.id,
@@ -89,7 +88,7 @@ class AwsNetwork(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 ))
         for z in plan:
-            nat = nats[z.index] if args.nat_gateways == "perZone" else nats[0]
+            nat = nats_by_zone[nat_zone_index(z.index, args.nat_gateways)]
             priv = aws.ec2.Subnet(
                 f"{name}-private-{z.zone}",
                 vpc_id=vpc_id,
