@@ -8,13 +8,15 @@
   requests without a valid principal) makes a token mandatory on the routes that require auth. A DENY
   policy is used rather than ALLOW so public routes and paths not listed keep working.
 - Per-route local rate limits: Istio 1.29 has no rate-limit API of its own, so an `EnvoyFilter` adds
-  Envoy's local_ratelimit filter (inactive by default) and enables it per route with a token bucket.
+  Envoy's local_ratelimit filter (inactive by default) and enables it per route with a token bucket
+  refilled at the per-minute rate in fills no larger than the bucket (token_bucket).
   Routes are matched by name: the VirtualService http route bound to this gateway (ModelRelease names
   it after the model) must be called like the gateway route.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -147,6 +149,22 @@ def _percent(value: int) -> dict[str, Any]:
     return {"numerator": value, "denominator": "HUNDRED"}
 
 
+def token_bucket(limit: RateLimit) -> dict[str, Any]:
+    """Envoy token bucket allowing `requests_per_minute` sustained with bursts of `burst`.
+
+    Envoy caps the bucket at max_tokens, so a fill larger than the bucket is partly lost: refilling
+    `requests_per_minute` once a minute into a smaller bucket would allow only `burst` per minute. The
+    refill is therefore split into fills of at least 1s (Envoy's minimum is 50ms) that add exactly
+    rpm/60000 tokens per millisecond, each no larger than the bucket."""
+    rpm = limit.requests_per_minute
+    g = math.gcd(rpm, 60_000)
+    tokens, interval_ms = rpm // g, 60_000 // g  # smallest whole-token fill at an integral interval
+    k = max(1, math.ceil(1000 / interval_ms))
+    tokens, interval_ms = tokens * k, interval_ms * k
+    interval = f"{interval_ms // 1000}s" if interval_ms % 1000 == 0 else f"{interval_ms / 1000:.3f}s"
+    return {"max_tokens": max(limit.burst or rpm, tokens), "tokens_per_fill": tokens, "fill_interval": interval}
+
+
 def rate_limit_spec(routes: Sequence[Route]) -> dict[str, Any] | None:
     """EnvoyFilter spec with the local_ratelimit filter and one token bucket per limited route."""
     limited = [r for r in routes if r.rate_limit is not None]
@@ -164,15 +182,13 @@ def rate_limit_spec(routes: Sequence[Route]) -> dict[str, Any] | None:
     }]
     for r in limited:
         assert r.rate_limit is not None
-        rpm = r.rate_limit.requests_per_minute
         patches.append({
             "applyTo": "HTTP_ROUTE",
             "match": {"context": "GATEWAY", "routeConfiguration": {"vhost": {"route": {"name": r.name}}}},
             "patch": {"operation": "MERGE", "value": {"typed_per_filter_config": {LOCAL_RATELIMIT: {
                 "@type": _LOCAL_RATELIMIT_TYPE,
                 "stat_prefix": f"route_{r.name.replace('-', '_')}",
-                "token_bucket": {"max_tokens": r.rate_limit.burst or rpm, "tokens_per_fill": rpm,
-                                 "fill_interval": "60s"},
+                "token_bucket": token_bucket(r.rate_limit),
                 "filter_enabled": {"runtime_key": "local_rate_limit_enabled", "default_value": _percent(100)},
                 "filter_enforced": {"runtime_key": "local_rate_limit_enforced", "default_value": _percent(100)},
                 "response_headers_to_add": [{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD",

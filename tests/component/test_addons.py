@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.helm import pin
+from components.mesh.gateway import RateLimit, token_bucket
 from components.observability.prometheus import rule_groups
 from components.scheduling import GPU_TAINT
 from tests.component.addons_plan import addons_plan, run_addons
@@ -124,11 +125,23 @@ def test_rate_limits_are_per_route_token_buckets() -> None:
     buckets = {r["match"]["routeConfiguration"]["vhost"]["route"]["name"]:
                r["patch"]["value"]["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]["token_bucket"]
                for r in routes}
-    # embeddings' burst defaults to its per-minute rate
+    # embeddings' burst defaults to its per-minute rate. Refills never exceed the bucket (Envoy caps it
+    # at max_tokens): a 3000-token fill into a 600-token bucket once a minute would allow 600/min.
     assert buckets == {
-        "llama3-8b": {"max_tokens": 600, "tokens_per_fill": 3000, "fill_interval": "60s"},
-        "embeddings": {"max_tokens": 12000, "tokens_per_fill": 12000, "fill_interval": "60s"},
+        "llama3-8b": {"max_tokens": 600, "tokens_per_fill": 50, "fill_interval": "1s"},
+        "embeddings": {"max_tokens": 12000, "tokens_per_fill": 200, "fill_interval": "1s"},
     }
+
+
+@pytest.mark.parametrize(("rpm", "burst"), [(3000, 600), (12000, None), (600, 10), (100, None), (90, 5), (7, 1), (1, None)])
+def test_token_bucket_sustains_the_per_minute_rate_whatever_the_burst(rpm: int, burst: int | None) -> None:
+    b = token_bucket(RateLimit(rpm, burst))
+    interval_s = float(b["fill_interval"].removesuffix("s"))
+    assert 0.05 <= interval_s <= 60
+    # Envoy never holds more than max_tokens, so a fill above it would be partly thrown away.
+    assert b["tokens_per_fill"] <= b["max_tokens"]
+    assert b["tokens_per_fill"] * 60 / interval_s == pytest.approx(rpm)
+    assert b["max_tokens"] == max(burst or rpm, b["tokens_per_fill"])
 
 
 def test_prometheus_values_retention_storage_and_selectors() -> None:
