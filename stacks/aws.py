@@ -87,7 +87,8 @@ def build(spec: StackSpec) -> ClusterFacts:
                 efa=pool.efa,
                 cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
                 kubernetes_version=version,
-                depends_on=list(core_addons.addons.values()),
+                # The CNI/kube-proxy add-ons and the node role's policies: nodes join only with both.
+                depends_on=[*core_addons.addons.values(), *eks.node_role_policies],
             ),
             opts=opts,
         ))

@@ -84,6 +84,10 @@ class EksCluster(pulumi.ComponentResource):
     cluster: aws.eks.Cluster
     role: aws.iam.Role
     node_role: aws.iam.Role
+    node_role_policies: list[aws.iam.RolePolicyAttachment]
+    """The node role's policy attachments: node groups must wait for them (a node that boots without
+    AmazonEKSWorkerNodePolicy / the CNI policy never joins, and on delete the policies must outlive the
+    nodes; aws_eks_node_group docs "Ensure that IAM Role permissions are created before...")."""
     secrets_key: aws.kms.Key
     log_group: aws.cloudwatch.LogGroup
     oidc_provider: aws.iam.OpenIdConnectProvider
@@ -112,7 +116,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(
+        cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy", role=self.role.name,
             policy_arn=iam_docs.managed_policy_arn(partition, "AmazonEKSClusterPolicy"), opts=child)
 
@@ -126,10 +130,12 @@ class EksCluster(pulumi.ComponentResource):
         )
         # Only the three policies a node needs to join, pull images and run the VPC CNI; no SSM or
         # CloudWatch agent rights (add them per need). Add-ons get their own roles (components/aws/irsa.py).
-        for policy in NODE_POLICIES:
+        self.node_role_policies = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-{policy}", role=self.node_role.name,
                 policy_arn=iam_docs.managed_policy_arn(partition, policy), opts=child)
+            for policy in NODE_POLICIES
+        ]
 
         # -- KMS: secrets envelope encryption and the log group ----------------------------------------
         self.secrets_key = aws.kms.Key(
@@ -145,7 +151,7 @@ class EksCluster(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-secrets", name=f"alias/eks/{args.cluster_name}/secrets",
                       target_key_id=self.secrets_key.key_id, opts=child)
         # EKS uses the key as the cluster role: Encrypt/Decrypt for secrets, grants for the API server.
-        aws.iam.RolePolicy(
+        encryption_policy_attachment = aws.iam.RolePolicy(
             f"{name}-cluster-encryption",
             role=self.role.id,
             policy=self.secrets_key.arn.apply(encryption_policy),
@@ -205,7 +211,10 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=[self.log_group],
+                # The role's permissions exist before the cluster and are removed after it (aws_eks_cluster
+                # docs: otherwise EKS cannot clean up its ENIs/security groups on delete); the secrets
+                # key grant is checked at create.
+                depends_on=[self.log_group, cluster_policy, encryption_policy_attachment],
                 ignore_changes=list(CLUSTER_IGNORE_CHANGES),
             ),
         )
@@ -213,6 +222,7 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_security_group_id = self.cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
 
         # -- access entries: who administers the cluster -------------------------------------------------
+        admin_access: list[pulumi.Resource] = []
         for i, principal in enumerate(args.admin_principals):
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{i}",
@@ -222,14 +232,14 @@ class EksCluster(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
+            admin_access.append(aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{i}",
                 cluster_name=cluster_name,
                 principal_arn=principal,
                 policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY}",
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-            )
+            ))
 
         # -- OIDC provider for IRSA ------------------------------------------------------------------------
         self.oidc_issuer_url = self.cluster.identities.apply(_issuer)
@@ -254,7 +264,10 @@ class EksCluster(pulumi.ComponentResource):
             # instead of replacing every Kubernetes object (pulumi/pulumi-eks#352).
             cluster_identifier=args.cluster_name,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster]),
+            # With authentication mode API and no creator-admin bootstrap, the principal running
+            # `pulumi up` is authorised only once its access entry + policy association exist: every
+            # Kubernetes object waits for them, or the first run fails with Unauthorized/Forbidden.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster, *admin_access]),
         )
         self.register_outputs({
             "clusterName": cluster_name,

@@ -197,3 +197,29 @@ def test_oidc_provider_for_irsa(plan: Callable[[str], Plan]) -> None:
             if r["name"] == "gpu-dev-oidc"]
     assert len(oidc) == 1
     assert oidc[0]["inputs"]["clientIdLists"] == ["sts.amazonaws.com"] and oidc[0]["inputs"]["url"] == "<computed>"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_iam_permissions_exist_before_the_cluster_and_node_groups(stack: str, plan: Callable[[str], Plan]) -> None:
+    # EKS checks the cluster role (and its access to the secrets key) at create, and needs it on delete to
+    # clean up; nodes join only with the worker/CNI/ECR policies attached (aws_eks_cluster / aws_eks_node_group
+    # docs: "Ensure that IAM Role permissions are created before and deleted after").
+    p = plan(stack)
+    urn = {r["name"]: r["urn"] for r in p.resources}
+    deps = set(p.one(CLUSTER)["options"]["dependsOn"])
+    assert {urn[f"gpu-{stack}-cluster-policy"], urn[f"gpu-{stack}-cluster-encryption"]} <= deps
+    node_policies = {r["urn"] for r in p.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                     if r["name"].startswith(f"gpu-{stack}-node-")}
+    assert len(node_policies) == 3
+    for ng in p.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert node_policies <= set(ng["options"]["dependsOn"]), ng["name"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_k8s_provider_waits_for_the_admin_access(stack: str, plan: Callable[[str], Plan]) -> None:
+    # Authentication mode API without the creator-admin bootstrap: Kubernetes calls are authorised only once
+    # the admin access entries and their policy associations exist.
+    p = plan(stack)
+    deps = set(p.one(K8S_PROVIDER)["options"]["dependsOn"])
+    assocs = {r["urn"] for r in p.of_type(ASSOC)}
+    assert assocs and assocs <= deps
