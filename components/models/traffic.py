@@ -56,8 +56,12 @@ def _gateway_matches(a: ModelReleaseArgs, conditions: list[dict[str, Any]]) -> l
     if gr is None:
         return conditions or None
     prefix = gr.path_prefix.rstrip("/") or "/"
+    # The prefix itself and everything below it, exactly the paths the gateway's JWT policy covers
+    # (mesh/gateway.py route_paths). A bare `prefix: /v1/models/llama3-8b` would also route
+    # '/v1/models/llama3-8bX' here, a path that policy does not cover: unauthenticated access.
+    uris = [{"prefix": "/"}] if prefix == "/" else [{"exact": prefix}, {"prefix": f"{prefix}/"}]
     return ([{**c, "gateways": ["mesh"]} for c in conditions or [{}]]
-            + [{**c, "gateways": [a.gateway], "uri": {"prefix": prefix}} for c in conditions or [{}]])
+            + [{**c, "gateways": [a.gateway], "uri": uri} for c in conditions or [{}] for uri in uris])
 
 
 def virtual_service_spec(a: ModelReleaseArgs) -> dict[str, Any]:

@@ -110,7 +110,9 @@ def test_prod_ab_route_comes_before_the_split_and_shadow_mirrors(plan: Callable[
     assert ab["match"] == [
         {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["mesh"]},
         {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["istio-ingress/api-gateway"],
-         "uri": {"prefix": "/v1/models/llama3-8b"}}]
+         "uri": {"exact": "/v1/models/llama3-8b"}},
+        {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["istio-ingress/api-gateway"],
+         "uri": {"prefix": "/v1/models/llama3-8b/"}}]
     assert [r["destination"]["subset"] for r in ab["route"]] == ["v2"]
     assert [(r["destination"]["subset"], r["weight"]) for r in weighted["route"]] == [("v1", 90), ("v2", 10)]
     (emb,) = obj(p, VS, "embeddings")["spec"]["http"]

@@ -157,12 +157,37 @@ def test_gateway_route_binds_the_model_virtual_service(plan: Callable[[str], Pla
     assert set(gw["spec"]["servers"][0]["hosts"]) <= set(vs["hosts"])
     (route,) = vs["http"]
     assert route["match"] == [{"gateways": ["mesh"]},
-                              {"gateways": [gw_ref], "uri": {"prefix": "/v1/models/llama3-8b"}}]
+                              {"gateways": [gw_ref], "uri": {"exact": "/v1/models/llama3-8b"}},
+                              {"gateways": [gw_ref], "uri": {"prefix": "/v1/models/llama3-8b/"}}]
     ef = p.one("kubernetes:networking.istio.io/v1alpha3:EnvoyFilter", "api-gateway-ratelimit")["inputs"]["spec"]
     _, limited = ef["configPatches"]
     assert limited["match"]["routeConfiguration"]["vhost"]["route"]["name"] == route["name"] == "llama3-8b"
     ap = p.one("kubernetes:security.istio.io/v1:AuthorizationPolicy", "api-gateway-require-jwt")["inputs"]["spec"]
     assert ap["rules"][0]["to"][0]["operation"]["paths"] == ["/v1/models/llama3-8b", "/v1/models/llama3-8b/*"]
+    # Every path the gateway routes to the model is one the JWT policy covers (no '/v1/models/llama3-8bX').
+    for path in ("/v1/models/llama3-8b", "/v1/models/llama3-8b/", "/v1/models/llama3-8b/v1/chat",
+                 "/v1/models/llama3-8bX", "/v1/models/llama3-8b-public/x"):
+        routed = any(_uri_matches(m["uri"], path) for m in route["match"] if m["gateways"] == [gw_ref])
+        protected = any(_istio_path_matches(pat, path) for pat in ap["rules"][0]["to"][0]["operation"]["paths"])
+        assert routed <= protected, path
+
+
+def _uri_matches(uri: dict[str, str], path: str) -> bool:
+    """Istio StringMatch (exact / prefix) on a request path."""
+    if "exact" in uri:
+        return path == uri["exact"]
+    return path.startswith(uri["prefix"])
+
+
+def _istio_path_matches(pattern: str, path: str) -> bool:
+    """AuthorizationPolicy `paths` semantics: exact, 'prefix*', '*suffix' or '*'."""
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return path.endswith(pattern[1:])
+    return path == pattern
 
 
 def test_models_without_a_gateway_route_stay_as_they_were(plan: Callable[[str], Plan]) -> None:
