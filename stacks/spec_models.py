@@ -267,7 +267,8 @@ SECRETS_NAMESPACE = "gpu-platform-secrets"
 class RateLimitSpec(Spec):
     requests_per_minute: int = Field(ge=1, le=1_000_000)
     """Sustained requests per minute allowed on the route, per gateway replica (Envoy local rate limit:
-    a token bucket refilled every minute). Requests over the limit get HTTP 429."""
+    a token bucket refilled in steps of at least a second that add up to this rate). Requests over the
+    limit get HTTP 429."""
     burst: int | None = Field(default=None, ge=1, le=1_000_000)
     """Bucket size: how many requests may arrive at once. Default: equal to requestsPerMinute."""
 
