@@ -6,12 +6,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, node_group_name_prefix
 from stacks.errors import show
 from stacks.spec_models import StackSpec
 from stacks.spec_rules import Problem, rule
 
 GITHUB_OIDC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+@rule
+def aws_node_group_names(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud != "aws":
+        return
+    for i, pool in enumerate(spec.node_pools):
+        prefix = node_group_name_prefix(spec.cluster_name, pool.name)
+        if len(prefix) > NODE_GROUP_NAME_PREFIX_MAX:
+            yield ("nodePools", i, "name"), (
+                f"{show(pool.name)} makes the EKS node group name prefix {show(prefix)} {len(prefix)} characters "
+                f"long; EKS node group names are at most 63 characters, so the prefix may have at most "
+                f"{NODE_GROUP_NAME_PREFIX_MAX}: shorten the pool or the cluster name")
 
 
 @rule

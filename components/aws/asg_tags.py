@@ -17,6 +17,14 @@ from components.scheduling import GPU_RESOURCE, PoolShape
 
 PREFIX = "k8s.io/cluster-autoscaler"
 ENABLED_TAG = f"{PREFIX}/enabled"
+# An EKS node group name is at most 63 characters (aws.eks.NodeGroupArgs.node_group_name); NodePool names
+# its group with a prefix, to which the provider appends a 26-character unique suffix: 63 - 26 = 37.
+NODE_GROUP_NAME_PREFIX_MAX = 37
+
+
+def node_group_name_prefix(cluster_name: str, pool_name: str) -> str:
+    """`<cluster>-<pool>-`: the node group name prefix of a pool (NodePool is named `<cluster>-<pool>`)."""
+    return f"{cluster_name}-{pool_name}-"
 
 
 def owner_tag(cluster_name: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.asg_tags import autoscaler_tags
+from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, autoscaler_tags
 from components.scheduling import PoolShape
 
 # The autoscaler owns the node count; without this every `pulumi up` would reset it (pulumi-eks#321,
@@ -128,12 +128,17 @@ class NodePool(pulumi.ComponentResource):
         )
 
         gpu = shape.is_gpu
+        ng_prefix = f"{name}-"
+        if len(ng_prefix) > NODE_GROUP_NAME_PREFIX_MAX:
+            # The provider appends a 26-character suffix and EKS caps the name at 63 characters.
+            raise ValueError(f"{name}: node group name prefix {ng_prefix!r} is longer than "
+                             f"{NODE_GROUP_NAME_PREFIX_MAX} characters (EKS node group names are at most 63)")
         self.node_group = aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=args.cluster_name,
             # Prefix, not a fixed name: a replacement (new AMI type, instance types, subnets) is created
             # before the old group is deleted, and the two cannot collide.
-            node_group_name_prefix=f"{name}-",
+            node_group_name_prefix=ng_prefix,
             node_role_arn=args.node_role_arn,
             subnet_ids=subnet_ids,
             ami_type=args.ami_type,
