@@ -23,6 +23,21 @@ import pulumi_aws as aws
 from components.aws import iam_docs
 
 
+# IAM role names are at most 64 characters. Pulumi's auto-name is "<resource name>-<7 hex>", which a long
+# cluster name (30) + "-cluster-autoscaler-role" overflows, failing `pulumi up`. Such roles get an explicit
+# name_prefix instead, which the provider completes with a 26-character unique suffix (prefix <= 38).
+IAM_ROLE_NAME_MAX = 64
+AUTONAME_SUFFIX = 8
+NAME_PREFIX_MAX = 38
+
+
+def long_name_prefix(resource_name: str) -> str | None:
+    """None when the auto-name fits; otherwise a name_prefix that does."""
+    if len(resource_name) + AUTONAME_SUFFIX <= IAM_ROLE_NAME_MAX:
+        return None
+    return resource_name[:NAME_PREFIX_MAX - 1] + "-"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkloadRoleArgs:
     namespace: str
@@ -63,8 +78,10 @@ class WorkloadRole(pulumi.ComponentResource):
             trust = pulumi.Output.all(args.account_id, args.cluster_arn).apply(
                 lambda a: iam_docs.pod_identity_trust(str(a[0]), str(a[1]), ns, sa))
 
+        role_name = f"{name}-role"
         self.role = aws.iam.Role(
-            f"{name}-role",
+            role_name,
+            name_prefix=long_name_prefix(role_name),
             description=f"{args.mode} role for {ns}/{sa}",
             assume_role_policy=trust,
             max_session_duration=3600,

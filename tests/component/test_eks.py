@@ -9,9 +9,12 @@ import pytest
 
 from components.aws.eks import CONTROL_PLANE_LOG_TYPES, kubeconfig
 from components.aws.eks_addons import addon_pins
+from components.aws.irsa import IAM_ROLE_NAME_MAX, NAME_PREFIX_MAX, long_name_prefix
 from stacks.spec_models import KUBERNETES_VERSIONS
 from tests.conftest import STACKS, Plan
-from tests.spec_helpers import raw_stack
+from tests.spec_helpers import mutate, raw_stack
+from tools.offline.config import config_from_raw
+from tools.offline.runner import run_stack
 
 AWS_STACKS = [s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws" and "clusterStack" not in raw_stack(s)]  # models-only stacks build no cluster
 
@@ -223,3 +226,21 @@ def test_k8s_provider_waits_for_the_admin_access(stack: str, plan: Callable[[str
     deps = set(p.one(K8S_PROVIDER)["options"]["dependsOn"])
     assocs = {r["urn"] for r in p.of_type(ASSOC)}
     assert assocs and assocs <= deps
+
+
+def test_long_cluster_names_keep_role_names_within_iam_limits() -> None:
+    """The longest cluster name the spec allows (30): every IAM role's auto-name ("<name>-<7 hex>") fits
+    IAM's 64 characters. WorkloadRole (also used by other stacks with their own names) switches to a
+    provider-completed name_prefix when a resource name would not fit."""
+    name = "a" * 30  # one-letter pools keep the node group prefixes legal
+    raw = mutate(mutate(mutate(raw_stack("dev"), "cluster.name", name), "nodePools.0.name", "s"), "nodePools.1.name", "g")
+    p = run_stack("long", config=config_from_raw(raw, "long"))
+    roles = [r for r in p["resources"] if r["type"] == "aws:iam/role:Role"]
+    assert f"{name}-cluster-autoscaler-role" in {r["name"] for r in roles}
+    for r in roles:
+        assert "name" not in r["inputs"] and "namePrefix" not in r["inputs"]
+        assert len(r["name"]) + 8 <= IAM_ROLE_NAME_MAX, r["name"]
+    assert long_name_prefix(f"{name}-cluster-autoscaler-role") is None
+    long = "b" * 50 + "-reader-role"
+    prefix = long_name_prefix(long)
+    assert prefix is not None and prefix == "b" * 37 + "-" and len(prefix) <= NAME_PREFIX_MAX
