@@ -1,7 +1,7 @@
 """Print the config reference (every `gpu-platform:*` key, its type, default and effect) as markdown.
 
-Generated from stacks/spec_models.py so the README cannot drift: tests compare the README section
-between the config-reference markers with this output. Regenerate with
+Generated from the stack spec models so the docs cannot drift: tests compare the section of
+docs/config-reference.md between the config-reference markers with this output. Regenerate with
     python -m tools.config_reference --write
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from stacks.spec_models import StackSpec
+from stacks.spec import StackSpec
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
 
@@ -82,10 +82,10 @@ def render() -> str:
 
 
 def main() -> int:
-    text = README.read_text()
+    text = REFERENCE.read_text()
     start, end = text.index(START), text.index(END) + len(END)
     if "--write" in sys.argv:
-        README.write_text(text[:start] + render() + text[end:])
+        REFERENCE.write_text(text[:start] + render() + text[end:])
     else:
         print(render())
     return 0
