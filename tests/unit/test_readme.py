@@ -22,8 +22,13 @@ README_MAX_BYTES = 12 * 1024
 def test_config_reference_matches_spec_models() -> None:
     assert REFERENCE == DOCS / "config-reference.md"
     text = REFERENCE.read_text()
-    section = text[text.index(START): text.index(END) + len(END)]
+    section = text[text.index(START) : text.index(END) + len(END)]
     assert section == render(), "docs/config-reference.md is stale: run python -m tools.config_reference --write"
+
+
+def test_readme_is_short() -> None:
+    size = len(README.read_bytes())
+    assert size <= README_MAX_BYTES, f"README.md is {size} bytes (limit {README_MAX_BYTES}): move detail to docs/"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -48,7 +53,7 @@ def prose_lines(text: str) -> list[str]:
                 fence = m.group(1)
                 continue
             out.append(line)
-        elif m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip()[len(m.group(1)):]:
+        elif m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip()[len(m.group(1)) :]:
             fence = None
     return out
 
@@ -120,15 +125,20 @@ def test_relative_links_resolve(path: Path) -> None:
     assert broken_links(path) == []
 
 
-@pytest.mark.parametrize(("heading", "anchor"), [
-    ("The real path: `pulumi up` per environment", "the-real-path-pulumi-up-per-environment"),
-    ("GPU sharing modes (`nodePools[].gpu`)", "gpu-sharing-modes-nodepoolsgpu"),
-    ("Cluster autoscaler and the accelerator-label policy (kubernetes/autoscaler#8095)",
-     "cluster-autoscaler-and-the-accelerator-label-policy-kubernetesautoscaler8095"),
-    ("Who installs what: AL2023 vs Bottlerocket vs ACK", "who-installs-what-al2023-vs-bottlerocket-vs-ack"),
-    ("Istio + API gateway", "istio--api-gateway"),
-    ("**Bold** and [a link](x.md) and snake_case and _em_", "bold-and-a-link-and-snake_case-and-em"),
-])
+@pytest.mark.parametrize(
+    ("heading", "anchor"),
+    [
+        ("The real path: `pulumi up` per environment", "the-real-path-pulumi-up-per-environment"),
+        ("GPU sharing modes (`nodePools[].gpu`)", "gpu-sharing-modes-nodepoolsgpu"),
+        (
+            "Cluster autoscaler and the accelerator-label policy (kubernetes/autoscaler#8095)",
+            "cluster-autoscaler-and-the-accelerator-label-policy-kubernetesautoscaler8095",
+        ),
+        ("Who installs what: AL2023 vs Bottlerocket vs ACK", "who-installs-what-al2023-vs-bottlerocket-vs-ack"),
+        ("Istio + API gateway", "istio--api-gateway"),
+        ("**Bold** and [a link](x.md) and snake_case and _em_", "bold-and-a-link-and-snake_case-and-em"),
+    ],
+)
 def test_github_anchor(heading: str, anchor: str) -> None:
     assert github_anchor(heading) == anchor
 
@@ -140,7 +150,8 @@ def test_link_checker_finds_broken_links(tmp_path: Path) -> None:
         "# Page\n"
         "[ok](other.md) [ok](other.md#other-page) [ok](other.md#same-1) [ok](#page) [web](https://example.com)\n"
         "[gone](missing.md) [bad](other.md#in-code) [bad](#nowhere) `[code](missing.md)`\n"
-        "```\n[also code](missing.md)\n```\n")
+        "```\n[also code](missing.md)\n```\n"
+    )
     assert broken_links(page, root=tmp_path) == [
         "page.md: (missing.md): missing.md does not exist",
         "page.md: (other.md#in-code): no heading with anchor #in-code in other.md",
