@@ -92,11 +92,9 @@ def anchors(path: Path) -> set[str]:
 
 def links(path: Path) -> list[str]:
     """Link targets of a markdown file (inline links, images and reference definitions), code excluded."""
-    out: list[str] = []
-    for line in prose_lines(path.read_text()):
-        line = _INLINE_CODE.sub("", line)
-        out += [m.group(1) for m in _LINK.finditer(line)]
-        out += [m.group(1) for m in _REF_DEF.finditer(line)]
+    lines = [_INLINE_CODE.sub("", line) for line in prose_lines(path.read_text())]
+    out = [m.group(1) for m in _LINK.finditer("\n".join(lines))]  # link text may wrap onto the next line
+    out += [m.group(1) for line in lines for m in _REF_DEF.finditer(line)]
     return [t[1:-1] if t.startswith("<") and t.endswith(">") else t for t in out]
 
 
@@ -149,11 +147,13 @@ def test_link_checker_finds_broken_links(tmp_path: Path) -> None:
     page.write_text(
         "# Page\n"
         "[ok](other.md) [ok](other.md#other-page) [ok](other.md#same-1) [ok](#page) [web](https://example.com)\n"
-        "[gone](missing.md) [bad](other.md#in-code) [bad](#nowhere) `[code](missing.md)`\n"
+        "[gone](missing.md) [bad](other.md#in-code) [bad](#nowhere) `[code](missing.md)` [wrapped\n"
+        "text](missing-too.md)\n"
         "```\n[also code](missing.md)\n```\n"
     )
     assert broken_links(page, root=tmp_path) == [
         "page.md: (missing.md): missing.md does not exist",
         "page.md: (other.md#in-code): no heading with anchor #in-code in other.md",
         "page.md: (#nowhere): no heading with anchor #nowhere in page.md",
+        "page.md: (missing-too.md): missing-too.md does not exist",
     ]
