@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: plan plans test typecheck unit bench clean system-deps policy-test checkov
+.PHONY: plan plans test test-fast lint format typecheck unit bench clean system-deps policy-test checkov
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ system-deps:
 
 typecheck: $(STAMP)
 	$(VENV)/bin/pyright
+
+lint: $(STAMP)  ## ruff lint + format check (pyproject [tool.ruff]); `make format` rewrites
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 unit: $(STAMP) system-deps checkov
 	$(PY) -m pytest
@@ -61,7 +69,12 @@ policy-test: $(POLICY_STAMP)  ## type-check and test the policy pack in its own 
 	$(POLICY_VENV)/bin/python -m pytest policy/tests
 
 # pytest exits 5 when it collected no tests; make treats any non-zero exit as failure.
-test: typecheck unit policy-test  ## type-check (pyright, zero errors) and run every test
+test: lint typecheck unit policy-test  ## lint, type-check (pyright, zero errors) and run every test
+
+# The fast tier while editing: pure-Python unit tests and component tests under the mock monitor
+# (no offline plans of whole stacks, no external tools).
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit tests/component tests/architecture
 
 bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done

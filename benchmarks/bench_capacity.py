@@ -47,19 +47,47 @@ def _aws(name: str) -> InstanceType:
 
 def reference_pools() -> list[PoolCapacity]:
     def gpu_pool(name: str, itype: str, res: dict[str, int], max_nodes: int) -> PoolCapacity:
-        return pool_capacity(name, _aws(itype), res, labels={"pool": name}, taints=GPU_TAINT, max_nodes=max_nodes,
-                             reserved_cpu=0.5, reserved_memory_gib=1.0)
+        return pool_capacity(
+            name,
+            _aws(itype),
+            res,
+            labels={"pool": name},
+            taints=GPU_TAINT,
+            max_nodes=max_nodes,
+            reserved_cpu=0.5,
+            reserved_memory_gib=1.0,
+        )
 
     return [
-        pool_capacity("system", _aws("m6i.xlarge"), {}, labels={"pool": "system"}, min_nodes=3, max_nodes=300,
-                      reserved_cpu=0.5, reserved_memory_gib=1.0),
+        pool_capacity(
+            "system",
+            _aws("m6i.xlarge"),
+            {},
+            labels={"pool": "system"},
+            min_nodes=3,
+            max_nodes=300,
+            reserved_cpu=0.5,
+            reserved_memory_gib=1.0,
+        ),
         gpu_pool("gpu-a10g", "g5.12xlarge", gpu_resources_per_node(_aws("g5.12xlarge")), 400),
-        gpu_pool("gpu-l4-ts", "g6.12xlarge",
-                 gpu_resources_per_node(_aws("g6.12xlarge"), "time-slicing", time_slicing_replicas=4), 200),
-        gpu_pool("gpu-h100-mig", "p5.48xlarge",
-                 gpu_resources_per_node(_aws("p5.48xlarge"), "mig", "mixed", "all-balanced"), 150),
-        gpu_pool("gpu-a100-single", "p4de.24xlarge",
-                 gpu_resources_per_node(_aws("p4de.24xlarge"), "mig", "single", "all-1g.10gb"), 30),
+        gpu_pool(
+            "gpu-l4-ts",
+            "g6.12xlarge",
+            gpu_resources_per_node(_aws("g6.12xlarge"), "time-slicing", time_slicing_replicas=4),
+            200,
+        ),
+        gpu_pool(
+            "gpu-h100-mig",
+            "p5.48xlarge",
+            gpu_resources_per_node(_aws("p5.48xlarge"), "mig", "mixed", "all-balanced"),
+            150,
+        ),
+        gpu_pool(
+            "gpu-a100-single",
+            "p4de.24xlarge",
+            gpu_resources_per_node(_aws("p4de.24xlarge"), "mig", "single", "all-1g.10gb"),
+            30,
+        ),
     ]
 
 
@@ -90,12 +118,25 @@ def mixed_scenario() -> tuple[list[PoolCapacity], list[Demand]]:
     ]
     demands: list[Demand] = []
     for i in range(40):
-        demands.append(Demand(f"cpu-{i}", "mixed", 200, {"cpu": rng.choice([0.25, 0.5, 1, 1.5, 2, 3]),
-                                                        "memory": rng.choice([0.5, 1, 2, 4, 8])}))
+        demands.append(
+            Demand(
+                f"cpu-{i}",
+                "mixed",
+                200,
+                {"cpu": rng.choice([0.25, 0.5, 1, 1.5, 2, 3]), "memory": rng.choice([0.5, 1, 2, 4, 8])},
+            )
+        )
     for i in range(20):
         gpus = rng.choice([1, 1, 1, 2, 4])
-        demands.append(Demand(f"gpu-{i}", "mixed", 100, {"nvidia.com/gpu": gpus, "cpu": 4 * gpus, "memory": 16 * gpus},
-                              tolerations=TOLERATE))
+        demands.append(
+            Demand(
+                f"gpu-{i}",
+                "mixed",
+                100,
+                {"nvidia.com/gpu": gpus, "cpu": 4 * gpus, "memory": 16 * gpus},
+                tolerations=TOLERATE,
+            )
+        )
     return pools, demands
 
 
@@ -113,8 +154,10 @@ def mixed_lower_bound(pools: list[PoolCapacity], demands: list[Demand], kind: st
 def lower_bound(result: CapacityPlan) -> int:
     total = 0
     for pool in result.pools:
-        need = max((math.ceil(q / pool.allocatable[r] - 1e-9) for r, q in pool.requested.items() if pool.allocatable.get(r)),
-                   default=0)
+        need = max(
+            (math.ceil(q / pool.allocatable[r] - 1e-9) for r, q in pool.requested.items() if pool.allocatable.get(r)),
+            default=0,
+        )
         total += max(need, pool.min_nodes)
     return total
 
@@ -139,30 +182,37 @@ def main() -> None:
     for p in result.pools:
         gpu = ", ".join(f"{r} {p.utilisation(r):.0%}" for r in p.gpu_resources) or "no GPUs"
         print(f"  {p.name:16} nodes {p.nodes_used:4d}  {gpu}")
-    print(f"GPUs at peak: planned {gpus_planned:.0f} vs naive one-pod-per-GPU {gpus_naive} "
-          f"-> {gpus_naive - gpus_planned:.0f} GPU-hours saved per hour ({1 - gpus_planned / gpus_naive:.0%})")
+    print(
+        f"GPUs at peak: planned {gpus_planned:.0f} vs naive one-pod-per-GPU {gpus_naive} "
+        f"-> {gpus_naive - gpus_planned:.0f} GPU-hours saved per hour ({1 - gpus_planned / gpus_naive:.0%})"
+    )
     cost = result.usd_per_hour_at_peak
-    print(f"cost at peak: {'unknown' if cost is None else f'${cost:,.2f}/h'}; "
-          f"slices per GPU assumed {SLICES_PER_GPU}")
+    print(f"cost at peak: {'unknown' if cost is None else f'${cost:,.2f}/h'}; slices per GPU assumed {SLICES_PER_GPU}")
 
     pools, demands = mixed_scenario()
     start = time.perf_counter()
     result = plan(pools, demands)
     elapsed = time.perf_counter() - start
-    print(f"\nmixed sizes: {sum(d.replicas for d in demands)} replicas, {len(demands)} demands, unpinned; "
-          f"all fit: {result.fits}; plan() {elapsed * 1000:.1f} ms")
+    print(
+        f"\nmixed sizes: {sum(d.replicas for d in demands)} replicas, {len(demands)} demands, unpinned; "
+        f"all fit: {result.fits}; plan() {elapsed * 1000:.1f} ms"
+    )
     for kind in ("cpu", "gpu"):
         used = [p for p in result.pools if p.name.startswith(kind)]
         nodes = sum(p.nodes_used for p in used)
         bound = mixed_lower_bound(pools, demands, kind)
         detail = ", ".join(f"{p.name} {p.nodes_used}" for p in used)
         chosen_bound = lower_bound(CapacityPlan(tuple(used), ()))
-        print(f"  {kind} nodes: {nodes} ({detail}); bound for the pools chosen {chosen_bound} "
-              f"(ratio {nodes / chosen_bound:.3f}); bound if all on the largest node {bound} (ratio {nodes / bound:.3f})")
+        print(
+            f"  {kind} nodes: {nodes} ({detail}); bound for the pools chosen {chosen_bound} "
+            f"(ratio {nodes / chosen_bound:.3f}); bound if all on the largest node {bound} (ratio {nodes / bound:.3f})"
+        )
     gpus_planned = sum(p.gpus_at_peak for p in result.pools)
     gpus_naive = sum(d.replicas * d.requests.get("nvidia.com/gpu", 0) for d in demands)
-    print(f"  GPUs at peak: planned {gpus_planned:.0f} vs requested whole GPUs {gpus_naive:.0f} "
-          f"(whole-GPU requests: nothing to save, this checks packing overhead only)")
+    print(
+        f"  GPUs at peak: planned {gpus_planned:.0f} vs requested whole GPUs {gpus_naive:.0f} "
+        f"(whole-GPU requests: nothing to save, this checks packing overhead only)"
+    )
     cost = result.usd_per_hour_at_peak
     print(f"  cost at peak: {'unknown' if cost is None else f'${cost:,.2f}/h'}")
 

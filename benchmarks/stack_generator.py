@@ -23,23 +23,50 @@ def _pools(n_models: int) -> list[dict[str, Any]]:
     return [
         {"name": "system", "instanceTypes": ["m6i.2xlarge"], "minSize": 3, "maxSize": 12},
         {"name": "gpu-a10g", "instanceTypes": ["g5.2xlarge"], "minSize": 0, "maxSize": big * 2},
-        {"name": "gpu-a10g-spot", "instanceTypes": ["g5.2xlarge"], "capacityType": "SPOT", "minSize": 0,
-         "maxSize": big},
-        {"name": "gpu-l4-shared", "instanceTypes": ["g6.xlarge"], "minSize": 0, "maxSize": big,
-         "gpu": {"sharing": "time-slicing", "timeSlicing": {"replicas": 4}}},
+        {
+            "name": "gpu-a10g-spot",
+            "instanceTypes": ["g5.2xlarge"],
+            "capacityType": "SPOT",
+            "minSize": 0,
+            "maxSize": big,
+        },
+        {
+            "name": "gpu-l4-shared",
+            "instanceTypes": ["g6.xlarge"],
+            "minSize": 0,
+            "maxSize": big,
+            "gpu": {"sharing": "time-slicing", "timeSlicing": {"replicas": 4}},
+        },
         {"name": "gpu-l40s", "instanceTypes": ["g6e.2xlarge"], "minSize": 0, "maxSize": big},
-        {"name": "gpu-a100-mig", "instanceTypes": ["p4d.24xlarge"], "minSize": 0, "maxSize": max(2, n_models // 8),
-         "diskSizeGib": 500, "gpu": {"sharing": "mig", "mig": {"strategy": "mixed", "layout": "all-balanced"}}},
-        {"name": "gpu-h100-mig", "instanceTypes": ["p5.48xlarge"], "minSize": 0, "maxSize": max(2, n_models // 16),
-         "diskSizeGib": 500, "gpu": {"sharing": "mig", "mig": {"strategy": "single", "layout": "all-1g.10gb"}}},
+        {
+            "name": "gpu-a100-mig",
+            "instanceTypes": ["p4d.24xlarge"],
+            "minSize": 0,
+            "maxSize": max(2, n_models // 8),
+            "diskSizeGib": 500,
+            "gpu": {"sharing": "mig", "mig": {"strategy": "mixed", "layout": "all-balanced"}},
+        },
+        {
+            "name": "gpu-h100-mig",
+            "instanceTypes": ["p5.48xlarge"],
+            "minSize": 0,
+            "maxSize": max(2, n_models // 16),
+            "diskSizeGib": 500,
+            "gpu": {"sharing": "mig", "mig": {"strategy": "single", "layout": "all-1g.10gb"}},
+        },
     ]
 
 
 def _version(model: str, name: str, semver: str, gpu: dict[str, Any], runtime: str) -> dict[str, Any]:
     return {
-        "name": name, "semver": semver, "runtime": runtime,
+        "name": name,
+        "semver": semver,
+        "runtime": runtime,
         "image": f"444455556666.dkr.ecr.us-east-1.amazonaws.com/serving/{runtime}@sha256:{_digest(model + name)}",
-        "gpu": gpu, "cpu": 2, "memoryGib": 8, "loadSeconds": 300,
+        "gpu": gpu,
+        "cpu": 2,
+        "memoryGib": 8,
+        "loadSeconds": 300,
         "artifact": {"uri": f"s3://{model}-artifacts/{name}/", "sha256": _digest(f"weights-{model}-{name}")},
     }
 
@@ -49,8 +76,12 @@ def _model(i: int) -> dict[str, Any]:
     kind = i % 4
     if kind == 0:  # whole GPU with a 90/10 canary and a header A/B route
         gpu = {"count": 1, "model": "a10g", "modelMemoryGib": 16}
-        traffic = {"stable": "v1", "candidate": "v2", "candidateWeight": 10,
-                   "abRoutes": [{"header": "x-variant", "values": ["b"], "version": "v2"}]}
+        traffic = {
+            "stable": "v1",
+            "candidate": "v2",
+            "candidateWeight": 10,
+            "abRoutes": [{"header": "x-variant", "values": ["b"], "version": "v2"}],
+        }
         runtime = "vllm"
     elif kind == 1:  # MIG slice with a shadow
         gpu = {"migProfile": "2g.10gb", "modelMemoryGib": 6}
@@ -65,7 +96,8 @@ def _model(i: int) -> dict[str, Any]:
         traffic = {"stable": "v1"}
         runtime = "vllm"
     return {
-        "name": name, "hosts": [f"{name}.models.example.com"],
+        "name": name,
+        "hosts": [f"{name}.models.example.com"],
         "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "targetRpsPerReplica": 10},
         "versions": [_version(name, "v1", "1.0.0", gpu, runtime), _version(name, "v2", "1.1.0", gpu, runtime)],
         "traffic": traffic,
@@ -80,8 +112,10 @@ def raw_config(n_models: int) -> dict[str, Any]:
     # The gateway routes of Pulumi.prod.yaml name its own models; route the first generated ones instead.
     gateway = raw.get("addons", {}).get("istio", {}).get("gateway", {})
     if gateway.get("routes"):
-        gateway["routes"] = [{**r, "name": f"model-{i:03d}", "pathPrefix": f"/v1/models/model-{i:03d}"}
-                             for i, r in enumerate(gateway["routes"][:min(3, n_models)])]
+        gateway["routes"] = [
+            {**r, "name": f"model-{i:03d}", "pathPrefix": f"/v1/models/model-{i:03d}"}
+            for i, r in enumerate(gateway["routes"][: min(3, n_models)])
+        ]
     return raw
 
 

@@ -46,12 +46,20 @@ class Keda(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
-                "pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": "gpu-platform"}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE,
+                labels={
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "app.kubernetes.io/part-of": "gpu-platform",
+                },
+            ),
             opts=child,
         )
         self.release = helm.release(
-            RELEASE, "keda", namespace=NAMESPACE, overrides=keda_overrides(args),
+            RELEASE,
+            "keda",
+            namespace=NAMESPACE,
+            overrides=keda_overrides(args),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns])),
         )
         self.register_outputs({"namespace": NAMESPACE, "release": self.release.name})

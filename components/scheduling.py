@@ -46,7 +46,8 @@ class Taint:
     def eks_effect(self) -> str:
         """EKS managed node groups spell effects NO_SCHEDULE / NO_EXECUTE / PREFER_NO_SCHEDULE."""
         return {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}[
-            self.effect]
+            self.effect
+        ]
 
     def toleration(self) -> dict[str, str]:
         return {"key": self.key, "operator": "Equal", "value": self.value, "effect": self.effect}
@@ -61,8 +62,9 @@ def gpu_tolerations() -> list[dict[str, str]]:
     return [GPU_TAINT.toleration()]
 
 
-def device_plugin_config_name(sharing: Sharing, time_slicing_replicas: int | None,
-                              mig_strategy: Literal["single", "mixed"] | None = None) -> str:
+def device_plugin_config_name(
+    sharing: Sharing, time_slicing_replicas: int | None, mig_strategy: Literal["single", "mixed"] | None = None
+) -> str:
     """Name of the device-plugin config entry a pool selects via DEVICE_PLUGIN_CONFIG_LABEL.
 
     MIG pools get their own entry (`mig-single` / `mig-mixed`) because the device plugin's MIG strategy
@@ -100,9 +102,12 @@ class PoolShape:
         if not self.is_gpu:
             return {}
         return mig.gpu_resources_per_node(
-            self.instance, self.sharing, self.mig_strategy if self.sharing == "mig" else None,
+            self.instance,
+            self.sharing,
+            self.mig_strategy if self.sharing == "mig" else None,
             self.mig_layout if self.sharing == "mig" else None,
-            self.time_slicing_replicas if self.sharing == "time-slicing" else None)
+            self.time_slicing_replicas if self.sharing == "time-slicing" else None,
+        )
 
     @property
     def mig_config(self) -> str | None:
@@ -130,7 +135,8 @@ class PoolShape:
             out[GPU_COUNT_LABEL] = str(self.instance.gpu_count)
             out[GPU_SHARING_LABEL] = self.sharing
             out[DEVICE_PLUGIN_CONFIG_LABEL] = device_plugin_config_name(
-                self.sharing, self.time_slicing_replicas, self.mig_strategy if self.sharing == "mig" else None)
+                self.sharing, self.time_slicing_replicas, self.mig_strategy if self.sharing == "mig" else None
+            )
             if self.mig_config is not None:
                 out[MIG_CONFIG_LABEL] = self.mig_config
             # Only on AWS: ACK sets its own accelerator label (aliyun.accelerator/nvidia_name) on GPU

@@ -109,7 +109,7 @@ def _pod_template(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, 
 def _requests_gpus(pod_spec: Any) -> bool:
     for _, c in _containers(pod_spec):
         for kind in ("limits", "requests"):
-            for res in (_dig(c, "resources", kind) or {}):
+            for res in _dig(c, "resources", kind) or {}:
                 if str(res).startswith(GPU_RESOURCE_PREFIXES):
                     return True
     return False
@@ -121,8 +121,11 @@ def is_model_workload(props: Mapping[str, Any]) -> bool:
     if template is None:
         return False
     labels = _dig(template, "metadata", "labels") or {}
-    return MODEL_LABEL in labels or MODEL_LABEL in (_dig(props, "metadata", "labels") or {}) \
+    return (
+        MODEL_LABEL in labels
+        or MODEL_LABEL in (_dig(props, "metadata", "labels") or {})
         or _requests_gpus(_dig(template, "spec"))
+    )
 
 
 def _object_id(props: Mapping[str, Any], fallback: str) -> str:
@@ -132,14 +135,18 @@ def _object_id(props: Mapping[str, Any], fallback: str) -> str:
 
 # -- mandatory -------------------------------------------------------------------------------------------
 
+
 def _images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != DEPLOYMENT or not is_model_workload(args.props):
         return
     for name, c in _containers(_dig(_pod_template(DEPLOYMENT, args.props), "spec")):
         image = str(c.get("image", ""))
         if not DIGEST_RE.search(image):
-            report(f"container '{name}' image '{image}' is not pinned by digest; "
-                   "use <repository>@sha256:<64 hex> (tags can be moved to other images)", None)
+            report(
+                f"container '{name}' image '{image}' is not pinned by digest; "
+                "use <repository>@sha256:<64 hex> (tags can be moved to other images)",
+                None,
+            )
 
 
 model_images_pinned = ResourceValidationPolicy(
@@ -183,10 +190,15 @@ no_root_containers = ResourceValidationPolicy(
     name="no-privileged-or-root-containers",
     description="Containers run as non-root and unprivileged, except allow-listed system DaemonSets.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        "allowedDaemonSets": {"type": "array", "items": {"type": "string"},
-                              "default": list(DEFAULT_ALLOWED_DAEMONSETS)},
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedDaemonSets": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(DEFAULT_ALLOWED_DAEMONSETS),
+            },
+        }
+    ),
     validate=_no_root,
 )
 
@@ -208,8 +220,11 @@ def _gpu_tainted(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     taints = [t for t in _seq(args.props.get("taints")) if isinstance(t, Mapping)]
     if not any(t.get("key") == GPU_TAINT_KEY and t.get("effect") == "NO_SCHEDULE" for t in taints):
-        report(f"GPU node group '{args.name}' has no {GPU_TAINT_KEY} NO_SCHEDULE taint; "
-               "pods that do not ask for GPUs would fill the GPU nodes", None)
+        report(
+            f"GPU node group '{args.name}' has no {GPU_TAINT_KEY} NO_SCHEDULE taint; "
+            "pods that do not ask for GPUs would fill the GPU nodes",
+            None,
+        )
 
 
 gpu_pools_tainted = ResourceValidationPolicy(
@@ -295,14 +310,17 @@ stateful_protected = StackValidationPolicy(
     name="stateful-resources-protected",
     description="Stateful resources (clusters, registries, KMS keys, logs, volumes) are protected in prod.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        "protectedStacks": {"type": "array", "items": {"type": "string"}, "default": ["prod"]},
-    }),
+    config_schema=PolicyConfigSchema(
+        properties={
+            "protectedStacks": {"type": "array", "items": {"type": "string"}, "default": ["prod"]},
+        }
+    ),
     validate=_stateful_protected,
 )
 
 
 # -- advisory --------------------------------------------------------------------------------------------
+
 
 def _gpu_model_of(props: Mapping[str, Any]) -> str | None:
     for t in _seq(props.get("instanceTypes")):
@@ -318,8 +336,11 @@ def _spot_fallback(args: StackValidationArgs, report: ReportViolation) -> None:
     for r in groups:
         model = _gpu_model_of(r.props)
         if r.props.get("capacityType") == "SPOT" and model not in on_demand:
-            report(f"spot GPU node group '{r.name}' ({model}) has no on-demand node group with the same GPU "
-                   "to fall back to when spot capacity is reclaimed", r.urn)
+            report(
+                f"spot GPU node group '{r.name}' ({model}) has no on-demand node group with the same GPU "
+                "to fall back to when spot capacity is reclaimed",
+                r.urn,
+            )
 
 
 spot_gpu_fallback = StackValidationPolicy(
@@ -342,10 +363,16 @@ def _pdbs(args: StackValidationArgs, report: ReportViolation) -> None:
             continue
         ns = _dig(r.props, "metadata", "namespace") or "default"
         labels = _dig(r.props, "spec", "template", "metadata", "labels") or {}
-        if not any((_dig(p, "metadata", "namespace") or "default") == ns
-                   and _selects(_dig(p, "spec", "selector") or {}, labels) for p in pdbs):
-            report(f"model Deployment {_object_id(r.props, r.name)} has no PodDisruptionBudget; node drains "
-                   "and autoscaler scale-down can evict every replica at once", r.urn)
+        if not any(
+            (_dig(p, "metadata", "namespace") or "default") == ns
+            and _selects(_dig(p, "spec", "selector") or {}, labels)
+            for p in pdbs
+        ):
+            report(
+                f"model Deployment {_object_id(r.props, r.name)} has no PodDisruptionBudget; node drains "
+                "and autoscaler scale-down can evict every replica at once",
+                r.urn,
+            )
 
 
 model_pdbs = StackValidationPolicy(
@@ -356,9 +383,13 @@ model_pdbs = StackValidationPolicy(
 )
 
 MANDATORY: list[Policy] = [
-    model_images_pinned, no_root_containers, gpu_pools_tainted, ecr_hardened, eks_endpoint_not_world,
-    imdsv2_required, stateful_protected,
+    model_images_pinned,
+    no_root_containers,
+    gpu_pools_tainted,
+    ecr_hardened,
+    eks_endpoint_not_world,
+    imdsv2_required,
+    stateful_protected,
 ]
 ADVISORY: list[Policy] = [spot_gpu_fallback, model_pdbs]
 ALL: list[Policy] = [*MANDATORY, *ADVISORY]
-

@@ -45,8 +45,10 @@ def storage_class(spec: StackSpec, cluster: ClusterFacts) -> str:
     """`addons.storageClass` wins, then the encrypted class the cluster layer created."""
     name = spec.addons.storage_class or cluster.storage_class
     if name is None:
-        raise ValueError("ClusterFacts.storage_class is None and addons.storageClass is not set: name the encrypted "
-                         "StorageClass for the Prometheus and Elasticsearch volumes in gpu-platform:addons.storageClass")
+        raise ValueError(
+            "ClusterFacts.storage_class is None and addons.storageClass is not set: name the encrypted "
+            "StorageClass for the Prometheus and Elasticsearch volumes in gpu-platform:addons.storageClass"
+        )
     return name
 
 
@@ -73,61 +75,83 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
 
     mesh = gateway = prom = logs = None
     if a.istio.enabled:
-        mesh = IstioMesh("istio", IstioMeshArgs(
-            provider=provider, istiod_replicas=a.istio.istiod_replicas or (2 if prod else 1)))
+        mesh = IstioMesh(
+            "istio", IstioMeshArgs(provider=provider, istiod_replicas=a.istio.istiod_replicas or (2 if prod else 1))
+        )
         gw = a.istio.gateway
         if gw.enabled:
             assert gw.tls_secret is not None, "spec rules require tlsSecret when the gateway is enabled"
-            gateway = ApiGateway("api-gateway", ApiGatewayArgs(
-                provider=provider,
-                cloud=cloud,
-                hosts=gw.hosts,
-                tls_secret=gw.tls_secret,
-                load_balancer=gw.load_balancer,
-                min_replicas=gw.min_replicas or (2 if prod else 1),
-                max_replicas=gw.max_replicas,
-                jwt=Jwt(gw.jwt.issuer, gw.jwt.jwks_uri, gw.jwt.audiences) if gw.jwt else None,
-                routes=tuple(Route(r.name, r.path_prefix, r.require_auth,
-                                   RateLimit(r.rate_limit.requests_per_minute, r.rate_limit.burst)
-                                   if r.rate_limit else None) for r in gw.routes),
-            ), istiod=mesh.istiod, crds=mesh.base)
+            gateway = ApiGateway(
+                "api-gateway",
+                ApiGatewayArgs(
+                    provider=provider,
+                    cloud=cloud,
+                    hosts=gw.hosts,
+                    tls_secret=gw.tls_secret,
+                    load_balancer=gw.load_balancer,
+                    min_replicas=gw.min_replicas or (2 if prod else 1),
+                    max_replicas=gw.max_replicas,
+                    jwt=Jwt(gw.jwt.issuer, gw.jwt.jwks_uri, gw.jwt.audiences) if gw.jwt else None,
+                    routes=tuple(
+                        Route(
+                            r.name,
+                            r.path_prefix,
+                            r.require_auth,
+                            RateLimit(r.rate_limit.requests_per_minute, r.rate_limit.burst) if r.rate_limit else None,
+                        )
+                        for r in gw.routes
+                    ),
+                ),
+                istiod=mesh.istiod,
+                crds=mesh.base,
+            )
 
     if a.prometheus.enabled:
         p = a.prometheus
         key = p.grafana.admin_password_key
-        prom = PrometheusStack("prometheus", PrometheusStackArgs(
-            provider=provider,
-            storage_class=sc,
-            retention=p.retention,
-            storage_gib=p.storage_gib,
-            replicas=p.replicas or (2 if prod else 1),
-            alertmanager_replicas=p.alertmanager.replicas or (2 if prod else 1),
-            receivers=tuple(Receiver(r.name, r.type, _secret(r.secret_key), r.channel, r.severities)
-                            for r in p.alertmanager.receivers),
-            grafana_admin_password=_secret(key) if key else None,
-            grafana_storage_gib=p.grafana.storage_gib,
-            # The GPU layer scrapes its own exporter (components/gpu/nvidia.py); one ServiceMonitor only.
-            dcgm_service_monitor=not (a.nvidia.enabled and a.nvidia.dcgm_exporter),
-            # Model ServiceMonitors scrape through the sidecars with Istio's certificates.
-            istio_certs=mesh is not None,
-        ), istiod=mesh.istiod if mesh is not None else None)
+        prom = PrometheusStack(
+            "prometheus",
+            PrometheusStackArgs(
+                provider=provider,
+                storage_class=sc,
+                retention=p.retention,
+                storage_gib=p.storage_gib,
+                replicas=p.replicas or (2 if prod else 1),
+                alertmanager_replicas=p.alertmanager.replicas or (2 if prod else 1),
+                receivers=tuple(
+                    Receiver(r.name, r.type, _secret(r.secret_key), r.channel, r.severities)
+                    for r in p.alertmanager.receivers
+                ),
+                grafana_admin_password=_secret(key) if key else None,
+                grafana_storage_gib=p.grafana.storage_gib,
+                # The GPU layer scrapes its own exporter (components/gpu/nvidia.py); one ServiceMonitor only.
+                dcgm_service_monitor=not (a.nvidia.enabled and a.nvidia.dcgm_exporter),
+                # Model ServiceMonitors scrape through the sidecars with Istio's certificates.
+                istio_certs=mesh is not None,
+            ),
+            istiod=mesh.istiod if mesh is not None else None,
+        )
         pulumi.export("grafanaAdminPassword", prom.grafana_admin_password)
 
     if a.logging.enabled:
         lg = a.logging
         replicas = lg.replicas or (3 if prod else 1)
-        logs = LoggingStack("logging", LoggingStackArgs(
-            provider=provider,
-            storage_class=sc,
-            replicas=replicas,
-            storage_gib=lg.storage_gib,
-            retention_days=lg.retention_days,
-            kibana_replicas=lg.kibana_replicas or (2 if prod else 1),
-            protect_data=prod,
-            tolerations=node_tolerations(cluster),
-            service_monitor=a.prometheus.enabled,
-            zone_spread=replicas > 1,
-        ), monitoring_depends_on=[prom.release] if prom is not None else ())
+        logs = LoggingStack(
+            "logging",
+            LoggingStackArgs(
+                provider=provider,
+                storage_class=sc,
+                replicas=replicas,
+                storage_gib=lg.storage_gib,
+                retention_days=lg.retention_days,
+                kibana_replicas=lg.kibana_replicas or (2 if prod else 1),
+                protect_data=prod,
+                tolerations=node_tolerations(cluster),
+                service_monitor=a.prometheus.enabled,
+                zone_spread=replicas > 1,
+            ),
+            monitoring_depends_on=[prom.release] if prom is not None else (),
+        )
 
     keda = None
     if a.keda.enabled:

@@ -40,8 +40,14 @@ def build(spec: StackSpec) -> ClusterFacts:
 
     network = AlicloudNetwork(
         name,
-        AlicloudNetworkArgs(cluster_name=name, vpc_cidr=spec.cluster.network.vpc_cidr, zones=spec.zones,
-                            network_plugin=ali.network_plugin, nat_gateways=spec.nat_gateways, tags=tags),
+        AlicloudNetworkArgs(
+            cluster_name=name,
+            vpc_cidr=spec.cluster.network.vpc_cidr,
+            zones=spec.zones,
+            network_plugin=ali.network_plugin,
+            nat_gateways=spec.nat_gateways,
+            tags=tags,
+        ),
         opts=opts,
     )
     ack = AckCluster(
@@ -75,28 +81,31 @@ def build(spec: StackSpec) -> ClusterFacts:
             pulumi.log.warn(
                 f"nodePools[{pool.name}]: MIG on ACK is partitioned by ACK, not by this platform; the pool "
                 f"carries {MIG_CONFIG_LABEL} for the scheduler and planner, but enable MIG mode and the layout "
-                "with ACK's MIG node-pool guide before scheduling MIG workloads")
+                "with ACK's MIG node-pool guide before scheduling MIG workloads"
+            )
     pools: list[AckNodePool] = []
     for pool in spec.node_pools:
         shape = pool_shape(spec, pool)
         inst = shape.instance
-        pools.append(AckNodePool(
-            f"{name}-{pool.name}",
-            AckNodePoolArgs(
-                cluster_id=cluster_id,
-                shape=shape,
-                vswitch_ids=network.node_vswitch_ids,
-                instance_types=pool.instance_types,
-                disk_size_gib=disk_size_gib(pool, inst),
-                kms_key_id=ack.secrets_key.id,
-                min_size=pool.min_size,
-                max_size=pool.max_size,
-                capacity_type=pool.capacity_type,
-                nvidia_driver_version=driver if inst.is_gpu else None,
-                tags=tags,
-            ),
-            opts=opts,
-        ))
+        pools.append(
+            AckNodePool(
+                f"{name}-{pool.name}",
+                AckNodePoolArgs(
+                    cluster_id=cluster_id,
+                    shape=shape,
+                    vswitch_ids=network.node_vswitch_ids,
+                    instance_types=pool.instance_types,
+                    disk_size_gib=disk_size_gib(pool, inst),
+                    kms_key_id=ack.secrets_key.id,
+                    min_size=pool.min_size,
+                    max_size=pool.max_size,
+                    capacity_type=pool.capacity_type,
+                    nvidia_driver_version=driver if inst.is_gpu else None,
+                    tags=tags,
+                ),
+                opts=opts,
+            )
+        )
 
     ca = spec.addons.cluster_autoscaler
     if ca.enabled:

@@ -61,8 +61,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     cluster_name = eks.cluster.name
     core_addons = EksAddons(
         f"{name}-addons-core",
-        EksAddonsArgs(phase="beforeNodes", cluster_name=cluster_name, kubernetes_version=version,
-                      region=spec.region),
+        EksAddonsArgs(phase="beforeNodes", cluster_name=cluster_name, kubernetes_version=version, region=spec.region),
         opts=opts,
     )
 
@@ -70,34 +69,43 @@ def build(spec: StackSpec) -> ClusterFacts:
     for pool in spec.node_pools:
         shape = pool_shape(spec, pool)
         inst = shape.instance
-        pools.append(NodePool(
-            f"{name}-{pool.name}",
-            NodePoolArgs(
-                cluster_name=cluster_name,
-                autoscaler_cluster_name=name,
-                shape=shape,
-                node_role_arn=eks.node_role.arn,
-                subnet_ids=network.private_subnet_ids,
-                ami_type=pool.ami_type or default_ami_type(inst),
-                instance_types=pool.instance_types,
-                disk_size_gib=disk_size_gib(pool, inst),
-                min_size=pool.min_size,
-                max_size=pool.max_size,
-                capacity_type=pool.capacity_type,
-                efa=pool.efa,
-                cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
-                kubernetes_version=version,
-                # The CNI/kube-proxy add-ons and the node role's policies: nodes join only with both.
-                depends_on=[*core_addons.addons.values(), *eks.node_role_policies],
-            ),
-            opts=opts,
-        ))
+        pools.append(
+            NodePool(
+                f"{name}-{pool.name}",
+                NodePoolArgs(
+                    cluster_name=cluster_name,
+                    autoscaler_cluster_name=name,
+                    shape=shape,
+                    node_role_arn=eks.node_role.arn,
+                    subnet_ids=network.private_subnet_ids,
+                    ami_type=pool.ami_type or default_ami_type(inst),
+                    instance_types=pool.instance_types,
+                    disk_size_gib=disk_size_gib(pool, inst),
+                    min_size=pool.min_size,
+                    max_size=pool.max_size,
+                    capacity_type=pool.capacity_type,
+                    efa=pool.efa,
+                    cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
+                    kubernetes_version=version,
+                    # The CNI/kube-proxy add-ons and the node role's policies: nodes join only with both.
+                    depends_on=[*core_addons.addons.values(), *eks.node_role_policies],
+                ),
+                opts=opts,
+            )
+        )
 
     after_nodes = EksAddons(
         f"{name}-addons",
-        EksAddonsArgs(phase="afterNodes", cluster_name=cluster_name, kubernetes_version=version,
-                      region=spec.region, cluster_arn=eks.cluster.arn, account_id=eks.account_id,
-                      k8s_provider=eks.k8s_provider, depends_on=[p.node_group for p in pools]),
+        EksAddonsArgs(
+            phase="afterNodes",
+            cluster_name=cluster_name,
+            kubernetes_version=version,
+            region=spec.region,
+            cluster_arn=eks.cluster.arn,
+            account_id=eks.account_id,
+            k8s_provider=eks.k8s_provider,
+            depends_on=[p.node_group for p in pools],
+        ),
         opts=opts,
     )
 
@@ -143,8 +151,12 @@ def build(spec: StackSpec) -> ClusterFacts:
         registry_urls=registry_urls,
         # The encrypted gp3 class the afterNodes add-ons create with the EBS CSI driver.
         storage_class=DEFAULT_STORAGE_CLASS if EBS_CSI in after_nodes.addons else None,
-        extra={"cluster_arn": eks.cluster.arn, "account_id": eks.account_id, "node_role_arn": eks.node_role.arn,
-               "aws_provider": provider},
+        extra={
+            "cluster_arn": eks.cluster.arn,
+            "account_id": eks.account_id,
+            "node_role_arn": eks.node_role.arn,
+            "aws_provider": provider,
+        },
     )
     export_cluster_facts(spec, facts, eks.kubeconfig)
     return facts

@@ -21,7 +21,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.runtime.sync_await import _sync_await  # pyright: ignore[reportPrivateUsage]
+from pulumi.runtime.sync_await import _sync_await
 
 from stacks.errors import ConfigError, key_path, show
 from stacks.facts import ClusterFacts, PoolFacts, pool_facts
@@ -97,20 +97,25 @@ def layered_problems(raw: Mapping[str, Any]) -> list[str]:
     ref = raw.get("clusterStack")
     problems: list[str] = []
     if not isinstance(ref, str) or len(ref.split("/")) != 3 or not all(ref.split("/")):
-        problems.append(f"{key_path(['clusterStack'])}: {show(ref)} is not a stack name; write it as "
-                        "<organization>/<project>/<stack>, e.g. acme/gpu-platform/prod")
+        problems.append(
+            f"{key_path(['clusterStack'])}: {show(ref)} is not a stack name; write it as "
+            "<organization>/<project>/<stack>, e.g. acme/gpu-platform/prod"
+        )
         ref = "the cluster stack"
     for key in CLUSTER_KEYS:
         if key in raw:
-            problems.append(f"{key_path([key])}: not allowed with clusterStack; {key} comes from {ref} "
-                            f"(its {OUTPUT} output): set it in that stack and remove it here")
+            problems.append(
+                f"{key_path([key])}: not allowed with clusterStack; {key} comes from {ref} "
+                f"(its {OUTPUT} output): set it in that stack and remove it here"
+            )
     return problems
 
 
 def pool_spec(pool: Mapping[str, Any]) -> dict[str, Any]:
     """An exported pool as a `nodePools[i]` entry, so it becomes the same PoolShape (stacks/facts.py)."""
-    out: dict[str, Any] = {k: pool[k] for k in ("name", "capacityType", "minSize", "maxSize", "labels", "taints")
-                           if k in pool}
+    out: dict[str, Any] = {
+        k: pool[k] for k in ("name", "capacityType", "minSize", "maxSize", "labels", "taints") if k in pool
+    }
     out["instanceTypes"] = [pool.get("instanceType")]
     sharing = pool.get("sharing", "none")
     if sharing != "none":
@@ -152,13 +157,21 @@ def read_cluster_facts(ref: pulumi.StackReference, stack: str) -> dict[str, Any]
     value = details.value if details.value is not None else details.secret_value
     where = key_path(["clusterStack"])
     if not isinstance(value, dict):
-        raise ConfigError([f"{where}: stack {stack} has no {OUTPUT} output; deploy it with this version of "
-                           "gpu-platform (a cluster stack exports it) or fix the stack name"])
-    facts: dict[str, Any] = dict(value)  # pyright: ignore[reportUnknownArgumentType]
+        raise ConfigError(
+            [
+                f"{where}: stack {stack} has no {OUTPUT} output; deploy it with this version of "
+                "gpu-platform (a cluster stack exports it) or fix the stack name"
+            ]
+        )
+    facts: dict[str, Any] = dict(value)
     if facts.get("schemaVersion") != SCHEMA_VERSION:
-        raise ConfigError([f"{where}: stack {stack} exports {OUTPUT} schemaVersion "
-                           f"{show(facts.get('schemaVersion'))}; this program reads {SCHEMA_VERSION}: "
-                           "update the cluster stack first"])
+        raise ConfigError(
+            [
+                f"{where}: stack {stack} exports {OUTPUT} schemaVersion "
+                f"{show(facts.get('schemaVersion'))}; this program reads {SCHEMA_VERSION}: "
+                "update the cluster stack first"
+            ]
+        )
     return facts
 
 

@@ -77,8 +77,10 @@ class ClusterFacts:
 
 
 def pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:
-    return tuple(PoolFacts(shape=pool_shape(spec, p), min_size=p.min_size, max_size=p.max_size,
-                           capacity_type=p.capacity_type) for p in spec.node_pools)
+    return tuple(
+        PoolFacts(shape=pool_shape(spec, p), min_size=p.min_size, max_size=p.max_size, capacity_type=p.capacity_type)
+        for p in spec.node_pools
+    )
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,12 @@ class GpuLayer:
     capacity: capacity.CapacityPlan
 
 
-def build(spec: StackSpec, cluster: ClusterFacts, demands: Sequence[capacity.Demand] = (),
-          monitoring_depends_on: Sequence[pulumi.Resource] = ()) -> GpuLayer:
+def build(
+    spec: StackSpec,
+    cluster: ClusterFacts,
+    demands: Sequence[capacity.Demand] = (),
+    monitoring_depends_on: Sequence[pulumi.Resource] = (),
+) -> GpuLayer:
     """NVIDIA stack and autoscaler per `addons.*.enabled`, plus the capacity plan for `demands`."""
     k8s_opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
     addons = spec.addons
@@ -139,11 +143,15 @@ def build(spec: StackSpec, cluster: ClusterFacts, demands: Sequence[capacity.Dem
     # ACK scales node pools itself (managed node-pool autoscaling); the CA chart here is AWS-only.
     if addons.cluster_autoscaler.enabled and cluster.cloud == "aws":
         if cluster.oidc_provider_arn is None or cluster.oidc_issuer_url is None:
-            raise ValueError("ClusterFacts lacks oidc_provider_arn/oidc_issuer_url: the autoscaler's IRSA role needs them")
+            raise ValueError(
+                "ClusterFacts lacks oidc_provider_arn/oidc_issuer_url: the autoscaler's IRSA role needs them"
+            )
         aws_provider = cluster.extra.get("aws_provider")
         if aws_provider is None:
-            raise ValueError("ClusterFacts.extra['aws_provider'] is missing: the autoscaler's IAM role must use the "
-                             "cluster layer's regional provider")
+            raise ValueError(
+                "ClusterFacts.extra['aws_provider'] is missing: the autoscaler's IAM role must use the "
+                "cluster layer's regional provider"
+            )
         ca_spec = addons.cluster_autoscaler
         ca = ClusterAutoscaler(
             cluster.name,
@@ -165,4 +173,3 @@ def build(spec: StackSpec, cluster: ClusterFacts, demands: Sequence[capacity.Dem
     pulumi.export("capacityReport", capacity.render_markdown(plan))
     pulumi.export("capacity", capacity_output(cluster, plan))
     return GpuLayer(nvidia=nv, autoscaler=ca, capacity=plan)
-

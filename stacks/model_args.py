@@ -10,8 +10,12 @@ from stacks.spec_models import ModelAutoscalingSpec, ModelSpec, StackSpec
 
 
 def _scaling(s: ModelAutoscalingSpec) -> ma.Autoscaling:
-    return ma.Autoscaling(engine=s.engine, min_replicas=s.min_replicas, max_replicas=s.max_replicas,
-                          target_rps_per_replica=s.target_rps_per_replica)
+    return ma.Autoscaling(
+        engine=s.engine,
+        min_replicas=s.min_replicas,
+        max_replicas=s.max_replicas,
+        target_rps_per_replica=s.target_rps_per_replica,
+    )
 
 
 def gateway_route(spec: StackSpec, model: ModelSpec) -> ma.GatewayRoute | None:
@@ -24,19 +28,35 @@ def gateway_route(spec: StackSpec, model: ModelSpec) -> ma.GatewayRoute | None:
     return ma.GatewayRoute(path_prefix=route.path_prefix, hosts=gw.hosts) if route is not None else None
 
 
-def release_args(spec: StackSpec, index: int, pools: Sequence[ma.PoolLike],
-                 identity: ma.WorkloadIdentity | None = None, others: Sequence[object] = ()) -> ma.ModelReleaseArgs:
+def release_args(
+    spec: StackSpec,
+    index: int,
+    pools: Sequence[ma.PoolLike],
+    identity: ma.WorkloadIdentity | None = None,
+    others: Sequence[object] = (),
+) -> ma.ModelReleaseArgs:
     m: ModelSpec = spec.models[index]
     shared = sum(1 for o in spec.models if (o.namespace or o.name) == (m.namespace or m.name)) > 1
     versions = tuple(
         ma.ModelVersion(
-            name=v.name, semver=v.semver, image=v.image, runtime=v.runtime,
-            server=ma.ServerOverrides(v.server.http_port, v.server.health_path, v.server.metrics_port,
-                                      v.server.metrics_path),
+            name=v.name,
+            semver=v.semver,
+            image=v.image,
+            runtime=v.runtime,
+            server=ma.ServerOverrides(
+                v.server.http_port, v.server.health_path, v.server.metrics_port, v.server.metrics_path
+            ),
             args=v.args,
-            gpu=ma.GpuRequest(count=v.gpu.count, mig_profile=v.gpu.mig_profile, time_sliced=v.gpu.time_sliced,
-                              model=v.gpu.model, model_memory_gib=v.gpu.model_memory_gib),
-            cpu=v.cpu, memory_gib=v.memory_gib, load_seconds=v.load_seconds,
+            gpu=ma.GpuRequest(
+                count=v.gpu.count,
+                mig_profile=v.gpu.mig_profile,
+                time_sliced=v.gpu.time_sliced,
+                model=v.gpu.model,
+                model_memory_gib=v.gpu.model_memory_gib,
+            ),
+            cpu=v.cpu,
+            memory_gib=v.memory_gib,
+            load_seconds=v.load_seconds,
             artifact=ma.Artifact(v.artifact.uri, v.artifact.sha256) if v.artifact else None,
             autoscaling=_scaling(v.autoscaling) if v.autoscaling else None,
             metadata=dict(sorted(v.metadata.items())),
@@ -45,21 +65,37 @@ def release_args(spec: StackSpec, index: int, pools: Sequence[ma.PoolLike],
     )
     t = m.traffic
     traffic = ma.Traffic(
-        stable=t.stable, candidate=t.candidate, candidate_weight=t.candidate_weight,
+        stable=t.stable,
+        candidate=t.candidate,
+        candidate_weight=t.candidate_weight,
         ab_routes=tuple(ma.AbRoute(r.header, r.version, r.values, r.regex) for r in t.ab_routes),
         shadow=ma.Shadow(t.shadow.version, t.shadow.percent) if t.shadow else None,
         timeout_seconds=t.timeout_seconds,
         retries=ma.Retries(t.retries.attempts, t.retries.retry_on, t.retries.allow_gpu_retries),
     )
     return ma.ModelReleaseArgs(
-        name=m.name, versions=versions, traffic=traffic, pools=tuple(pools), namespace=m.namespace,
+        name=m.name,
+        versions=versions,
+        traffic=traffic,
+        pools=tuple(pools),
+        namespace=m.namespace,
         # A namespace named by several models is created once by stacks/models.py, not by a release.
         own_namespace=False if shared else None,
-        hosts=m.hosts, gateway=m.gateway, gateway_route=gateway_route(spec, m), tier=m.tier, autoscaling=_scaling(m.autoscaling),
+        hosts=m.hosts,
+        gateway=m.gateway,
+        gateway_route=gateway_route(spec, m),
+        tier=m.tier,
+        autoscaling=_scaling(m.autoscaling),
         slo=ma.Slo(m.slo.p99_ms, m.slo.error_ratio, m.slo.window, m.slo.min_rps),
-        rollout_steps=m.rollout_steps, stable_scaling=m.stable_scaling, max_surge=m.max_surge,
-        termination_grace_seconds=m.termination_grace_seconds, artifact_bucket=m.artifact_bucket,
+        rollout_steps=m.rollout_steps,
+        stable_scaling=m.stable_scaling,
+        max_surge=m.max_surge,
+        termination_grace_seconds=m.termination_grace_seconds,
+        artifact_bucket=m.artifact_bucket,
         cache=ma.Cache(m.cache.size_gib, m.cache.storage_class) if m.cache else None,
-        environment=spec.environment, cloud=spec.cloud, identity=identity,
-        other_release_demands=tuple(others), key=f"gpu-platform:models[{index}]",
+        environment=spec.environment,
+        cloud=spec.cloud,
+        identity=identity,
+        other_release_demands=tuple(others),
+        key=f"gpu-platform:models[{index}]",
     )

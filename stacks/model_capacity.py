@@ -46,8 +46,9 @@ class ModelCapacity:
 _LAST: list[tuple[StackSpec, tuple[ma.PoolLike, ...], tuple[int, ...], ModelCapacity]] = []
 
 
-def model_capacity(spec: StackSpec, pools: Sequence[ma.PoolLike],
-                   checked: Sequence[int] | None = None) -> ModelCapacity:
+def model_capacity(
+    spec: StackSpec, pools: Sequence[ma.PoolLike], checked: Sequence[int] | None = None
+) -> ModelCapacity:
     """Capacity of `spec.models[checked]` (default: all) on `pools`; computed once per spec object."""
     idx = tuple(range(len(spec.models))) if checked is None else tuple(checked)
     key_pools = tuple(pools)
@@ -56,8 +57,10 @@ def model_capacity(spec: StackSpec, pools: Sequence[ma.PoolLike],
             return result
     base = [release_args(spec, i, key_pools) for i in idx]
     floors = [floor_demands(a) for a in base]
-    full = tuple(release_args(spec, i, key_pools, others=[d for k, ds in enumerate(floors) if k != n for d in ds])
-                 for n, i in enumerate(idx))
+    full = tuple(
+        release_args(spec, i, key_pools, others=[d for k, ds in enumerate(floors) if k != n for d in ds])
+        for n, i in enumerate(idx)
+    )
     problems = tuple(tuple(p) for p in check_all(full))
     result = ModelCapacity(idx, full, problems)
     _LAST[:] = [*_LAST[-3:], (spec, key_pools, idx, result)]  # a few specs per process (tests plan several)

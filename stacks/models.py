@@ -54,42 +54,69 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
     if not spec.models:
         return []
     k8s_opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
-    tiers = [k8s.scheduling.v1.PriorityClass(
-        f"models-{tier}",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=priority_class(tier)),
-        value=value, global_default=False, description=_TIER_TEXT[tier],
-        preemption_policy="Never" if tier == "batch" else "PreemptLowerPriority",
-        opts=k8s_opts) for tier, value in PRIORITY_CLASSES.items()]
-    identity = (ma.WorkloadIdentity(cluster.oidc_provider_arn, cluster.oidc_issuer_url)
-                if cluster.oidc_provider_arn is not None and cluster.oidc_issuer_url is not None else None)
+    tiers = [
+        k8s.scheduling.v1.PriorityClass(
+            f"models-{tier}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=priority_class(tier)),
+            value=value,
+            global_default=False,
+            description=_TIER_TEXT[tier],
+            preemption_policy="Never" if tier == "batch" else "PreemptLowerPriority",
+            opts=k8s_opts,
+        )
+        for tier, value in PRIORITY_CLASSES.items()
+    ]
+    identity = (
+        ma.WorkloadIdentity(cluster.oidc_provider_arn, cluster.oidc_issuer_url)
+        if cluster.oidc_provider_arn is not None and cluster.oidc_issuer_url is not None
+        else None
+    )
     checked = model_capacity(spec, cluster.pools)  # once per spec: the spec rule already computed it
-    releases_args = [release_args(spec, i, cluster.pools, identity, others=a.other_release_demands)
-                     for i, a in enumerate(checked.args)]
+    releases_args = [
+        release_args(spec, i, cluster.pools, identity, others=a.other_release_demands)
+        for i, a in enumerate(checked.args)
+    ]
     shared: dict[str, list[ma.ModelReleaseArgs]] = {}
     for a in releases_args:
         if not a.owns_namespace:
             shared.setdefault(a.ns, []).append(a)
     crds = platform.crds if platform is not None else CrdReleases()
     namespaces: dict[str, ModelNamespace] = {
-        ns: ModelNamespace(f"models-{ns}", ModelNamespaceArgs(name=ns, quota=add_quotas([quota(a) for a in group])),
-                           opts=k8s_opts, crds=crds)
-        for ns, group in sorted(shared.items())}
+        ns: ModelNamespace(
+            f"models-{ns}",
+            ModelNamespaceArgs(name=ns, quota=add_quotas([quota(a) for a in group])),
+            opts=k8s_opts,
+            crds=crds,
+        )
+        for ns, group in sorted(shared.items())
+    }
     providers: list[pulumi.ProviderResource] = [cluster.k8s_provider]
     aws_provider = cluster.extra.get("aws_provider")
     if isinstance(aws_provider, pulumi.ProviderResource):
         providers.append(aws_provider)
     elif spec.cloud == "aws" and any(m.artifact_bucket for m in spec.models):
         # The cluster layer keeps its AWS provider to itself; pin ours to the same region and tags.
-        providers.append(aws.Provider("models-aws", region=spec.region,
-                                      default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec))))
+        providers.append(
+            aws.Provider(
+                "models-aws", region=spec.region, default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec))
+            )
+        )
     releases: list[ModelRelease] = []
     for i, a in enumerate(releases_args):
         deps: list[pulumi.Resource] = [*tiers, *([namespaces[a.ns]] if a.ns in namespaces else [])]
-        releases.append(ModelRelease(a.name, a, opts=pulumi.ResourceOptions(providers=providers), depends_on=deps,
-                                     crds=crds,
-                                     capacity_problems=checked.problems_of(i)))
-    summary: dict[str, Any] = {r.args.name: {"namespace": r.args.ns, "hosts": list(r.args.hosts), "weights": r.weights()}
-                               for r in releases}
+        releases.append(
+            ModelRelease(
+                a.name,
+                a,
+                opts=pulumi.ResourceOptions(providers=providers),
+                depends_on=deps,
+                crds=crds,
+                capacity_problems=checked.problems_of(i),
+            )
+        )
+    summary: dict[str, Any] = {
+        r.args.name: {"namespace": r.args.ns, "hosts": list(r.args.hosts), "weights": r.weights()} for r in releases
+    }
     pulumi.export("modelReleases", summary)
     pulumi.export("modelCapacityReport", render_costs(checked.costs()))
     return releases

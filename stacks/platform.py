@@ -21,8 +21,11 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
     added = addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging, KEDA (issue 5)
     crds = added.crds
     gpu = gpu_layer.build(  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)
-        spec, cluster, monitoring_depends_on=[crds.prometheus] if crds.prometheus is not None else (),
-        demands=release_demands(spec, cluster.pools))  # the model releases' pods at their worst rollout step
+        spec,
+        cluster,
+        monitoring_depends_on=[crds.prometheus] if crds.prometheus is not None else (),
+        demands=release_demands(spec, cluster.pools),
+    )  # the model releases' pods at their worst rollout step
     if gpu.nvidia is not None and gpu.nvidia.gpu_operator is not None:
         crds = dataclasses.replace(crds, gpu_operator=gpu.nvidia.gpu_operator)
     return PlatformFacts(crds=crds)

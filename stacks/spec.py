@@ -17,14 +17,27 @@ from pulumi.runtime import config as runtime_config
 from pydantic import ValidationError
 
 from stacks import (
-    spec_addon_rules, spec_alicloud_rules, spec_aws_rules, spec_gpu_rules, spec_model_rules, spec_pool_rules, spec_rules,
+    spec_addon_rules,
+    spec_alicloud_rules,
+    spec_aws_rules,
+    spec_gpu_rules,
+    spec_model_rules,
+    spec_pool_rules,
+    spec_rules,
 )
 from stacks.errors import NAMESPACE, ConfigError, did_you_mean, from_validation_error, key_path
 from stacks.spec_models import StackSpec
 
 __all__ = ["ConfigError", "StackSpec", "load_spec", "parse_spec"]
-_RULE_MODULES = (spec_rules, spec_pool_rules, spec_addon_rules, spec_aws_rules, spec_model_rules, spec_gpu_rules,
-                 spec_alicloud_rules)  # importing registers their rules
+_RULE_MODULES = (
+    spec_rules,
+    spec_pool_rules,
+    spec_addon_rules,
+    spec_aws_rules,
+    spec_model_rules,
+    spec_gpu_rules,
+    spec_alicloud_rules,
+)  # importing registers their rules
 
 
 def _all_config() -> dict[str, Any]:
@@ -40,7 +53,7 @@ def raw_from_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     for key, value in config.items():
         if not key.startswith(prefix):
             continue
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if isinstance(value, str) and value[:1] in ("{", "["):
             try:
                 value = json.loads(value)

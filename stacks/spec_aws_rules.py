@@ -22,10 +22,14 @@ def aws_node_group_names(spec: StackSpec) -> Iterator[Problem]:
     for i, pool in enumerate(spec.node_pools):
         prefix = node_group_name_prefix(spec.cluster_name, pool.name)
         if len(prefix) > NODE_GROUP_NAME_PREFIX_MAX:
-            yield ("nodePools", i, "name"), (
-                f"{show(pool.name)} makes the EKS node group name prefix {show(prefix)} {len(prefix)} characters "
-                f"long; EKS node group names are at most 63 characters, so the prefix may have at most "
-                f"{NODE_GROUP_NAME_PREFIX_MAX}: shorten the pool or the cluster name")
+            yield (
+                ("nodePools", i, "name"),
+                (
+                    f"{show(pool.name)} makes the EKS node group name prefix {show(prefix)} {len(prefix)} characters "
+                    f"long; EKS node group names are at most 63 characters, so the prefix may have at most "
+                    f"{NODE_GROUP_NAME_PREFIX_MAX}: shorten the pool or the cluster name"
+                ),
+            )
 
 
 @rule
@@ -35,16 +39,27 @@ def aws_registry(spec: StackSpec) -> Iterator[Problem]:
     reg = spec.registry
     arn = reg.github_oidc_provider_arn
     if arn is not None and not GITHUB_OIDC_ARN_RE.match(arn):
-        yield ("registry", "githubOidcProviderArn"), (
-            f"{show(arn)} is not the ARN of a GitHub Actions OIDC provider; write it like "
-            "'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'")
+        yield (
+            ("registry", "githubOidcProviderArn"),
+            (
+                f"{show(arn)} is not the ARN of a GitHub Actions OIDC provider; write it like "
+                "'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'"
+            ),
+        )
     if arn is not None and not reg.ci_push_repos:
-        yield ("registry", "githubOidcProviderArn"), ("given while ciPushRepos is empty (no CI role uses it); "
-                                                      "list the repositories allowed to push or remove it")
+        yield (
+            ("registry", "githubOidcProviderArn"),
+            (
+                "given while ciPushRepos is empty (no CI role uses it); "
+                "list the repositories allowed to push or remove it"
+            ),
+        )
     for i, region in enumerate(reg.replication_regions):
         if not AWS_REGION_RE.match(region):
-            yield ("registry", "replicationRegions", i), (f"{show(region)} is not an AWS region; write it like "
-                                                          "'us-west-2'")
+            yield (
+                ("registry", "replicationRegions", i),
+                (f"{show(region)} is not an AWS region; write it like 'us-west-2'"),
+            )
     for i, region in enumerate(reg.replication_regions):
         if region in reg.replication_regions[:i]:
             yield ("registry", "replicationRegions", i), f"{show(region)} is listed twice; list each region once"

@@ -26,17 +26,30 @@ def gpu_sharing(spec: StackSpec) -> Iterator[Problem]:
             continue
         loc: Loc = ("nodePools", i, "gpu")
         if gpu.time_slicing is not None and gpu.time_slicing.replicas > MAX_TIME_SLICING_REPLICAS:
-            yield (*loc, "timeSlicing", "replicas"), (
-                f"{gpu.time_slicing.replicas} is more than {MAX_TIME_SLICING_REPLICAS} pods per GPU (each needs its "
-                "own CUDA context and GPU memory); lower it, or use MIG or a larger GPU")
+            yield (
+                (*loc, "timeSlicing", "replicas"),
+                (
+                    f"{gpu.time_slicing.replicas} is more than {MAX_TIME_SLICING_REPLICAS} pods per GPU (each needs its "
+                    "own CUDA context and GPU memory); lower it, or use MIG or a larger GPU"
+                ),
+            )
         inst = catalog().instance(spec.cloud, pool.instance_types[0])
         ami = pool.ami_type
-        if (spec.cloud == "aws" and inst is not None and inst.is_gpu and ami is not None
-                and ami.startswith("BOTTLEROCKET") and gpu.sharing != "none"):
+        if (
+            spec.cloud == "aws"
+            and inst is not None
+            and inst.is_gpu
+            and ami is not None
+            and ami.startswith("BOTTLEROCKET")
+            and gpu.sharing != "none"
+        ):
             # Bottlerocket's own device plugin and MIG manager are configured through its settings API
             # (user data), not through our device-plugin config map and mig-parted ConfigMap.
-            yield (*loc, "sharing"), (
-                f"{show(gpu.sharing)} is not supported on {ami}: Bottlerocket configures GPU sharing in its own "
-                "settings, which this platform does not render; use amiType AL2023_x86_64_NVIDIA "
-                "(or AL2023_ARM_64_NVIDIA) or sharing: none")
-
+            yield (
+                (*loc, "sharing"),
+                (
+                    f"{show(gpu.sharing)} is not supported on {ami}: Bottlerocket configures GPU sharing in its own "
+                    "settings, which this platform does not render; use amiType AL2023_x86_64_NVIDIA "
+                    "(or AL2023_ARM_64_NVIDIA) or sharing: none"
+                ),
+            )

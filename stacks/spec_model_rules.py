@@ -38,8 +38,10 @@ def models(spec: StackSpec) -> Iterator[Problem]:
         for i, m in enumerate(spec.models):
             for j, v in enumerate(m.versions):
                 if v.artifact is None:
-                    yield ("models", i, "versions", j, "artifact"), (
-                        "required in prod: set {uri, sha256} so the served weights are the evaluated ones")
+                    yield (
+                        ("models", i, "versions", j, "artifact"),
+                        ("required in prod: set {uri, sha256} so the served weights are the evaluated ones"),
+                    )
     checked = model_capacity(spec, pools, clean)  # once per stack: models.build and the platform plan reuse it
     for i in clean:
         for msg in checked.problems_of(i):

@@ -28,7 +28,11 @@ class Spec(BaseModel):
     """Base: frozen, camelCase keys, unknown keys are errors."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, strict=False,
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        strict=False,
         use_attribute_docstrings=True,
     )
 
@@ -235,8 +239,10 @@ _DURATION_RE = re.compile(r"^[1-9][0-9]*(s|m|h)$")
 def _duration(value: str) -> str:
     if not _DURATION_RE.match(value):
         raise PydanticCustomError(
-            "gp_duration", "{got} is not a duration; write a whole number with s, m or h, e.g. '10m'",
-            {"got": show(value)})
+            "gp_duration",
+            "{got} is not a duration; write a whole number with s, m or h, e.g. '10m'",
+            {"got": show(value)},
+        )
     return value
 
 

@@ -25,8 +25,30 @@ RULES: list[Rule] = []
 DEPENDENT: list[tuple[Rule, tuple[str, ...]]] = []
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 # Kubernetes label / taint key: optional DNS prefix, then a name of up to 63 characters.
 LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
@@ -66,8 +88,10 @@ def _dupes(values: Iterable[str]) -> set[str]:
 def zones(spec: StackSpec) -> Iterator[Problem]:
     for i, zone in enumerate(spec.zones):
         if not zone.startswith(spec.region):
-            yield ("zones", i), (f"{show(zone)} is not a zone of region {show(spec.region)}; "
-                                 f"use zones named {spec.region}<letter>")
+            yield (
+                ("zones", i),
+                (f"{show(zone)} is not a zone of region {show(spec.region)}; use zones named {spec.region}<letter>"),
+            )
     for zone in sorted(_dupes(spec.zones)):
         yield ("zones",), f"{show(zone)} is listed twice; list each zone once"
     need = 2 if (spec.cloud == "aws" or spec.is_prod) else 1
@@ -80,21 +104,34 @@ def zones(spec: StackSpec) -> Iterator[Problem]:
 def cluster(spec: StackSpec) -> Iterator[Problem]:
     c = spec.cluster
     if c.kubernetes_version not in KUBERNETES_VERSIONS:
-        yield ("cluster", "kubernetesVersion"), (f"{show(c.kubernetes_version)} is not supported; choose one of "
-                                                 + ", ".join(KUBERNETES_VERSIONS))
+        yield (
+            ("cluster", "kubernetesVersion"),
+            (f"{show(c.kubernetes_version)} is not supported; choose one of " + ", ".join(KUBERNETES_VERSIONS)),
+        )
     if spec.cloud == "alicloud" and not 1 <= c.log_retention_days <= 3650:
-        yield ("cluster", "logRetentionDays"), (f"{c.log_retention_days} is outside 1..3650 days (Log Service TTL); "
-                                                "choose a value in that range")
+        yield (
+            ("cluster", "logRetentionDays"),
+            (f"{c.log_retention_days} is outside 1..3650 days (Log Service TTL); choose a value in that range"),
+        )
     if spec.cloud == "aws" and c.log_retention_days not in LOG_RETENTION_DAYS:
         near = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - c.log_retention_days))
-        yield ("cluster", "logRetentionDays"), (f"{c.log_retention_days} is not a CloudWatch retention period; "
-                                                f"use {near} (allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})")
+        yield (
+            ("cluster", "logRetentionDays"),
+            (
+                f"{c.log_retention_days} is not a CloudWatch retention period; "
+                f"use {near} (allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})"
+            ),
+        )
     if spec.cloud == "aws":
         for i, arn in enumerate(c.admin_principals):
             if not AWS_PRINCIPAL_RE.match(arn):
-                yield ("cluster", "adminPrincipals", i), (
-                    f"{show(arn)} is not an IAM role or user ARN; write it like "
-                    "'arn:aws:iam::123456789012:role/platform-admin'")
+                yield (
+                    ("cluster", "adminPrincipals", i),
+                    (
+                        f"{show(arn)} is not an IAM role or user ARN; write it like "
+                        "'arn:aws:iam::123456789012:role/platform-admin'"
+                    ),
+                )
 
 
 @rule
@@ -104,11 +141,21 @@ def network(spec: StackSpec) -> Iterator[Problem]:
     svc = ipaddress.ip_network(net.service_cidr)
     loc: Loc = ("cluster", "network")
     if not 16 <= vpc.prefixlen <= 20:
-        yield (*loc, "vpcCidr"), (f"{show(net.vpc_cidr)} has prefix /{vpc.prefixlen}; use a /16 to /20 "
-                                  "(each zone needs a large private subnet for pod IPs)")
+        yield (
+            (*loc, "vpcCidr"),
+            (
+                f"{show(net.vpc_cidr)} has prefix /{vpc.prefixlen}; use a /16 to /20 "
+                "(each zone needs a large private subnet for pod IPs)"
+            ),
+        )
     if vpc.overlaps(svc):
-        yield (*loc, "serviceCidr"), (f"{show(net.service_cidr)} overlaps vpcCidr {show(net.vpc_cidr)}; "
-                                      "choose a Service CIDR outside the VPC, e.g. '172.20.0.0/16'")
+        yield (
+            (*loc, "serviceCidr"),
+            (
+                f"{show(net.service_cidr)} overlaps vpcCidr {show(net.vpc_cidr)}; "
+                "choose a Service CIDR outside the VPC, e.g. '172.20.0.0/16'"
+            ),
+        )
     if not vpc.is_private:
         yield (*loc, "vpcCidr"), f"{show(net.vpc_cidr)} is not a private (RFC 1918) range; use e.g. '10.0.0.0/16'"
     if len(spec.zones) > 6:
@@ -120,16 +167,29 @@ def endpoint(spec: StackSpec) -> Iterator[Problem]:
     e = spec.cluster.endpoint
     loc: Loc = ("cluster", "endpoint")
     if not e.private_access and not e.public_access:
-        yield (*loc, "privateAccess"), "false while publicAccess is false leaves no API endpoint; set privateAccess: true"
+        yield (
+            (*loc, "privateAccess"),
+            "false while publicAccess is false leaves no API endpoint; set privateAccess: true",
+        )
     if e.public_access and not e.public_access_cidrs:
-        yield (*loc, "publicAccessCidrs"), ("empty while publicAccess is true; list the CIDRs allowed to reach the "
-                                            "API server (e.g. your VPN egress '203.0.113.0/24')")
+        yield (
+            (*loc, "publicAccessCidrs"),
+            (
+                "empty while publicAccess is true; list the CIDRs allowed to reach the "
+                "API server (e.g. your VPN egress '203.0.113.0/24')"
+            ),
+        )
     if not e.public_access and e.public_access_cidrs:
         yield (*loc, "publicAccessCidrs"), "given while publicAccess is false; set publicAccess: true or remove them"
     for i, cidr in enumerate(e.public_access_cidrs):
         if ipaddress.ip_network(cidr).prefixlen == 0 and not e.allow_world:
-            yield (*loc, "publicAccessCidrs", i), ("'0.0.0.0/0' opens the API server to the whole internet; "
-                                                   "list narrower CIDRs, or set allowWorld: true to accept the risk")
+            yield (
+                (*loc, "publicAccessCidrs", i),
+                (
+                    "'0.0.0.0/0' opens the API server to the whole internet; "
+                    "list narrower CIDRs, or set allowWorld: true to accept the risk"
+                ),
+            )
 
 
 @rule
@@ -144,8 +204,10 @@ def node_pools(spec: StackSpec) -> Iterator[Problem]:
             if not LABEL_KEY_RE.match(key):
                 yield (*loc, "labels", key), f"{show(key)} is not a valid Kubernetes label key"
             if not LABEL_VALUE_RE.match(value):
-                yield (*loc, "labels", key), (f"value {show(value)} is not a valid label value "
-                                              "(63 chars max: letters, digits, '-', '_', '.')")
+                yield (
+                    (*loc, "labels", key),
+                    (f"value {show(value)} is not a valid label value (63 chars max: letters, digits, '-', '_', '.')"),
+                )
         for j, taint in enumerate(pool.taints):
             if not LABEL_KEY_RE.match(taint.key):
                 yield (*loc, "taints", j, "key"), f"{show(taint.key)} is not a valid taint key"
@@ -166,20 +228,28 @@ def _gpu_block(gpu: GpuSpec | None, loc: Loc) -> Iterator[Problem]:
     if gpu.sharing == "time-slicing" and gpu.time_slicing is None:
         yield (*loc, "timeSlicing"), "required when sharing is 'time-slicing'; add timeSlicing: {replicas: 4}"
     if gpu.sharing != "time-slicing" and gpu.time_slicing is not None:
-        yield (*loc, "timeSlicing"), (f"given while sharing is {show(gpu.sharing)}; set sharing: time-slicing "
-                                      "or remove the timeSlicing block")
+        yield (
+            (*loc, "timeSlicing"),
+            (f"given while sharing is {show(gpu.sharing)}; set sharing: time-slicing or remove the timeSlicing block"),
+        )
     if gpu.time_slicing is not None and gpu.time_slicing.replicas < 2:
-        yield (*loc, "timeSlicing", "replicas"), (f"{gpu.time_slicing.replicas} shares nothing; use 2 or more "
-                                                  "(or sharing: none for whole GPUs)")
+        yield (
+            (*loc, "timeSlicing", "replicas"),
+            (f"{gpu.time_slicing.replicas} shares nothing; use 2 or more (or sharing: none for whole GPUs)"),
+        )
 
 
 @rule
 def registry(spec: StackSpec) -> Iterator[Problem]:
     for i, region in enumerate(spec.registry.replication_regions):
         if region == spec.region:
-            yield ("registry", "replicationRegions", i), (f"{show(region)} is the stack's own region; "
-                                                          "replicate to other regions only")
+            yield (
+                ("registry", "replicationRegions", i),
+                (f"{show(region)} is the stack's own region; replicate to other regions only"),
+            )
     for i, repo in enumerate(spec.registry.ci_push_repos):
         if not re.match(r"^[\w.-]+/[\w.-]+(:[\w./*-]+)?$", repo):
-            yield ("registry", "ciPushRepos", i), (f"{show(repo)} is not a GitHub repository; write 'owner/repo' "
-                                                   "or 'owner/repo:refs/heads/main'")
+            yield (
+                ("registry", "ciPushRepos", i),
+                (f"{show(repo)} is not a GitHub repository; write 'owner/repo' or 'owner/repo:refs/heads/main'"),
+            )

@@ -10,7 +10,7 @@ import pytest
 
 from tools.offline.runner import PROJECT_DIR, run_stack
 
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 
 class Plan:

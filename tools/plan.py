@@ -26,8 +26,12 @@ def _plan(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.plan", description="Offline plan of one stack.")
     ap.add_argument("stack", help="stack name: uses Pulumi.<stack>.yaml")
     ap.add_argument("--out", type=Path, help="output directory (default build/plan/STACK)")
-    ap.add_argument("--project-dir", type=Path, default=PROJECT_DIR,
-                    help="directory holding Pulumi.yaml, Pulumi.STACK.yaml and __main__.py (default: this repo)")
+    ap.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="directory holding Pulumi.yaml, Pulumi.STACK.yaml and __main__.py (default: this repo)",
+    )
     args = ap.parse_args(argv)
     from tools.offline.runner import run_stack  # imports the Pulumi SDK; the diff path does not need it
 
@@ -43,10 +47,12 @@ def _plan(argv: list[str]) -> int:
     n_manifests = artifacts.write_all(plan, out)
     res = plan["resources"]
     kinds = Counter(r["type"].split(":")[0] for r in res if r["custom"])
-    print(f"stack {plan['stack']}: {len(res)} resources "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; "
-          f"{sum(1 for r in res if not r['custom'])} components), "
-          f"{sum(1 for r in res if r['options']['protect'])} protected, {n_manifests} manifests")
+    print(
+        f"stack {plan['stack']}: {len(res)} resources "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; "
+        f"{sum(1 for r in res if not r['custom'])} components), "
+        f"{sum(1 for r in res if r['options']['protect'])} protected, {n_manifests} manifests"
+    )
     for d in plan["diagnostics"]:
         print(f"  {d['severity']}: {d['message']}")
     print(f"wrote {out}/plan.json, {out}/manifests/, {out}/report.md")
@@ -58,8 +64,11 @@ def _diff(argv: list[str]) -> int:
     ap.add_argument("base", type=Path)
     ap.add_argument("head", type=Path)
     ap.add_argument("--markdown", action="store_true", help="markdown for a pull-request comment")
-    ap.add_argument("--fail-on-stateful-delete", action="store_true",
-                    help="exit 3 when a protected or stateful resource would be deleted")
+    ap.add_argument(
+        "--fail-on-stateful-delete",
+        action="store_true",
+        help="exit 3 when a protected or stateful resource would be deleted",
+    )
     args = ap.parse_args(argv)
     d = diff_plans(json.loads(args.base.read_text()), json.loads(args.head.read_text()))
     sys.stdout.write(render_markdown(d) if args.markdown else render_text(d))

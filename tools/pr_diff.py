@@ -69,14 +69,18 @@ def worktree(repo: Path, rev: str, where: Path) -> Iterator[Path]:
 
 
 def stacks_in(tree: Path) -> set[str]:
-    return {p.name[len("Pulumi."):-len(".yaml")] for p in tree.glob("Pulumi.*.yaml")}
+    return {p.name[len("Pulumi.") : -len(".yaml")] for p in tree.glob("Pulumi.*.yaml")}
 
 
 def run_plan(tree: Path, stack: str, out: Path) -> tuple[dict[str, Any] | None, str]:
     """(plan, "") or (None, error). The runner and CLI are this checkout's; the program is the tree's."""
     res = subprocess.run(
         [sys.executable, "-m", "tools.plan", stack, "--project-dir", str(tree), "--out", str(out)],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if res.returncode != 0:
         return None, (res.stderr.strip() or res.stdout.strip() or f"exit {res.returncode}")
     return json.loads((out / "plan.json").read_text()), ""
@@ -109,8 +113,9 @@ def cached_plan(cache: Path | None, rev: str, tree: Path, stack: str, out: Path)
     return json.loads((hit / "plan.json").read_text()), ""
 
 
-def plan_both(repo: Path, base: str, head: str, work: Path, only: set[str] | None = None,
-              cache: Path | None = None) -> list[StackResult]:
+def plan_both(
+    repo: Path, base: str, head: str, work: Path, only: set[str] | None = None, cache: Path | None = None
+) -> list[StackResult]:
     plans: dict[str, dict[str, tuple[dict[str, Any] | None, str]]] = {"base": {}, "head": {}}
     names: set[str] = set()
     for side, rev in (("base", base), ("head", head)):
@@ -139,6 +144,7 @@ def plan_both(repo: Path, base: str, head: str, work: Path, only: set[str] | Non
 
 
 # -- capacity / cost --------------------------------------------------------------------------------------
+
 
 def _capacity(plan: dict[str, Any] | None) -> dict[str, Any] | None:
     cap = (plan or {}).get("outputs", {}).get("capacity")
@@ -195,8 +201,14 @@ def render_capacity(base: dict[str, Any] | None, head: dict[str, Any] | None) ->
     b, h = b or {}, h or {}
     rows: list[tuple[str, str, str, str]] = []
     for label, key, money in CAPACITY_ROWS:
-        rows.append((label, _money(b.get(key)) if b else "—", _money(h.get(key)) if h else "—",
-                     _delta(b.get(key), h.get(key), money)))
+        rows.append(
+            (
+                label,
+                _money(b.get(key)) if b else "—",
+                _money(h.get(key)) if h else "—",
+                _delta(b.get(key), h.get(key), money),
+            )
+        )
     for label, key in GPU_ROWS:
         gb, gh = (_gpus(b, key) if b else None), (_gpus(h, key) if h else None)
         rows.append((label, "—" if gb is None else str(gb), "—" if gh is None else str(gh), _delta(gb, gh, False)))
@@ -209,25 +221,36 @@ def render_capacity(base: dict[str, Any] | None, head: dict[str, Any] | None) ->
         for p in changed:
             pb, ph = pools_b.get(p) or {}, pools_h.get(p) or {}
             gpu = ph.get("gpuModel") or pb.get("gpuModel") or "—"
-            out.append(f"| {p} | {gpu} | {_size(pb)} → {_size(ph)} | "
-                       f"{_money(pb.get('usdPerHourAtMax')) if pb else '—'} → "
-                       f"{_money(ph.get('usdPerHourAtMax')) if ph else '—'} |")
+            out.append(
+                f"| {p} | {gpu} | {_size(pb)} → {_size(ph)} | "
+                f"{_money(pb.get('usdPerHourAtMax')) if pb else '—'} → "
+                f"{_money(ph.get('usdPerHourAtMax')) if ph else '—'} |"
+            )
     out.append("")
     return out
 
 
 # -- the comment ------------------------------------------------------------------------------------------
 
+
 def render_comment(results: list[StackResult], base: str, head: str) -> str:
     dangerous = sum(len(r.diff.dangerous) for r in results if r.diff)
     failed = [r.stack for r in results if r.error]
-    out = [MARKER, "## Offline plan diff", "",
-           f"Base `{base[:12]}` → head `{head[:12]}`, {len(results)} stack(s). Credential-free: the program run "
-           "under the recording monitor, not a cloud preview (no provider defaults, replacements or drift).", ""]
+    out = [
+        MARKER,
+        "## Offline plan diff",
+        "",
+        f"Base `{base[:12]}` → head `{head[:12]}`, {len(results)} stack(s). Credential-free: the program run "
+        "under the recording monitor, not a cloud preview (no provider defaults, replacements or drift).",
+        "",
+    ]
     if dangerous:
-        out += ["> [!CAUTION]",
-                f"> **{dangerous} protected or stateful resource(s) would be deleted.** Data would be lost; "
-                "this check fails until the change is reverted or made deliberately.", ""]
+        out += [
+            "> [!CAUTION]",
+            f"> **{dangerous} protected or stateful resource(s) would be deleted.** Data would be lost; "
+            "this check fails until the change is reverted or made deliberately.",
+            "",
+        ]
     if failed:
         out += ["> [!WARNING]", f"> The plan failed at head for: {', '.join(failed)}.", ""]
     for r in results:
@@ -244,19 +267,38 @@ def render_comment(results: list[StackResult], base: str, head: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.pr_diff", description="Offline plan diff of every stack between two git revisions, as one PR comment body.")
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.pr_diff",
+        description="Offline plan diff of every stack between two git revisions, as one PR comment body.",
+    )
     ap.add_argument("--repo", type=Path, default=PROJECT_DIR, help="git repository (default: this checkout)")
     ap.add_argument("--base", help="base revision (default: merge-base of origin/main and HEAD)")
     ap.add_argument("--head", default="HEAD", help="head revision (default: HEAD)")
     ap.add_argument("--out", type=Path, help="also write the comment body to this file")
-    ap.add_argument("--keep-plans", type=Path, metavar="DIR",
-                    help="keep the plans in DIR/{base,head}/STACK/ (default: a temporary directory)")
-    ap.add_argument("--stack", action="append", dest="stacks", metavar="STACK",
-                    help="only this stack (repeatable; default: every Pulumi.<stack>.yaml at either revision)")
-    ap.add_argument("--fail-on-stateful-delete", action="store_true",
-                    help="exit 3 when a protected or stateful resource would be deleted")
-    ap.add_argument("--plan-cache", type=Path, metavar="DIR",
-                    help="reuse plans of the same commit and runner from DIR (local reruns; not in CI)")
+    ap.add_argument(
+        "--keep-plans",
+        type=Path,
+        metavar="DIR",
+        help="keep the plans in DIR/{base,head}/STACK/ (default: a temporary directory)",
+    )
+    ap.add_argument(
+        "--stack",
+        action="append",
+        dest="stacks",
+        metavar="STACK",
+        help="only this stack (repeatable; default: every Pulumi.<stack>.yaml at either revision)",
+    )
+    ap.add_argument(
+        "--fail-on-stateful-delete",
+        action="store_true",
+        help="exit 3 when a protected or stateful resource would be deleted",
+    )
+    ap.add_argument(
+        "--plan-cache",
+        type=Path,
+        metavar="DIR",
+        help="reuse plans of the same commit and runner from DIR (local reruns; not in CI)",
+    )
     args = ap.parse_args(argv)
     repo = args.repo.resolve()
     base = git(repo, "rev-parse", args.base or default_base(repo))
@@ -275,8 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(r.error for r in results):
         return 2
     if args.fail_on_stateful_delete and any(r.diff and r.diff.dangerous for r in results):
-        print("\nWARNING: a protected or stateful resource would be deleted (see the comment above)",
-              file=sys.stderr)
+        print("\nWARNING: a protected or stateful resource would be deleted (see the comment above)", file=sys.stderr)
         return 3
     return 0
 

@@ -65,8 +65,10 @@ class StackFile:
         for m in self.models():
             if m.get("name") == name:
                 return m
-        raise SystemExit(f"error: {self.path.name} has no model {name!r}; models: "
-                         f"{', '.join(str(m.get('name')) for m in self.models()) or 'none'}")
+        raise SystemExit(
+            f"error: {self.path.name} has no model {name!r}; models: "
+            f"{', '.join(str(m.get('name')) for m in self.models()) or 'none'}"
+        )
 
     def text(self) -> str:
         buf = io.StringIO()
@@ -93,7 +95,9 @@ def next_weight(m: CommentedMap) -> int | None:
     return next((s for s in steps if s > w), None)
 
 
-def evaluate_gate(prometheus: str, workload: Workload, slo: SloTarget, timeout: float = 10.0) -> tuple[GateVerdict, dict[str, int]]:
+def evaluate_gate(
+    prometheus: str, workload: Workload, slo: SloTarget, timeout: float = 10.0
+) -> tuple[GateVerdict, dict[str, int]]:
     """Run the gate's instant queries against Prometheus' HTTP API and decide (slo.gate_verdict)."""
     counts: dict[str, int] = {}
     for name, query in gate_queries(workload, slo).items():
@@ -108,8 +112,12 @@ def evaluate_gate(prometheus: str, workload: Workload, slo: SloTarget, timeout: 
 
 def _slo(m: CommentedMap) -> SloTarget:
     s = m.get("slo") or {}
-    return SloTarget(p99_ms=float(s.get("p99Ms", 2000)), error_ratio=float(s.get("errorRatio", 0.01)),
-                     window=str(s.get("window", "5m")), min_rps=float(s.get("minRps", 0.1)))
+    return SloTarget(
+        p99_ms=float(s.get("p99Ms", 2000)),
+        error_ratio=float(s.get("errorRatio", 0.01)),
+        window=str(s.get("window", "5m")),
+        min_rps=float(s.get("minRps", 0.1)),
+    )
 
 
 def _plan(stack: str, project_dir: Path) -> dict[str, Any]:
@@ -162,12 +170,18 @@ def cmd_promote(args: argparse.Namespace) -> int:
     if args.prometheus:
         ns = str(m.get("namespace") or m["name"])
         verdict, counts = evaluate_gate(args.prometheus, Workload(ns, str(m["name"]), str(cand)), _slo(m))
-        print(f"gate {args.model} {cand} at {current}%: {verdict} (series: " +
-              ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")")
+        print(
+            f"gate {args.model} {cand} at {current}%: {verdict} (series: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + ")"
+        )
         if verdict != "pass":
-            why = ("too little traffic to judge; inconclusive is never a pass — wait for traffic or raise it "
-                   "with a header route" if verdict == "inconclusive" else
-                   f"SLO breached; roll back with: python -m tools.release rollback {args.model} --stack {args.stack}")
+            why = (
+                "too little traffic to judge; inconclusive is never a pass — wait for traffic or raise it "
+                "with a header route"
+                if verdict == "inconclusive"
+                else f"SLO breached; roll back with: python -m tools.release rollback {args.model} --stack {args.stack}"
+            )
             print(f"promotion refused: {why}", file=sys.stderr)
             return 1
     before = split(m)
@@ -176,8 +190,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
         del t["candidate"]
         if "candidateWeight" in t:
             del t["candidateWeight"]
-        return _apply(sf, args.stack, args.project_dir,
-                      f"{args.model}: rollout finished, {before} -> {split(m)} (previous stable stays deployed, warm)")
+        return _apply(
+            sf,
+            args.stack,
+            args.project_dir,
+            f"{args.model}: rollout finished, {before} -> {split(m)} (previous stable stays deployed, warm)",
+        )
     target = next_weight(m) if args.next else args.to
     if target is None or not 0 <= target <= 100:
         print(f"error: weight must be 0-100, got {target}", file=sys.stderr)
@@ -195,8 +213,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return 0
     before = split(m)
     t["candidateWeight"] = 0
-    return _apply(sf, args.stack, args.project_dir,
-                  f"{args.model}: rollback, {before} -> {split(m)} (stable was never scaled down)")
+    return _apply(
+        sf,
+        args.stack,
+        args.project_dir,
+        f"{args.model}: rollback, {before} -> {split(m)} (stable was never scaled down)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,8 +32,7 @@ CONTROL_PLANE_LOG_COMPONENTS = ("apiserver", "kcm", "scheduler", "ccm", "control
 # Create-only arguments: the provider documents them as "only work for Create", so a later edit would
 # show a perpetual diff that never applies (and `addons` edits are silently dropped, terraform-provider-
 # alicloud#5907). Engine paths, so camelCase. Post-create add-on changes go through cs.KubernetesAddon.
-CLUSTER_IGNORE_CHANGES = ("addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds",
-                          "slbInternetEnabled")
+CLUSTER_IGNORE_CHANGES = ("addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds", "slbInternetEnabled")
 DEFAULT_STORAGE_CLASS = "alicloud-disk-essd-encrypted"
 # Kubeconfig lifetime for the provider. The provider is keyed on cluster_identifier, so a fresh
 # credential on the next run updates it in place; 24 h covers the longest `pulumi up` (GPU pools).
@@ -137,15 +136,21 @@ class AckCluster(pulumi.ComponentResource):
             ],
             addons=cluster_addons(args.network_plugin),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=list(args.after),
-                                        ignore_changes=list(CLUSTER_IGNORE_CHANGES)),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=list(args.after),
+                ignore_changes=list(CLUSTER_IGNORE_CHANGES),
+            ),
         )
 
         # No kubeconfig output on the cluster: a temporary credential from the API. Keyed on the cluster
         # id, so a rotated credential updates the provider in place instead of replacing every object.
         cred = alicloud.cs.get_cluster_credential_output(
-            cluster_id=self.cluster.id, temporary_duration_minutes=CREDENTIAL_MINUTES,
-            opts=pulumi.InvokeOutputOptions(parent=self))
+            cluster_id=self.cluster.id,
+            temporary_duration_minutes=CREDENTIAL_MINUTES,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
         self.kubeconfig = pulumi.Output.secret(cred.kube_config)
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
@@ -164,8 +169,13 @@ class AckCluster(pulumi.ComponentResource):
             ),
             provisioner="diskplugin.csi.alibabacloud.com",
             # ESSD cloud disks encrypted with the cluster's key (ACK's built-in classes are unencrypted).
-            parameters={"type": "cloud_essd", "performanceLevel": "PL1", "encrypted": "true",
-                        "kmsKeyId": self.secrets_key.id, "fstype": "ext4"},
+            parameters={
+                "type": "cloud_essd",
+                "performanceLevel": "PL1",
+                "encrypted": "true",
+                "kmsKeyId": self.secrets_key.id,
+                "fstype": "ext4",
+            },
             # A cloud disk is zonal: bind where the pod lands (GPU pools scale up in any zone).
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
@@ -174,8 +184,10 @@ class AckCluster(pulumi.ComponentResource):
         )
 
         rrsa = self.cluster.rrsa_metadata
-        self.register_outputs({
-            "clusterId": self.cluster.id,
-            "rrsaOidcIssuerUrl": rrsa.apply(lambda r: r.rrsa_oidc_issuer_url if r else None),
-            "ramOidcProviderArn": rrsa.apply(lambda r: r.ram_oidc_provider_arn if r else None),
-        })
+        self.register_outputs(
+            {
+                "clusterId": self.cluster.id,
+                "rrsaOidcIssuerUrl": rrsa.apply(lambda r: r.rrsa_oidc_issuer_url if r else None),
+                "ramOidcProviderArn": rrsa.apply(lambda r: r.ram_oidc_provider_arn if r else None),
+            }
+        )

@@ -64,17 +64,23 @@ class AcrRegistry(pulumi.ComponentResource):
             self._enterprise(name, args, child, keep, host)
         else:
             ns = alicloud.cr.Namespace(
-                f"{name}-namespace", name=args.namespace, auto_create=False, default_visibility="PRIVATE",
-                opts=keep)
+                f"{name}-namespace", name=args.namespace, auto_create=False, default_visibility="PRIVATE", opts=keep
+            )
             for repo in args.repositories:
                 r = alicloud.cr.Repo(
-                    f"{name}-{repo}", namespace=ns.name, name=repo, repo_type="PRIVATE",
-                    summary=f"{repo} images", opts=keep)
+                    f"{name}-{repo}",
+                    namespace=ns.name,
+                    name=repo,
+                    repo_type="PRIVATE",
+                    summary=f"{repo} images",
+                    opts=keep,
+                )
                 self.repository_urls[repo] = pulumi.Output.concat(host, "/", r.namespace, "/", r.name)
         self.register_outputs({"repositoryUrls": self.repository_urls})
 
-    def _enterprise(self, name: str, args: AcrRegistryArgs, child: pulumi.ResourceOptions,
-                    keep: pulumi.ResourceOptions, host: str) -> None:
+    def _enterprise(
+        self, name: str, args: AcrRegistryArgs, child: pulumi.ResourceOptions, keep: pulumi.ResourceOptions, host: str
+    ) -> None:
         instance = alicloud.cr.RegistryEnterpriseInstance(
             f"{name}-instance",
             instance_name=args.instance_name,
@@ -89,24 +95,55 @@ class AcrRegistry(pulumi.ComponentResource):
         )
         self.instance = instance
         ns = alicloud.cs.RegistryEnterpriseNamespace(
-            f"{name}-namespace", instance_id=instance.id, name=args.namespace,
+            f"{name}-namespace",
+            instance_id=instance.id,
+            name=args.namespace,
             auto_create=False,  # a typo in a push must fail, not create a public-by-accident repository
-            default_visibility="PRIVATE", opts=keep)
+            default_visibility="PRIVATE",
+            opts=keep,
+        )
         for repo in args.repositories:
             r = alicloud.cs.RegistryEnterpriseRepo(
-                f"{name}-{repo}", instance_id=instance.id, namespace=ns.name, name=repo, repo_type="PRIVATE",
-                summary=f"{repo} images", detail="Managed by gpu-platform; tags are immutable, deploy by digest.",
-                tag_immutability=True, opts=keep)
+                f"{name}-{repo}",
+                instance_id=instance.id,
+                namespace=ns.name,
+                name=repo,
+                repo_type="PRIVATE",
+                summary=f"{repo} images",
+                detail="Managed by gpu-platform; tags are immutable, deploy by digest.",
+                tag_immutability=True,
+                opts=keep,
+            )
             self.repository_urls[repo] = pulumi.Output.concat(host, "/", r.namespace, "/", r.name)
         alicloud.cr.ScanRule(
-            f"{name}-scan-on-push", instance_id=instance.id, rule_name=f"{args.namespace}-scan-on-push",
-            scan_scope="NAMESPACE", namespaces=[ns.name], repo_tag_filter_pattern=".*", trigger_type="AUTO",
-            scan_type="VUL", opts=child)
+            f"{name}-scan-on-push",
+            instance_id=instance.id,
+            rule_name=f"{args.namespace}-scan-on-push",
+            scan_scope="NAMESPACE",
+            namespaces=[ns.name],
+            repo_tag_filter_pattern=".*",
+            trigger_type="AUTO",
+            scan_type="VUL",
+            opts=child,
+        )
         alicloud.cr.ArtifactLifecycleRule(
-            f"{name}-retention", instance_id=instance.id, namespace_name=ns.name, scope="NAMESPACE",
-            auto=True, schedule_time="WEEK", tag_regexp=".*", retention_tag_count=args.keep_release_images,
-            opts=child)
+            f"{name}-retention",
+            instance_id=instance.id,
+            namespace_name=ns.name,
+            scope="NAMESPACE",
+            auto=True,
+            schedule_time="WEEK",
+            tag_regexp=".*",
+            retention_tag_count=args.keep_release_images,
+            opts=child,
+        )
         if args.vpc_id is not None and args.vswitch_id is not None:
             alicloud.cr.VpcEndpointLinkedVpc(
-                f"{name}-vpc-endpoint", instance_id=instance.id, vpc_id=args.vpc_id, vswitch_id=args.vswitch_id,
-                module_name="Registry", enable_create_dns_record_in_pvzt=True, opts=child)
+                f"{name}-vpc-endpoint",
+                instance_id=instance.id,
+                vpc_id=args.vpc_id,
+                vswitch_id=args.vswitch_id,
+                module_name="Registry",
+                enable_create_dns_record_in_pvzt=True,
+                opts=child,
+            )

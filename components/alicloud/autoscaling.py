@@ -35,10 +35,13 @@ SERVICE_ROLES = {
     "AliyunCSManagedNlcRole": "AliyunCSManagedNlcRolePolicy",
 }
 # Only the ACK service may assume them.
-SERVICE_TRUST = json.dumps({
-    "Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": ["cs.aliyuncs.com"]}}],
-    "Version": "1",
-}, sort_keys=True)
+SERVICE_TRUST = json.dumps(
+    {
+        "Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": ["cs.aliyuncs.com"]}}],
+        "Version": "1",
+    },
+    sort_keys=True,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,21 @@ class AckAutoscaling(pulumi.ComponentResource):
         if args.create_service_roles:
             for role_name, policy in SERVICE_ROLES.items():
                 role = alicloud.ram.Role(
-                    f"{name}-{role_name}", role_name=role_name, assume_role_policy_document=SERVICE_TRUST,
-                    description=f"ACK assumes this role ({policy})", opts=child)
-                attachments.append(alicloud.ram.RolePolicyAttachment(
-                    f"{name}-{role_name}", role_name=role.role_name, policy_name=policy, policy_type="System",
-                    opts=child))
+                    f"{name}-{role_name}",
+                    role_name=role_name,
+                    assume_role_policy_document=SERVICE_TRUST,
+                    description=f"ACK assumes this role ({policy})",
+                    opts=child,
+                )
+                attachments.append(
+                    alicloud.ram.RolePolicyAttachment(
+                        f"{name}-{role_name}",
+                        role_name=role.role_name,
+                        policy_name=policy,
+                        policy_type="System",
+                        opts=child,
+                    )
+                )
                 self.roles.append(role)
 
         self.config = alicloud.cs.AutoscalingConfig(

@@ -58,17 +58,26 @@ class AlicloudNetwork(pulumi.ComponentResource):
         cn = args.cluster_name
 
         self.vpc = alicloud.vpc.Network(
-            f"{name}-vpc", vpc_name=cn, cidr_block=args.vpc_cidr,
-            description=f"ACK cluster {cn}", tags=tags, opts=child)
+            f"{name}-vpc", vpc_name=cn, cidr_block=args.vpc_cidr, description=f"ACK cluster {cn}", tags=tags, opts=child
+        )
         vpc_id = self.vpc.id
 
         def vswitch(role: str, zone: str, cidr: str) -> alicloud.vpc.Switch:
             return alicloud.vpc.Switch(
-                f"{name}-{role}-{zone}", vswitch_name=f"{cn}-{role}-{zone}", vpc_id=vpc_id, zone_id=zone,
-                cidr_block=cidr, description=f"{role} of ACK cluster {cn}", tags=tags, opts=child)
+                f"{name}-{role}-{zone}",
+                vswitch_name=f"{cn}-{role}-{zone}",
+                vpc_id=vpc_id,
+                zone_id=zone,
+                cidr_block=cidr,
+                description=f"{role} of ACK cluster {cn}",
+                tags=tags,
+                opts=child,
+            )
 
         # -- NAT gateways with their EIP (one, or one per zone) ---------------------------------------
-        nat_by_zone: dict[int, tuple[alicloud.vpc.NatGateway, alicloud.ecs.EipAddress, alicloud.ecs.EipAssociation]] = {}
+        nat_by_zone: dict[
+            int, tuple[alicloud.vpc.NatGateway, alicloud.ecs.EipAddress, alicloud.ecs.EipAssociation]
+        ] = {}
         for z in nat_zones(plan, args.nat_gateways):
             nat_vsw = vswitch("nat", z.zone, z.public_cidr)
             nat = alicloud.vpc.NatGateway(
@@ -97,7 +106,8 @@ class AlicloudNetwork(pulumi.ComponentResource):
                 opts=child,
             )
             assoc = alicloud.ecs.EipAssociation(
-                f"{name}-nat-{z.zone}", allocation_id=eip.id, instance_id=nat.id, instance_type="Nat", opts=child)
+                f"{name}-nat-{z.zone}", allocation_id=eip.id, instance_id=nat.id, instance_type="Nat", opts=child
+            )
             nat_by_zone[z.index] = (nat, eip, assoc)
         self.nat_gateways = [nat_by_zone[i][0] for i in sorted(nat_by_zone)]
 
@@ -119,15 +129,27 @@ class AlicloudNetwork(pulumi.ComponentResource):
             # adds its 0.0.0.0/0 route to the system table when none exists, so with NAT per zone the
             # second zone would silently egress through the first.
             rt = alicloud.vpc.RouteTable(
-                f"{name}-rt-{z.zone}", vpc_id=vpc_id, route_table_name=f"{cn}-{z.zone}",
-                associate_type="VSwitch", description=f"zone {z.zone} of ACK cluster {cn}", tags=tags, opts=child)
+                f"{name}-rt-{z.zone}",
+                vpc_id=vpc_id,
+                route_table_name=f"{cn}-{z.zone}",
+                associate_type="VSwitch",
+                description=f"zone {z.zone} of ACK cluster {cn}",
+                tags=tags,
+                opts=child,
+            )
             alicloud.vpc.RouteEntry(
-                f"{name}-default-{z.zone}", route_table_id=rt.id, destination_cidrblock="0.0.0.0/0",
-                nexthop_type="NatGateway", nexthop_id=nat.id, opts=child)
+                f"{name}-default-{z.zone}",
+                route_table_id=rt.id,
+                destination_cidrblock="0.0.0.0/0",
+                nexthop_type="NatGateway",
+                nexthop_id=nat.id,
+                opts=child,
+            )
             for vsw in sources:
                 role = "nodes" if vsw is sources[0] else "pods"
                 alicloud.vpc.RouteTableAttachment(
-                    f"{name}-rt-{role}-{z.zone}", route_table_id=rt.id, vswitch_id=vsw.id, opts=child)
+                    f"{name}-rt-{role}-{z.zone}", route_table_id=rt.id, vswitch_id=vsw.id, opts=child
+                )
                 alicloud.vpc.SnatEntry(
                     f"{name}-snat-{role}-{z.zone}",
                     snat_entry_name=f"{cn}-{role}-{z.zone}",
@@ -140,9 +162,11 @@ class AlicloudNetwork(pulumi.ComponentResource):
 
         self.node_vswitch_ids = pulumi.Output.all(*[s.id for s in self.node_vswitches])
         self.pod_vswitch_ids = pulumi.Output.all(*[s.id for s in self.pod_vswitches])
-        self.register_outputs({
-            "vpcId": vpc_id,
-            "nodeVswitchIds": self.node_vswitch_ids,
-            "podVswitchIds": self.pod_vswitch_ids,
-            "natGatewayIds": [n.id for n in self.nat_gateways],
-        })
+        self.register_outputs(
+            {
+                "vpcId": vpc_id,
+                "nodeVswitchIds": self.node_vswitch_ids,
+                "podVswitchIds": self.pod_vswitch_ids,
+                "natGatewayIds": [n.id for n in self.nat_gateways],
+            }
+        )

@@ -86,10 +86,17 @@ class AckNodePool(pulumi.ComponentResource):
             system_disk_encrypted=True,
             system_disk_kms_key=args.kms_key_id,
             system_disk_encrypt_algorithm="aes-256",
-            data_disks=[{
-                "category": DISK_CATEGORY, "performance_level": "PL1", "size": args.disk_size_gib,
-                "encrypted": "true", "kms_key_id": args.kms_key_id,
-            }] if shape.is_gpu else [],
+            data_disks=[
+                {
+                    "category": DISK_CATEGORY,
+                    "performance_level": "PL1",
+                    "size": args.disk_size_gib,
+                    "encrypted": "true",
+                    "kms_key_id": args.kms_key_id,
+                }
+            ]
+            if shape.is_gpu
+            else [],
             # Metadata only with a token (the IMDSv2 equivalent): a pod cannot lift the node's RAM role
             # credentials with a plain GET.
             instance_metadata_options={"http_tokens": "required"},
@@ -122,5 +129,6 @@ class AckNodePool(pulumi.ComponentResource):
             # exist", terraform-provider-alicloud#6502): on replacement delete the old pool first.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.register_outputs({"nodePoolId": self.node_pool.node_pool_id,
-                               "scalingGroupId": self.node_pool.scaling_group_id})
+        self.register_outputs(
+            {"nodePoolId": self.node_pool.node_pool_id, "scalingGroupId": self.node_pool.scaling_group_id}
+        )

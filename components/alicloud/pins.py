@@ -28,8 +28,10 @@ class AckPins:
         try:
             return self.kubernetes[minor]
         except KeyError:
-            raise KeyError(f"no ACK version pinned for Kubernetes {minor!r} in {ACK_PINS_FILE.name}; "
-                           f"pinned: {', '.join(sorted(self.kubernetes))}") from None
+            raise KeyError(
+                f"no ACK version pinned for Kubernetes {minor!r} in {ACK_PINS_FILE.name}; "
+                f"pinned: {', '.join(sorted(self.kubernetes))}"
+            ) from None
 
 
 @functools.cache

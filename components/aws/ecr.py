@@ -38,32 +38,62 @@ def lifecycle_policy(keep_release_images: int, untagged_expiry_days: int) -> str
 
     Model releases are deployed by digest; N bounds how far back a rollback can go (README).
     """
-    return json.dumps({"rules": [
-        {"rulePriority": 1, "description": f"expire untagged images after {untagged_expiry_days} days",
-         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                       "countNumber": untagged_expiry_days},
-         "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"keep the newest {keep_release_images} tagged images",
-         "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan",
-                       "countNumber": keep_release_images},
-         "action": {"type": "expire"}},
-    ]}, sort_keys=True)
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"expire untagged images after {untagged_expiry_days} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": untagged_expiry_days,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the newest {keep_release_images} tagged images",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_release_images,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        },
+        sort_keys=True,
+    )
 
 
 def repository_policy(node_role_arn: str, ci_role_arn: str | None) -> str:
     """Node role pulls; CI role pushes and pulls; every other principal is denied the push actions."""
-    statements: list[dict[str, Any]] = [{
-        "Sid": "NodesPull", "Effect": "Allow", "Principal": {"AWS": node_role_arn},
-        "Action": list(PULL_ACTIONS),
-    }]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "NodesPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": node_role_arn},
+            "Action": list(PULL_ACTIONS),
+        }
+    ]
     writers = [ci_role_arn] if ci_role_arn else []
     if ci_role_arn:
-        statements.append({
-            "Sid": "CiPushes", "Effect": "Allow", "Principal": {"AWS": ci_role_arn},
-            "Action": sorted(PULL_ACTIONS + PUSH_ACTIONS),
-        })
+        statements.append(
+            {
+                "Sid": "CiPushes",
+                "Effect": "Allow",
+                "Principal": {"AWS": ci_role_arn},
+                "Action": sorted(PULL_ACTIONS + PUSH_ACTIONS),
+            }
+        )
     deny: dict[str, Any] = {
-        "Sid": "OnlyCiPushes", "Effect": "Deny", "Principal": "*", "Action": list(PUSH_ACTIONS),
+        "Sid": "OnlyCiPushes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(PUSH_ACTIONS),
     }
     if writers:
         deny["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": writers}}
@@ -75,8 +105,12 @@ def ci_push_policy(repository_arns: Sequence[str]) -> str:
     return iam_docs.document(
         # GetAuthorizationToken has no resource-level permissions (ECR IAM reference): "*" is required.
         {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        {"Sid": "PushToOwnRepositories", "Effect": "Allow", "Action": sorted(PULL_ACTIONS + PUSH_ACTIONS),
-         "Resource": sorted(repository_arns)},
+        {
+            "Sid": "PushToOwnRepositories",
+            "Effect": "Allow",
+            "Action": sorted(PULL_ACTIONS + PUSH_ACTIONS),
+            "Resource": sorted(repository_arns),
+        },
     )
 
 
@@ -121,10 +155,17 @@ class Registry(pulumi.ComponentResource):
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
-            policy=pulumi.Output.from_input(args.account_id).apply(lambda acct: iam_docs.document({
-                "Sid": "AccountAdministers", "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{acct}:root"}, "Action": "kms:*", "Resource": "*",
-            })),
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda acct: iam_docs.document(
+                    {
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:{partition}:iam::{acct}:root"},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    }
+                )
+            ),
             tags=tags,
             # The registry key is protected in every environment (DESIGN: KMS keys are never lost);
             # repositories follow `protect` (prod, issue 3).
@@ -138,8 +179,9 @@ class Registry(pulumi.ComponentResource):
                 name=f"{args.prefix}/{repo}",
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
-                    encryption_type="KMS", kms_key=self.key.arn)],
+                encryption_configurations=[
+                    aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=self.key.arn)
+                ],
                 force_delete=False,  # deleting a repository that still holds images fails
                 tags=tags,
                 opts=keep,
@@ -154,14 +196,19 @@ class Registry(pulumi.ComponentResource):
                 provider_arn = args.github_oidc_provider_arn
             else:
                 provider_arn = aws.iam.OpenIdConnectProvider(
-                    f"{name}-github-oidc", url=GITHUB_OIDC_URL, client_id_lists=["sts.amazonaws.com"],
-                    tags=tags, opts=child).arn
+                    f"{name}-github-oidc",
+                    url=GITHUB_OIDC_URL,
+                    client_id_lists=["sts.amazonaws.com"],
+                    tags=tags,
+                    opts=child,
+                ).arn
             repos = args.ci_push_repos
             self.ci_role = aws.iam.Role(
                 f"{name}-ci-push",
                 description=f"GitHub Actions push to {args.prefix}/* ({', '.join(sorted(repos))})",
                 assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-                    lambda arn: iam_docs.github_oidc_trust(arn, repos)),
+                    lambda arn: iam_docs.github_oidc_trust(arn, repos)
+                ),
                 max_session_duration=3600,
                 tags=tags,
                 opts=child,
@@ -171,43 +218,56 @@ class Registry(pulumi.ComponentResource):
                     f"{name}-ci-push",
                     role=self.ci_role.id,
                     policy=pulumi.Output.all(*[r.arn for r in self.repositories.values()]).apply(
-                        lambda arns: ci_push_policy([str(a) for a in arns])),
+                        lambda arns: ci_push_policy([str(a) for a in arns])
+                    ),
                     opts=child,
                 )
 
         ci_arn: pulumi.Input[str | None] = self.ci_role.arn if self.ci_role else None
-        policy_json = pulumi.Output.all(args.node_role_arn, ci_arn).apply(
-            lambda a: repository_policy(str(a[0]), a[1]))
+        policy_json = pulumi.Output.all(args.node_role_arn, ci_arn).apply(lambda a: repository_policy(str(a[0]), a[1]))
         rules = lifecycle_policy(args.keep_release_images, args.untagged_expiry_days)
         for repo, resource in self.repositories.items():
             aws.ecr.LifecyclePolicy(f"{name}-{repo}-lifecycle", repository=resource.name, policy=rules, opts=child)
-            aws.ecr.RepositoryPolicy(f"{name}-{repo}-policy", repository=resource.name, policy=policy_json,
-                                     opts=child)
+            aws.ecr.RepositoryPolicy(f"{name}-{repo}-policy", repository=resource.name, policy=policy_json, opts=child)
 
         # -- registry-wide settings ---------------------------------------------------------------------
         enhanced = args.scan_type == "ENHANCED"
         aws.ecr.RegistryScanningConfiguration(
             f"{name}-scanning",
             scan_type=args.scan_type,
-            rules=[aws.ecr.RegistryScanningConfigurationRuleArgs(
-                # ENHANCED (Inspector) rescans when new CVEs are published, not only on push.
-                scan_frequency="CONTINUOUS_SCAN" if enhanced else "SCAN_ON_PUSH",
-                repository_filters=[aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
-                    filter="*", filter_type="WILDCARD")],
-            )],
+            rules=[
+                aws.ecr.RegistryScanningConfigurationRuleArgs(
+                    # ENHANCED (Inspector) rescans when new CVEs are published, not only on push.
+                    scan_frequency="CONTINUOUS_SCAN" if enhanced else "SCAN_ON_PUSH",
+                    repository_filters=[
+                        aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
+                            filter="*", filter_type="WILDCARD"
+                        )
+                    ],
+                )
+            ],
             opts=child,
         )
         if args.replication_regions:
             aws.ecr.ReplicationConfiguration(
                 f"{name}-replication",
-                replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(rules=[
-                    aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
-                        destinations=[aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
-                            region=region, registry_id=args.account_id) for region in args.replication_regions],
-                        repository_filters=[
-                            aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
-                                filter=f"{args.prefix}/", filter_type="PREFIX_MATCH")],
-                    )]),
+                replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+                    rules=[
+                        aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                            destinations=[
+                                aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                                    region=region, registry_id=args.account_id
+                                )
+                                for region in args.replication_regions
+                            ],
+                            repository_filters=[
+                                aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                                    filter=f"{args.prefix}/", filter_type="PREFIX_MATCH"
+                                )
+                            ],
+                        )
+                    ]
+                ),
                 opts=child,
             )
             for region in args.replication_regions:
@@ -220,8 +280,9 @@ class Registry(pulumi.ComponentResource):
                     applied_fors=["REPLICATION"],
                     description=f"replicas of {args.prefix}/* from {args.region}",
                     image_tag_mutability="IMMUTABLE",
-                    encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
-                        encryption_type="KMS")],
+                    encryption_configurations=[
+                        aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(encryption_type="KMS")
+                    ],
                     lifecycle_policy=rules,
                     resource_tags=tags,
                     opts=child,

@@ -63,12 +63,14 @@ def kubeconfig(cluster_name: str, region: str, endpoint: str, ca_data: str) -> s
 
     The caller's AWS credentials (profile, SSO, CI role) mint a short-lived token on each use.
     """
-    user = {"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1beta1",
-        "command": "aws",
-        "args": ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
-        "interactiveMode": "Never",
-    }}
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
+            "interactiveMode": "Never",
+        }
+    }
     doc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -117,8 +119,11 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         cluster_policy = aws.iam.RolePolicyAttachment(
-            f"{name}-cluster-policy", role=self.role.name,
-            policy_arn=iam_docs.managed_policy_arn(partition, "AmazonEKSClusterPolicy"), opts=child)
+            f"{name}-cluster-policy",
+            role=self.role.name,
+            policy_arn=iam_docs.managed_policy_arn(partition, "AmazonEKSClusterPolicy"),
+            opts=child,
+        )
 
         # -- IAM role of the nodes (shared by every pool; EKS creates its EC2_LINUX access entry) ------
         self.node_role = aws.iam.Role(
@@ -132,8 +137,11 @@ class EksCluster(pulumi.ComponentResource):
         # CloudWatch agent rights (add them per need). Add-ons get their own roles (components/aws/irsa.py).
         self.node_role_policies = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}", role=self.node_role.name,
-                policy_arn=iam_docs.managed_policy_arn(partition, policy), opts=child)
+                f"{name}-node-{policy}",
+                role=self.node_role.name,
+                policy_arn=iam_docs.managed_policy_arn(partition, policy),
+                opts=child,
+            )
             for policy in NODE_POLICIES
         ]
 
@@ -148,8 +156,12 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=keep,
         )
-        aws.kms.Alias(f"{name}-secrets", name=f"alias/eks/{args.cluster_name}/secrets",
-                      target_key_id=self.secrets_key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-secrets",
+            name=f"alias/eks/{args.cluster_name}/secrets",
+            target_key_id=self.secrets_key.key_id,
+            opts=child,
+        )
         # EKS uses the key as the cluster role: Encrypt/Decrypt for secrets, grants for the API server.
         encryption_policy_attachment = aws.iam.RolePolicy(
             f"{name}-cluster-encryption",
@@ -204,7 +216,8 @@ class EksCluster(pulumi.ComponentResource):
             ),
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             kubernetes_network_config=aws.eks.ClusterKubernetesNetworkConfigArgs(
-                ip_family="ipv4", service_ipv4_cidr=args.service_cidr),
+                ip_family="ipv4", service_ipv4_cidr=args.service_cidr
+            ),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.deletion_protection,
             tags=tags,
@@ -232,14 +245,16 @@ class EksCluster(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            admin_access.append(aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i}",
-                cluster_name=cluster_name,
-                principal_arn=principal,
-                policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY}",
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-            ))
+            admin_access.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-admin-{i}",
+                    cluster_name=cluster_name,
+                    principal_arn=principal,
+                    policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY}",
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
+            )
 
         # -- OIDC provider for IRSA ------------------------------------------------------------------------
         self.oidc_issuer_url = self.cluster.identities.apply(_issuer)
@@ -256,7 +271,8 @@ class EksCluster(pulumi.ComponentResource):
         # -- Kubernetes provider for the layers above ------------------------------------------------------
         ca_data = self.cluster.certificate_authority.apply(lambda ca: ca.data or "")
         self.kubeconfig = pulumi.Output.all(cluster_name, self.cluster.endpoint, ca_data).apply(
-            lambda a: kubeconfig(str(a[0]), args.region, str(a[1]), str(a[2])))
+            lambda a: kubeconfig(str(a[0]), args.region, str(a[1]), str(a[2]))
+        )
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
@@ -269,24 +285,28 @@ class EksCluster(pulumi.ComponentResource):
             # Kubernetes object waits for them, or the first run fails with Unauthorized/Forbidden.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster, *admin_access]),
         )
-        self.register_outputs({
-            "clusterName": cluster_name,
-            "clusterArn": self.cluster.arn,
-            "nodeRoleArn": self.node_role.arn,
-            "endpoint": self.cluster.endpoint,
-            "oidcProviderArn": self.oidc_provider.arn,
-            "oidcIssuerUrl": self.oidc_issuer_url,
-            "kubeconfig": self.kubeconfig,
-        })
+        self.register_outputs(
+            {
+                "clusterName": cluster_name,
+                "clusterArn": self.cluster.arn,
+                "nodeRoleArn": self.node_role.arn,
+                "endpoint": self.cluster.endpoint,
+                "oidcProviderArn": self.oidc_provider.arn,
+                "oidcIssuerUrl": self.oidc_issuer_url,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
 
 
 def encryption_policy(key_arn: str) -> str:
     """What the control plane needs on the secrets key (terraform-aws-eks `cluster_encryption` policy)."""
-    return iam_docs.document({
-        "Effect": "Allow",
-        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"],
-        "Resource": key_arn,
-    })
+    return iam_docs.document(
+        {
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"],
+            "Resource": key_arn,
+        }
+    )
 
 
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
@@ -308,15 +328,18 @@ def _key_admin(partition: str, account_id: str) -> dict[str, Any]:
 
 def _logs_key_policy(partition: str, region: str, account_id: str, log_group: str) -> str:
     log_group_arn = f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group}"
-    return iam_docs.document(_key_admin(partition, account_id), {
-        "Sid": "CloudWatchLogsUsesKeyForThisLogGroup",
-        "Effect": "Allow",
-        "Principal": {"Service": f"logs.{region}.{iam_docs.dns_suffix(region)}"},
-        # The data-key actions only (the AWS guide's wildcards also match DescribeKey and key-pair
-        # generation, which carry no encryption context and are not needed).
-        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
-        "Resource": "*",
-        # Only for this log group (AWS CloudWatch Logs "Encrypt log data in CloudWatch Logs using KMS");
-        # an exact string match on the ARN, so StringEquals is as strict as ArnEquals.
-        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
-    })
+    return iam_docs.document(
+        _key_admin(partition, account_id),
+        {
+            "Sid": "CloudWatchLogsUsesKeyForThisLogGroup",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.{iam_docs.dns_suffix(region)}"},
+            # The data-key actions only (the AWS guide's wildcards also match DescribeKey and key-pair
+            # generation, which carry no encryption context and are not needed).
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+            "Resource": "*",
+            # Only for this log group (AWS CloudWatch Logs "Encrypt log data in CloudWatch Logs using KMS");
+            # an exact string match on the ARN, so StringEquals is as strict as ArnEquals.
+            "Condition": {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+        },
+    )

@@ -44,8 +44,10 @@ class AddonPin:
         try:
             return self.versions[kubernetes_version]
         except KeyError:
-            raise KeyError(f"charts/eks-addons.yaml: {self.name} has no pin for Kubernetes {kubernetes_version}; "
-                           f"pinned: {', '.join(sorted(self.versions))}") from None
+            raise KeyError(
+                f"charts/eks-addons.yaml: {self.name} has no pin for Kubernetes {kubernetes_version}; "
+                f"pinned: {', '.join(sorted(self.versions))}"
+            ) from None
 
 
 @functools.cache
@@ -57,10 +59,15 @@ def addon_pins() -> dict[str, AddonPin]:
         versions = entry.get("versions")
         source = entry.get("source")
         if phase not in ("beforeNodes", "afterNodes") or not isinstance(versions, dict) or not source:
-            raise ValueError(f"charts/eks-addons.yaml: {name} needs phase (beforeNodes|afterNodes), versions "
-                             "and source")
-        out[name] = AddonPin(name, phase, {str(k): str(v) for k, v in versions.items()},  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-                             str(source))
+            raise ValueError(
+                f"charts/eks-addons.yaml: {name} needs phase (beforeNodes|afterNodes), versions and source"
+            )
+        out[name] = AddonPin(
+            name,
+            phase,
+            {str(k): str(v) for k, v in versions.items()},
+            str(source),
+        )
     return out
 
 
@@ -97,11 +104,21 @@ class EksAddons(pulumi.ComponentResource):
                 if args.cluster_arn is None or args.account_id is None:
                     raise ValueError(f"{name}: {EBS_CSI} needs cluster_arn and account_id for its role")
                 ns, sa = EBS_CSI_SERVICE_ACCOUNT
-                role = WorkloadRole(f"{name}-ebs-csi", WorkloadRoleArgs(
-                    namespace=ns, service_account=sa, mode="pod-identity",
-                    managed_policy_arns=(
-                        iam_docs.managed_policy_arn(partition, "service-role/AmazonEBSCSIDriverPolicy"),),
-                    cluster_arn=args.cluster_arn, account_id=args.account_id, tags=args.tags), opts=child)
+                role = WorkloadRole(
+                    f"{name}-ebs-csi",
+                    WorkloadRoleArgs(
+                        namespace=ns,
+                        service_account=sa,
+                        mode="pod-identity",
+                        managed_policy_arns=(
+                            iam_docs.managed_policy_arn(partition, "service-role/AmazonEBSCSIDriverPolicy"),
+                        ),
+                        cluster_arn=args.cluster_arn,
+                        account_id=args.account_id,
+                        tags=args.tags,
+                    ),
+                    opts=child,
+                )
                 pod_identity = [aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account=sa)]
             self.addons[pin.name] = aws.eks.Addon(
                 f"{name}-{pin.name}",
@@ -134,7 +151,6 @@ class EksAddons(pulumi.ComponentResource):
                 volume_binding_mode="WaitForFirstConsumer",
                 allow_volume_expansion=True,
                 reclaim_policy="Delete",
-                opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider,
-                                            depends_on=[self.addons[EBS_CSI]]),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[self.addons[EBS_CSI]]),
             )
         self.register_outputs({"addons": {n: a.addon_version for n, a in self.addons.items()}})

@@ -54,15 +54,19 @@ def irsa_trust(oidc_provider_arn: str, issuer_url: str, namespace: str, service_
     account in the cluster — or another cluster with the same OIDC issuer host — cannot assume it.
     """
     host = issuer_url.removeprefix("https://")
-    return document({
-        "Effect": "Allow",
-        "Principal": {"Federated": oidc_provider_arn},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {
-            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-            f"{host}:aud": "sts.amazonaws.com",
-        }},
-    })
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{host}:aud": "sts.amazonaws.com",
+                }
+            },
+        }
+    )
 
 
 def pod_identity_trust(account_id: str, cluster_arn: str, namespace: str, service_account: str) -> str:
@@ -72,19 +76,21 @@ def pod_identity_trust(account_id: str, cluster_arn: str, namespace: str, servic
     the cluster ARN (AWS EKS user guide "pod-id-abac"), so the trust can check them: a role made for the
     EBS CSI controller cannot be associated with some other service account.
     """
-    return document({
-        "Effect": "Allow",
-        "Principal": {"Service": "pods.eks.amazonaws.com"},
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-        "Condition": {
-            "StringEquals": {
-                "aws:SourceAccount": account_id,
-                "aws:RequestTag/kubernetes-namespace": namespace,
-                "aws:RequestTag/kubernetes-service-account": service_account,
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceAccount": account_id,
+                    "aws:RequestTag/kubernetes-namespace": namespace,
+                    "aws:RequestTag/kubernetes-service-account": service_account,
+                },
+                "ArnEquals": {"aws:SourceArn": cluster_arn},
             },
-            "ArnEquals": {"aws:SourceArn": cluster_arn},
-        },
-    })
+        }
+    )
 
 
 def github_oidc_trust(provider_arn: str, repos: Sequence[str]) -> str:
@@ -93,14 +99,17 @@ def github_oidc_trust(provider_arn: str, repos: Sequence[str]) -> str:
     `owner/repo` alone allows every ref of that repository (`repo:owner/repo:*`); `owner/repo:refs/heads/main`
     allows only pushes from main. The audience is pinned to STS.
     """
-    subjects = sorted(f"repo:{r.split(':', 1)[0]}:ref:{r.split(':', 1)[1]}" if ":" in r else f"repo:{r}:*"
-                      for r in repos)
-    return document({
-        "Effect": "Allow",
-        "Principal": {"Federated": provider_arn},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {
-            "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
-            "StringLike": {"token.actions.githubusercontent.com:sub": subjects},
-        },
-    })
+    subjects = sorted(
+        f"repo:{r.split(':', 1)[0]}:ref:{r.split(':', 1)[1]}" if ":" in r else f"repo:{r}:*" for r in repos
+    )
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                "StringLike": {"token.actions.githubusercontent.com:sub": subjects},
+            },
+        }
+    )

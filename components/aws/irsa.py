@@ -22,7 +22,6 @@ import pulumi_aws as aws
 
 from components.aws import iam_docs
 
-
 # IAM role names are at most 64 characters. Pulumi's auto-name is "<resource name>-<7 hex>", which a long
 # cluster name (30) + "-cluster-autoscaler-role" overflows, failing `pulumi up`. Such roles get an explicit
 # name_prefix instead, which the provider completes with a 26-character unique suffix (prefix <= 38).
@@ -35,7 +34,7 @@ def long_name_prefix(resource_name: str) -> str | None:
     """None when the auto-name fits; otherwise a name_prefix that does."""
     if len(resource_name) + AUTONAME_SUFFIX <= IAM_ROLE_NAME_MAX:
         return None
-    return resource_name[:NAME_PREFIX_MAX - 1] + "-"
+    return resource_name[: NAME_PREFIX_MAX - 1] + "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +70,14 @@ class WorkloadRole(pulumi.ComponentResource):
             if args.oidc_provider_arn is None or args.oidc_issuer_url is None:
                 raise ValueError(f"{name}: mode 'irsa' needs oidc_provider_arn and oidc_issuer_url")
             trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer_url).apply(
-                lambda a: iam_docs.irsa_trust(str(a[0]), str(a[1]), ns, sa))
+                lambda a: iam_docs.irsa_trust(str(a[0]), str(a[1]), ns, sa)
+            )
         else:
             if args.cluster_arn is None or args.account_id is None:
                 raise ValueError(f"{name}: mode 'pod-identity' needs cluster_arn and account_id")
             trust = pulumi.Output.all(args.account_id, args.cluster_arn).apply(
-                lambda a: iam_docs.pod_identity_trust(str(a[0]), str(a[1]), ns, sa))
+                lambda a: iam_docs.pod_identity_trust(str(a[0]), str(a[1]), ns, sa)
+            )
 
         role_name = f"{name}-role"
         self.role = aws.iam.Role(
@@ -90,14 +91,21 @@ class WorkloadRole(pulumi.ComponentResource):
         )
         for arn in args.managed_policy_arns:
             aws.iam.RolePolicyAttachment(
-                f"{name}-{arn.rsplit('/', 1)[-1]}", role=self.role.name, policy_arn=arn, opts=child)
+                f"{name}-{arn.rsplit('/', 1)[-1]}", role=self.role.name, policy_arn=arn, opts=child
+            )
         if args.inline_policy is not None:
             aws.iam.RolePolicy(f"{name}-inline", role=self.role.id, policy=args.inline_policy, opts=child)
         if args.associate:
             if args.cluster_name is None:
                 raise ValueError(f"{name}: associate=True needs cluster_name")
             aws.eks.PodIdentityAssociation(
-                f"{name}-association", cluster_name=args.cluster_name, namespace=ns, service_account=sa,
-                role_arn=self.role.arn, tags=dict(args.tags), opts=child)
+                f"{name}-association",
+                cluster_name=args.cluster_name,
+                namespace=ns,
+                service_account=sa,
+                role_arn=self.role.arn,
+                tags=dict(args.tags),
+                opts=child,
+            )
         self.arn = self.role.arn
         self.register_outputs({"roleArn": self.role.arn})

@@ -50,8 +50,9 @@ class AwsNetwork(pulumi.ComponentResource):
         vpc_id = self.vpc.id
         # The VPC's default security group allows all traffic between its members; strip it so nothing
         # relies on it by accident (CIS AWS 5.4).
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc_id, ingress=[], egress=[],
-                                     tags=tags("default-sg-locked"), opts=child)
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc_id, ingress=[], egress=[], tags=tags("default-sg-locked"), opts=child
+        )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc_id, tags=tags("igw"), opts=child)
 
         public_rt = aws.ec2.RouteTable(
@@ -75,18 +76,19 @@ class AwsNetwork(pulumi.ComponentResource):
                 tags=tags(f"public-{z.zone}", **cluster_tag, **{"kubernetes.io/role/elb": "1"}),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(f"{name}-public-{z.zone}", subnet_id=pub.id,
-                                          route_table_id=public_rt.id, opts=child)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{z.zone}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
+            )
             public.append(pub)
             if nat_zone_index(z.index, args.nat_gateways) == z.index:
                 eip = aws.ec2.Eip(f"{name}-nat-{z.zone}", domain="vpc", tags=tags(f"nat-{z.zone}"), opts=child)
-                nats_by_zone[z.index] = (aws.ec2.NatGateway(
+                nats_by_zone[z.index] = aws.ec2.NatGateway(
                     f"{name}-nat-{z.zone}",
                     allocation_id=eip.allocation_id,
                     subnet_id=pub.id,
                     tags=tags(f"nat-{z.zone}"),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                ))
+                )
         for z in plan:
             nat = nats_by_zone[nat_zone_index(z.index, args.nat_gateways)]
             priv = aws.ec2.Subnet(
@@ -104,14 +106,17 @@ class AwsNetwork(pulumi.ComponentResource):
                 tags=tags(f"private-rt-{z.zone}"),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(f"{name}-private-{z.zone}", subnet_id=priv.id, route_table_id=rt.id,
-                                          opts=child)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{z.zone}", subnet_id=priv.id, route_table_id=rt.id, opts=child
+            )
             private.append(priv)
 
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
-        self.register_outputs({
-            "vpcId": vpc_id,
-            "privateSubnetIds": self.private_subnet_ids,
-            "publicSubnetIds": self.public_subnet_ids,
-        })
+        self.register_outputs(
+            {
+                "vpcId": vpc_id,
+                "privateSubnetIds": self.private_subnet_ids,
+                "publicSubnetIds": self.public_subnet_ids,
+            }
+        )

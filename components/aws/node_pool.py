@@ -82,7 +82,8 @@ class NodePool(pulumi.ComponentResource):
         if args.efa:
             # All nodes of an EFA pool in one low-latency cluster placement group, one zone.
             self.placement_group = aws.ec2.PlacementGroup(
-                f"{name}-placement", strategy="cluster", tags=node_tags, opts=child)
+                f"{name}-placement", strategy="cluster", tags=node_tags, opts=child
+            )
             placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=self.placement_group.name)
             subnet_ids = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
             network_interfaces = [
@@ -107,15 +108,17 @@ class NodePool(pulumi.ComponentResource):
                 http_put_response_hop_limit=1,  # a pod (one hop further) cannot read the node's credentials
                 instance_metadata_tags="disabled",
             ),
-            block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                device_name=ROOT_DEVICE,
-                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                    volume_size=args.disk_size_gib,
-                    volume_type="gp3",
-                    encrypted="true",  # strings in this SDK; default aws/ebs key unless the account sets one
-                    delete_on_termination="true",
-                ),
-            )],
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.disk_size_gib,
+                        volume_type="gp3",
+                        encrypted="true",  # strings in this SDK; default aws/ebs key unless the account sets one
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
             monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
             network_interfaces=network_interfaces,
             placement=placement,
@@ -131,8 +134,10 @@ class NodePool(pulumi.ComponentResource):
         ng_prefix = f"{name}-"
         if len(ng_prefix) > NODE_GROUP_NAME_PREFIX_MAX:
             # The provider appends a 26-character suffix and EKS caps the name at 63 characters.
-            raise ValueError(f"{name}: node group name prefix {ng_prefix!r} is longer than "
-                             f"{NODE_GROUP_NAME_PREFIX_MAX} characters (EKS node group names are at most 63)")
+            raise ValueError(
+                f"{name}: node group name prefix {ng_prefix!r} is longer than "
+                f"{NODE_GROUP_NAME_PREFIX_MAX} characters (EKS node group names are at most 63)"
+            )
         self.node_group = aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=args.cluster_name,
@@ -146,20 +151,28 @@ class NodePool(pulumi.ComponentResource):
             instance_types=list(args.instance_types),
             version=args.kubernetes_version,
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)),
+                id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)
+            ),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=args.min_size, max_size=args.max_size, desired_size=args.min_size),
+                min_size=args.min_size, max_size=args.max_size, desired_size=args.min_size
+            ),
             # GPUs are scarce: replace one node at a time, old node first (MINIMAL), so an update never
             # needs twice the GPU quota. CPU pools roll a third at a time.
-            update_config=(aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1, update_strategy="MINIMAL") if gpu
-                           else aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33)),
+            update_config=(
+                aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1, update_strategy="MINIMAL")
+                if gpu
+                else aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33)
+            ),
             node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True) if gpu else None,
             labels=shape.labels(),
-            taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.eks_effect)
-                    for t in shape.taints()],
+            taints=[
+                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=t.eks_effect)
+                for t in shape.taints()
+            ],
             tags={**args.tags, "gpu-platform/pool": shape.name},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(NODE_GROUP_IGNORE_CHANGES),
-                                        depends_on=list(args.depends_on)),
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=list(NODE_GROUP_IGNORE_CHANGES), depends_on=list(args.depends_on)
+            ),
         )
 
         self.asg_name = self.node_group.resources.apply(_asg_name)
@@ -170,11 +183,13 @@ class NodePool(pulumi.ComponentResource):
                 tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
                 opts=child,
             )
-        self.register_outputs({
-            "nodeGroupName": self.node_group.node_group_name,
-            "launchTemplateId": self.launch_template.id,
-            "asgName": self.asg_name,
-        })
+        self.register_outputs(
+            {
+                "nodeGroupName": self.node_group.node_group_name,
+                "launchTemplateId": self.launch_template.id,
+                "asgName": self.asg_name,
+            }
+        )
 
 
 def _asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:

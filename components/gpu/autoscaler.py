@@ -99,8 +99,10 @@ class ClusterAutoscalerArgs:
 
     def __post_init__(self) -> None:
         if self.kubernetes_version not in IMAGE_TAGS:
-            raise ValueError(f"no cluster-autoscaler image for Kubernetes {self.kubernetes_version}; "
-                             f"known: {', '.join(sorted(IMAGE_TAGS))} (add the matching CA release to IMAGE_TAGS)")
+            raise ValueError(
+                f"no cluster-autoscaler image for Kubernetes {self.kubernetes_version}; "
+                f"known: {', '.join(sorted(IMAGE_TAGS))} (add the matching CA release to IMAGE_TAGS)"
+            )
         if not 0 < self.scale_down_gpu_utilization_threshold <= 1:
             raise ValueError("scale_down_gpu_utilization_threshold must be in (0, 1]")
 
@@ -109,8 +111,9 @@ def image_tag(kubernetes_version: str) -> str:
     try:
         return IMAGE_TAGS[kubernetes_version]
     except KeyError:
-        raise ValueError(f"no cluster-autoscaler image for Kubernetes {kubernetes_version}; "
-                         f"known: {', '.join(sorted(IMAGE_TAGS))}") from None
+        raise ValueError(
+            f"no cluster-autoscaler image for Kubernetes {kubernetes_version}; known: {', '.join(sorted(IMAGE_TAGS))}"
+        ) from None
 
 
 def owner_tag(cluster_name: str) -> str:
@@ -124,17 +127,22 @@ def node_group_pattern(cluster_name: str, pool: str) -> str:
     prefix `<cluster>-<pool>-` plus a generated numeric suffix (components/aws/node_pool.py). Anchored
     on both ends so `gpu-l4` never matches `gpu-l4-shared`'s group.
     """
-    return (f"^eks-{re.escape(cluster_name)}-{re.escape(pool)}(-[0-9]+)?"
-            "-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+    return (
+        f"^eks-{re.escape(cluster_name)}-{re.escape(pool)}(-[0-9]+)?-[0-9a-f]{{8}}(-[0-9a-f]{{4}}){{3}}-[0-9a-f]{{12}}$"
+    )
 
 
 def priorities(cluster_name: str, pools: Sequence[PoolShape]) -> dict[int, list[str]]:
     """Priority expander config: cheaper GPU pools (catalog $/node-hour) get higher priorities."""
-    priced = sorted((p for p in pools if p.is_gpu and p.instance.price_usd_per_hour is not None),
-                    key=lambda p: (-(p.instance.price_usd_per_hour or 0.0), p.name))
+    priced = sorted(
+        (p for p in pools if p.is_gpu and p.instance.price_usd_per_hour is not None),
+        key=lambda p: (-(p.instance.price_usd_per_hour or 0.0), p.name),
+    )
     out: dict[int, list[str]] = {}
     for rank, p in enumerate(priced):
-        out.setdefault(GPU_PRIORITY_BASE + GPU_PRIORITY_STEP * rank, []).append(node_group_pattern(cluster_name, p.name))
+        out.setdefault(GPU_PRIORITY_BASE + GPU_PRIORITY_STEP * rank, []).append(
+            node_group_pattern(cluster_name, p.name)
+        )
     rest = sorted(p.name for p in pools if p not in priced)
     if rest:
         out[PRIORITY_FLOOR] = [node_group_pattern(cluster_name, n) for n in rest]
@@ -166,16 +174,19 @@ def extra_args(args: ClusterAutoscalerArgs) -> dict[str, Any]:
 
 def chart_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
     """Values for the cluster-autoscaler chart (merged over charts/values/cluster-autoscaler.yaml)."""
-    return helm.values("cluster-autoscaler", {
-        "autoDiscovery": {"clusterName": args.cluster_name, "tags": [ENABLED_TAG, owner_tag(args.cluster_name)]},
-        "awsRegion": args.region,
-        "expanderPriorities": priorities_yaml(args.cluster_name, args.pools),
-        "extraArgs": extra_args(args),
-        "image": {"tag": image_tag(args.kubernetes_version)},
-        # The ServiceAccount is ours (below): its IRSA annotation holds the role ARN, known only after
-        # apply, and Helm values must be plain data.
-        "rbac": {"serviceAccount": {"create": False, "name": SERVICE_ACCOUNT}},
-    })
+    return helm.values(
+        "cluster-autoscaler",
+        {
+            "autoDiscovery": {"clusterName": args.cluster_name, "tags": [ENABLED_TAG, owner_tag(args.cluster_name)]},
+            "awsRegion": args.region,
+            "expanderPriorities": priorities_yaml(args.cluster_name, args.pools),
+            "extraArgs": extra_args(args),
+            "image": {"tag": image_tag(args.kubernetes_version)},
+            # The ServiceAccount is ours (below): its IRSA annotation holds the role ARN, known only after
+            # apply, and Helm values must be plain data.
+            "rbac": {"serviceAccount": {"create": False, "name": SERVICE_ACCOUNT}},
+        },
+    )
 
 
 def permissions_policy(cluster_name: str, region: str) -> str:
@@ -187,10 +198,12 @@ def permissions_policy(cluster_name: str, region: str) -> str:
             "Effect": "Allow",
             "Action": list(WRITE_ACTIONS),
             "Resource": "*",
-            "Condition": {"StringEquals": {
-                f"aws:ResourceTag/{owner_tag(cluster_name)}": "owned",
-                f"aws:ResourceTag/{ENABLED_TAG}": "true",
-            }},
+            "Condition": {
+                "StringEquals": {
+                    f"aws:ResourceTag/{owner_tag(cluster_name)}": "owned",
+                    f"aws:ResourceTag/{ENABLED_TAG}": "true",
+                }
+            },
         },
         {"Sid": "DescribeScalingInputs", "Effect": "Allow", "Action": list(READ_ACTIONS), "Resource": "*"},
         {
@@ -214,29 +227,42 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     service_account: k8s.core.v1.ServiceAccount
     chart: k8s.helm.v4.Chart
 
-    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None,
-                 aws_provider: pulumi.ProviderResource | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: ClusterAutoscalerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        aws_provider: pulumi.ProviderResource | None = None,
+    ) -> None:
         super().__init__("gpu-platform:gpu:ClusterAutoscaler", name, None, opts)
         # IRSA role from the AWS layer's helper: trust pinned to kube-system/cluster-autoscaler (sub + aud).
         self.role = WorkloadRole(
             f"{name}-cluster-autoscaler",
             WorkloadRoleArgs(
-                namespace=NAMESPACE, service_account=SERVICE_ACCOUNT, mode="irsa",
+                namespace=NAMESPACE,
+                service_account=SERVICE_ACCOUNT,
+                mode="irsa",
                 inline_policy=permissions_policy(args.cluster_name, args.region),
-                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer_url=args.oidc_issuer_url,
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer_url=args.oidc_issuer_url,
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=aws_provider),
         )
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-cluster-autoscaler",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=SERVICE_ACCOUNT, namespace=NAMESPACE,
+                name=SERVICE_ACCOUNT,
+                namespace=NAMESPACE,
                 labels={"app.kubernetes.io/name": "cluster-autoscaler", "app.kubernetes.io/part-of": "gpu-platform"},
                 annotations={IRSA_ANNOTATION: self.role.arn},
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.chart = helm.chart(f"{name}-cluster-autoscaler", "cluster-autoscaler", namespace=NAMESPACE,
-                                overrides=chart_values(args),
-                                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service_account]))
+        self.chart = helm.chart(
+            f"{name}-cluster-autoscaler",
+            "cluster-autoscaler",
+            namespace=NAMESPACE,
+            overrides=chart_values(args),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service_account]),
+        )
         self.register_outputs({"roleArn": self.role.arn})

@@ -67,7 +67,9 @@ class Toleration:
 @dataclass(frozen=True)
 class PoolCapacity:
     name: str  # the nodePools[...] key used in fixes
-    allocatable: Mapping[str, float]  # per node, after DaemonSet reservations: cpu cores, memory GiB, pods, GPU resources
+    allocatable: Mapping[
+        str, float
+    ]  # per node, after DaemonSet reservations: cpu cores, memory GiB, pods, GPU resources
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     min_nodes: int = 0  # nodes that exist (and are paid for) even when idle
@@ -77,7 +79,9 @@ class PoolCapacity:
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_nodes <= self.max_nodes:
-            raise ValueError(f"pool {self.name}: need 0 <= min_nodes ({self.min_nodes}) <= max_nodes ({self.max_nodes})")
+            raise ValueError(
+                f"pool {self.name}: need 0 <= min_nodes ({self.min_nodes}) <= max_nodes ({self.max_nodes})"
+            )
         if any(v < 0 for v in self.allocatable.values()):
             raise ValueError(f"pool {self.name}: allocatable must not be negative")
 
@@ -183,11 +187,13 @@ def pool_allocatable(
     """Per-node allocatable of a pool: the catalog's kubelet-reserve estimate (or raw vCPU/memory when the
     catalog has none) minus what DaemonSets reserve, plus the GPU resources from `mig.gpu_resources_per_node`."""
     cpu = (instance.allocatable_cpu if instance.allocatable_cpu is not None else float(instance.vcpu)) - reserved_cpu
-    mem = (instance.allocatable_memory_gib if instance.allocatable_memory_gib is not None
-           else instance.memory_gib) - reserved_memory_gib
+    mem = (
+        instance.allocatable_memory_gib if instance.allocatable_memory_gib is not None else instance.memory_gib
+    ) - reserved_memory_gib
     if cpu <= 0 or mem <= 0:
-        raise ValueError(f"{instance.name}: reservations ({reserved_cpu} cpu, {reserved_memory_gib} GiB) "
-                         f"leave nothing allocatable")
+        raise ValueError(
+            f"{instance.name}: reservations ({reserved_cpu} cpu, {reserved_memory_gib} GiB) leave nothing allocatable"
+        )
     out: dict[str, float] = {"cpu": round(cpu, 3), "memory": round(mem, 3)}
     if instance.max_pods is not None:
         out["pods"] = float(instance.max_pods)
@@ -304,7 +310,7 @@ def _fill(state: _State, need: Mapping[str, float], remaining: int) -> int:
         if not (k and state.is_full(node)):
             still_live.append(node)
         if placed == remaining:
-            still_live.extend(state.live[idx + 1:])
+            still_live.extend(state.live[idx + 1 :])
             break
     state.live = still_live
     return placed
@@ -359,7 +365,9 @@ def _unfit_fixes(demand: Demand, pools: Sequence[PoolCapacity]) -> tuple[list[st
     for res, qty in sorted(wanted.items()):
         if not any(p.allocatable.get(res, 0.0) > 0 for p in pools):
             if res.startswith("nvidia.com/mig-"):
-                fixes.append(f"no pool offers {res}: add a MIG pool with layout all-{res.removeprefix('nvidia.com/mig-')}")
+                fixes.append(
+                    f"no pool offers {res}: add a MIG pool with layout all-{res.removeprefix('nvidia.com/mig-')}"
+                )
             else:
                 fixes.append(f"no pool offers {res}: add a pool whose nodes advertise {res}")
             continue
@@ -458,14 +466,27 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
         if remaining[i] and not candidates[i]:
             problems, fixes = _unfit_fixes(d, pools)
         elif remaining[i]:
-            problems.append(f"{d.replicas - remaining[i]} of {d.replicas} replicas fit; "
-                            f"{remaining[i]} need nodes beyond the pools' maxSize")
+            problems.append(
+                f"{d.replicas - remaining[i]} of {d.replicas} replicas fit; "
+                f"{remaining[i]} need nodes beyond the pools' maxSize"
+            )
             for name in sorted(overflow_by_demand.get(i, ())):
                 st = states[name]
-                fixes.append(f"raise nodePools[{name}].maxSize from {st.pool.max_nodes} "
-                             f"to {st.pool.max_nodes + len(st.overflow)}")
-        fits.append(DemandFit(d.name, d.group, d.replicas, d.replicas - remaining[i],
-                              dict(sorted(placements[i].items())), tuple(problems), tuple(fixes)))
+                fixes.append(
+                    f"raise nodePools[{name}].maxSize from {st.pool.max_nodes} "
+                    f"to {st.pool.max_nodes + len(st.overflow)}"
+                )
+        fits.append(
+            DemandFit(
+                d.name,
+                d.group,
+                d.replicas,
+                d.replicas - remaining[i],
+                dict(sorted(placements[i].items())),
+                tuple(problems),
+                tuple(fixes),
+            )
+        )
 
     usages: list[PoolUsage] = []
     for p in pools:
@@ -474,9 +495,19 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
         for node in st.nodes:
             for res, qty in node.used.items():
                 requested[res] = requested.get(res, 0.0) + qty
-        usages.append(PoolUsage(p.name, p.min_nodes, p.max_nodes, len(st.nodes), dict(p.allocatable),
-                                dict(sorted(requested.items())), tuple(dict(n.used) for n in st.nodes),
-                                p.price_usd_per_node_hour, p.gpu_slices_per_node))
+        usages.append(
+            PoolUsage(
+                p.name,
+                p.min_nodes,
+                p.max_nodes,
+                len(st.nodes),
+                dict(p.allocatable),
+                dict(sorted(requested.items())),
+                tuple(dict(n.used) for n in st.nodes),
+                p.price_usd_per_node_hour,
+                p.gpu_slices_per_node,
+            )
+        )
     return CapacityPlan(tuple(usages), tuple(fits))
 
 
@@ -500,8 +531,9 @@ def render_markdown(plan: CapacityPlan) -> str:
     lines += ["", "| demand | group | replicas | placed | pools | status |", "|---|---|---:|---:|---|---|"]
     for d in plan.demands:
         where = ", ".join(f"{p} ×{n}" for p, n in d.placements.items()) or "—"
-        lines.append(f"| {d.name} | {d.group} | {d.replicas} | {d.placed} | {where} | "
-                     f"{'fits' if d.fits else 'DOES NOT FIT'} |")
+        lines.append(
+            f"| {d.name} | {d.group} | {d.replicas} | {d.placed} | {where} | {'fits' if d.fits else 'DOES NOT FIT'} |"
+        )
     if unfit:
         lines += ["", "### What to change", ""]
         for d in unfit:
@@ -509,22 +541,41 @@ def render_markdown(plan: CapacityPlan) -> str:
             lines += [f"  - problem: {p}" for p in d.problems]
             lines += [f"  - fix: {f}" for f in d.fixes]
     for p in plan.pools:
-        price = "price unknown" if p.price_usd_per_node_hour is None else f"${_fmt(p.price_usd_per_node_hour)}/node-hour"
-        lines += ["", f"### Pool {p.name}", "",
-                  f"nodes: min {p.min_nodes}, max {p.max_nodes}, used at peak {p.nodes_used} · {price}", "",
-                  "| resource | per node | requested | capacity at peak | utilisation |", "|---|---:|---:|---:|---|"]
+        price = (
+            "price unknown" if p.price_usd_per_node_hour is None else f"${_fmt(p.price_usd_per_node_hour)}/node-hour"
+        )
+        lines += [
+            "",
+            f"### Pool {p.name}",
+            "",
+            f"nodes: min {p.min_nodes}, max {p.max_nodes}, used at peak {p.nodes_used} · {price}",
+            "",
+            "| resource | per node | requested | capacity at peak | utilisation |",
+            "|---|---:|---:|---:|---|",
+        ]
         gpu_first = p.gpu_resources + sorted(r for r in p.allocatable if not is_gpu_resource(r))
         for res in gpu_first:
             cap = p.allocatable[res] * p.nodes_used
-            lines.append(f"| {res} | {_fmt(p.allocatable[res])} | {_fmt(p.requested.get(res, 0.0))} | {_fmt(cap)} | "
-                         f"{_bar(p.utilisation(res))} |")
-    lines += ["", "### Cost (USD per hour, on-demand)", "",
-              "| pool | nodes at min | at min | nodes at peak | at peak |", "|---|---:|---:|---:|---:|"]
+            lines.append(
+                f"| {res} | {_fmt(p.allocatable[res])} | {_fmt(p.requested.get(res, 0.0))} | {_fmt(cap)} | "
+                f"{_bar(p.utilisation(res))} |"
+            )
+    lines += [
+        "",
+        "### Cost (USD per hour, on-demand)",
+        "",
+        "| pool | nodes at min | at min | nodes at peak | at peak |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for p in plan.pools:
-        lines.append(f"| {p.name} | {p.min_nodes} | {_money(p.usd_per_hour_at_min)} | {p.nodes_used} | "
-                     f"{_money(p.usd_per_hour_at_peak)} |")
-    lines.append(f"| **total** | {sum(p.min_nodes for p in plan.pools)} | {_money(plan.usd_per_hour_at_min)} | "
-                 f"{sum(p.nodes_used for p in plan.pools)} | {_money(plan.usd_per_hour_at_peak)} |")
+        lines.append(
+            f"| {p.name} | {p.min_nodes} | {_money(p.usd_per_hour_at_min)} | {p.nodes_used} | "
+            f"{_money(p.usd_per_hour_at_peak)} |"
+        )
+    lines.append(
+        f"| **total** | {sum(p.min_nodes for p in plan.pools)} | {_money(plan.usd_per_hour_at_min)} | "
+        f"{sum(p.nodes_used for p in plan.pools)} | {_money(plan.usd_per_hour_at_peak)} |"
+    )
     if plan.unpriced_pools:
         lines += ["", f"Cost is unknown: no sourced price for {', '.join(plan.unpriced_pools)}."]
     return "\n".join(lines) + "\n"

@@ -255,12 +255,21 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         for cloud, sec in sections.items()
     }
     amis = {
-        n: AmiType(name=n, arch=cast(Arch, v["arch"]), gpu=bool(v["gpu"]),
-                   neuron=bool(v.get("neuron", False)), legacy=bool(v.get("legacy", False)))
+        n: AmiType(
+            name=n,
+            arch=cast(Arch, v["arch"]),
+            gpu=bool(v["gpu"]),
+            neuron=bool(v.get("neuron", False)),
+            legacy=bool(v.get("legacy", False)),
+        )
         for n, v in sorted(raw["eks_ami_types"].items())
     }
-    cat = Catalog(gpus=MappingProxyType(gpus), instances=MappingProxyType(instances),
-                  ami_types=MappingProxyType(amis), sources=MappingProxyType(dict(raw["sources"])))
+    cat = Catalog(
+        gpus=MappingProxyType(gpus),
+        instances=MappingProxyType(instances),
+        ami_types=MappingProxyType(amis),
+        sources=MappingProxyType(dict(raw["sources"])),
+    )
     errors = consistency_errors(cat)
     if errors:
         raise ValueError(f"{path.name} is inconsistent:\n  " + "\n  ".join(errors))
@@ -280,7 +289,9 @@ def consistency_errors(cat: Catalog) -> list[str]:
             errs.append(f"gpu {g.key}: MIG profiles/layouts on a GPU without MIG")
         for p in g.mig_profiles:
             if p.resource_name != "nvidia.com/mig-" + p.name.replace("+", "."):
-                errs.append(f"gpu {g.key} profile {p.name}: resource name {p.resource_name!r} is not the device plugin's")
+                errs.append(
+                    f"gpu {g.key} profile {p.name}: resource name {p.resource_name!r} is not the device plugin's"
+                )
         for name, counts in g.mig_layouts.items():
             errs.extend(f"gpu {g.key} layout {name}: {e}" for e in layout_problems(g, counts))
     for cloud, items in cat.instances.items():

@@ -39,7 +39,9 @@ def layout_counts(gpu_model: str, layout: str) -> dict[str, int]:
     gpu = _mig_gpu(gpu_model)
     counts = gpu.mig_layouts.get(layout)
     if counts is None:
-        raise ValueError(f"{layout!r} is not a MIG layout for {gpu_model}; choose one of {', '.join(gpu.layout_names())}")
+        raise ValueError(
+            f"{layout!r} is not a MIG layout for {gpu_model}; choose one of {', '.join(gpu.layout_names())}"
+        )
     return dict(counts)
 
 
@@ -114,13 +116,17 @@ def gpu_resources_per_node(
         raise ValueError("sharing 'mig' needs both a strategy (single or mixed) and a layout")
     gpu = _mig_gpu(instance.gpu_model)
     if not instance.mig_allowed:
-        raise ValueError(f"{where}: the {gpu.key} GPUs cannot be put in MIG mode on this instance type "
-                         f"(cloud restriction); use a bare-metal type or sharing 'none'/'time-slicing'")
+        raise ValueError(
+            f"{where}: the {gpu.key} GPUs cannot be put in MIG mode on this instance type "
+            f"(cloud restriction); use a bare-metal type or sharing 'none'/'time-slicing'"
+        )
     counts = layout_counts(gpu.key, layout)
     if strategy == "single":
         if len(counts) != 1:
-            raise ValueError(f"MIG strategy 'single' needs a layout with one profile; {layout!r} on {gpu.key} mixes "
-                             f"{', '.join(sorted(counts))}; use strategy 'mixed' or an all-<profile> layout")
+            raise ValueError(
+                f"MIG strategy 'single' needs a layout with one profile; {layout!r} on {gpu.key} mixes "
+                f"{', '.join(sorted(counts))}; use strategy 'mixed' or an all-<profile> layout"
+            )
         return {GPU_RESOURCE: n * next(iter(counts.values()))}
     resources: dict[str, int] = {}
     for name, count in sorted(counts.items()):

@@ -44,7 +44,12 @@ from components import helm
 from components.gpu import mig
 from components.gpu.catalog import Cloud
 from components.scheduling import (
-    DEFAULT_DEVICE_PLUGIN_CONFIG, DEVICE_PLUGIN_CONFIG_LABEL, GPU_MODEL_LABEL, GPU_RESOURCE, POOL_LABEL, PoolShape,
+    DEFAULT_DEVICE_PLUGIN_CONFIG,
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    GPU_MODEL_LABEL,
+    GPU_RESOURCE,
+    POOL_LABEL,
+    PoolShape,
     gpu_tolerations,
 )
 
@@ -134,8 +139,11 @@ def gpu_node_affinity(exclude_pools: Sequence[str] = ()) -> dict[str, Any]:
     expressions: list[dict[str, Any]] = [{"key": GPU_MODEL_LABEL, "operator": "Exists"}]
     if exclude_pools:
         expressions.append({"key": POOL_LABEL, "operator": "NotIn", "values": sorted(exclude_pools)})
-    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": expressions}]}}}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}
+        }
+    }
 
 
 def device_plugin_config(name: str, pools: Sequence[GpuPool]) -> dict[str, Any]:
@@ -152,15 +160,17 @@ def device_plugin_config(name: str, pools: Sequence[GpuPool]) -> dict[str, Any]:
         flags["migStrategy"] = strategy
     elif replicas:
         (n,) = replicas
-        config["sharing"] = {"timeSlicing": {
-            # Keep the resource name nvidia.com/gpu: a renamed `.shared` resource is invisible to the
-            # cluster autoscaler's GPU logic (kubernetes/autoscaler#8095) and to model releases.
-            "renameByDefault": False,
-            # A pod asking for 2 replicas would get 2 slices of possibly the same GPU: no more compute,
-            # only a false promise. Reject such requests at admission instead.
-            "failRequestsGreaterThanOne": True,
-            "resources": [{"name": GPU_RESOURCE, "replicas": n}],
-        }}
+        config["sharing"] = {
+            "timeSlicing": {
+                # Keep the resource name nvidia.com/gpu: a renamed `.shared` resource is invisible to the
+                # cluster autoscaler's GPU logic (kubernetes/autoscaler#8095) and to model releases.
+                "renameByDefault": False,
+                # A pod asking for 2 replicas would get 2 slices of possibly the same GPU: no more compute,
+                # only a false promise. Reject such requests at admission instead.
+                "failRequestsGreaterThanOne": True,
+                "resources": [{"name": GPU_RESOURCE, "replicas": n}],
+            }
+        }
     else:
         raise ValueError(f"no pool selects device-plugin config {name!r}")
     return config
@@ -181,24 +191,27 @@ def device_plugin_values(args: NvidiaGpuStackArgs) -> dict[str, Any]:
     pools = args.plugin_pools
     excluded = [p.name for p in args.pools if p not in pools]
     tolerations = daemonset_tolerations(args.pools)
-    return helm.values("nvidia-device-plugin", {
-        "affinity": gpu_node_affinity(excluded),
-        "config": {
-            # The chart builds a ConfigMap from these files and a sidecar switches the plugin to the
-            # entry named by the node's nvidia.com/device-plugin.config label; `default` otherwise.
-            "default": DEFAULT_DEVICE_PLUGIN_CONFIG,
-            # Only a named entry; never fall back to "single" (one config for every node), which would
-            # silently give a time-sliced or MIG node whole-GPU settings after a label typo.
-            "fallbackStrategies": ["named"],
-            "map": {name: _yaml(cfg) for name, cfg in device_plugin_configs(pools).items()},
+    return helm.values(
+        "nvidia-device-plugin",
+        {
+            "affinity": gpu_node_affinity(excluded),
+            "config": {
+                # The chart builds a ConfigMap from these files and a sidecar switches the plugin to the
+                # entry named by the node's nvidia.com/device-plugin.config label; `default` otherwise.
+                "default": DEFAULT_DEVICE_PLUGIN_CONFIG,
+                # Only a named entry; never fall back to "single" (one config for every node), which would
+                # silently give a time-sliced or MIG node whole-GPU settings after a label typo.
+                "fallbackStrategies": ["named"],
+                "map": {name: _yaml(cfg) for name, cfg in device_plugin_configs(pools).items()},
+            },
+            "nfd": {
+                # NFD's worker runs on every node; on GPU nodes it needs the same tolerations.
+                "worker": {"tolerations": tolerations},
+            },
+            "resources": {"requests": dict(DEVICE_PLUGIN_REQUESTS)},
+            "tolerations": tolerations,
         },
-        "nfd": {
-            # NFD's worker runs on every node; on GPU nodes it needs the same tolerations.
-            "worker": {"tolerations": tolerations},
-        },
-        "resources": {"requests": dict(DEVICE_PLUGIN_REQUESTS)},
-        "tolerations": tolerations,
-    })
+    )
 
 
 def mig_parted_config(pools: Sequence[GpuPool]) -> dict[str, Any]:
@@ -213,26 +226,34 @@ def mig_parted_config(pools: Sequence[GpuPool]) -> dict[str, Any]:
 
 def gpu_operator_values(args: NvidiaGpuStackArgs) -> dict[str, Any]:
     """Values for the GPU Operator chart: MIG manager only, reading our mig-parted ConfigMap."""
-    return helm.values("gpu-operator", {
-        "daemonsets": {"tolerations": daemonset_tolerations(args.pools)},
-        # Only passed on to the operator's device plugin and GFD, both disabled here; the strategy that
-        # counts is the per-pool device-plugin config. Kept consistent with the pools anyway.
-        "mig": {"strategy": "mixed" if any(p.shape.mig_strategy == "mixed" for p in args.mig_pools) else "single"},
-        "migManager": {"config": {
-            # Nodes without a nvidia.com/mig.config label (whole-GPU pools on MIG-capable GPUs) get
-            # MIG disabled; MIG pools carry their label from creation (reference §2.2).
-            "default": mig.ALL_DISABLED,
-            "name": MIG_PARTED_CONFIG_MAP,
-        }},
-    })
+    return helm.values(
+        "gpu-operator",
+        {
+            "daemonsets": {"tolerations": daemonset_tolerations(args.pools)},
+            # Only passed on to the operator's device plugin and GFD, both disabled here; the strategy that
+            # counts is the per-pool device-plugin config. Kept consistent with the pools anyway.
+            "mig": {"strategy": "mixed" if any(p.shape.mig_strategy == "mixed" for p in args.mig_pools) else "single"},
+            "migManager": {
+                "config": {
+                    # Nodes without a nvidia.com/mig.config label (whole-GPU pools on MIG-capable GPUs) get
+                    # MIG disabled; MIG pools carry their label from creation (reference §2.2).
+                    "default": mig.ALL_DISABLED,
+                    "name": MIG_PARTED_CONFIG_MAP,
+                }
+            },
+        },
+    )
 
 
 def dcgm_values(args: NvidiaGpuStackArgs) -> dict[str, Any]:
-    return helm.values("dcgm-exporter", {
-        "affinity": gpu_node_affinity(),
-        "resources": {"limits": {"memory": DCGM_MEMORY_LIMIT}, "requests": dict(DCGM_REQUESTS)},
-        "tolerations": daemonset_tolerations(args.pools),
-    })
+    return helm.values(
+        "dcgm-exporter",
+        {
+            "affinity": gpu_node_affinity(),
+            "resources": {"limits": {"memory": DCGM_MEMORY_LIMIT}, "requests": dict(DCGM_REQUESTS)},
+            "tolerations": daemonset_tolerations(args.pools),
+        },
+    )
 
 
 def service_monitor_manifest(namespace: str = NAMESPACE) -> dict[str, Any]:
@@ -240,8 +261,11 @@ def service_monitor_manifest(namespace: str = NAMESPACE) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": {"name": DCGM_RELEASE, "namespace": namespace,
-                     "labels": {**DCGM_NAME_LABEL, "app.kubernetes.io/part-of": "gpu-platform"}},
+        "metadata": {
+            "name": DCGM_RELEASE,
+            "namespace": namespace,
+            "labels": {**DCGM_NAME_LABEL, "app.kubernetes.io/part-of": "gpu-platform"},
+        },
         "spec": {
             "endpoints": [{"interval": DCGM_SCRAPE_INTERVAL, "path": "/metrics", "port": "metrics"}],
             "namespaceSelector": {"matchNames": [namespace]},
@@ -263,27 +287,40 @@ class NvidiaGpuStack(pulumi.ComponentResource):
     dcgm_exporter: k8s.helm.v4.Chart | None
     service_monitor: k8s.apiextensions.CustomResource | None
 
-    def __init__(self, name: str, args: NvidiaGpuStackArgs, opts: pulumi.ResourceOptions | None = None,
-                 monitoring_depends_on: Sequence[pulumi.Resource] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: NvidiaGpuStackArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        monitoring_depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
         super().__init__("gpu-platform:gpu:NvidiaGpuStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ns = args.namespace
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={
-                # Device plugin, MIG manager and DCGM need host paths, privileged containers and
-                # SYS_ADMIN: this namespace is deliberately outside the restricted profile.
-                "pod-security.kubernetes.io/enforce": "privileged",
-                "app.kubernetes.io/part-of": "gpu-platform",
-            }),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns,
+                labels={
+                    # Device plugin, MIG manager and DCGM need host paths, privileged containers and
+                    # SYS_ADMIN: this namespace is deliberately outside the restricted profile.
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "app.kubernetes.io/part-of": "gpu-platform",
+                },
+            ),
             opts=child,
         )
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
 
         self.device_plugin = None
         if args.plugin_pools:
-            self.device_plugin = helm.chart(f"{name}-device-plugin", "nvidia-device-plugin", namespace=ns,
-                                            overrides=device_plugin_values(args), opts=in_ns)
+            self.device_plugin = helm.chart(
+                f"{name}-device-plugin",
+                "nvidia-device-plugin",
+                namespace=ns,
+                overrides=device_plugin_values(args),
+                opts=in_ns,
+            )
 
         self.mig_config = self.gpu_operator = None
         if args.mig_pools:
@@ -294,14 +331,19 @@ class NvidiaGpuStack(pulumi.ComponentResource):
                 opts=in_ns,
             )
             self.gpu_operator = helm.release(
-                f"{name}-gpu-operator", "gpu-operator", namespace=ns, overrides=gpu_operator_values(args),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, self.mig_config]))
+                f"{name}-gpu-operator",
+                "gpu-operator",
+                namespace=ns,
+                overrides=gpu_operator_values(args),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, self.mig_config]),
+            )
 
         self.dcgm_exporter = self.service_monitor = None
         if args.dcgm_exporter and args.pools:
             # Release name = DCGM_RELEASE: the chart's Service carries app.kubernetes.io/instance=<release>.
-            self.dcgm_exporter = helm.chart(DCGM_RELEASE, "dcgm-exporter", namespace=ns,
-                                            overrides=dcgm_values(args), opts=in_ns)
+            self.dcgm_exporter = helm.chart(
+                DCGM_RELEASE, "dcgm-exporter", namespace=ns, overrides=dcgm_values(args), opts=in_ns
+            )
             if args.service_monitor:
                 sm = service_monitor_manifest(ns)
                 self.service_monitor = k8s.apiextensions.CustomResource(
@@ -314,8 +356,10 @@ class NvidiaGpuStack(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *monitoring_depends_on]),
                 )
 
-        self.register_outputs({
-            "namespace": ns,
-            "devicePluginConfigs": sorted(device_plugin_configs(args.plugin_pools)) if args.plugin_pools else [],
-            "migConfigs": sorted(mig_parted_config(args.mig_pools)["mig-configs"]) if args.mig_pools else [],
-        })
+        self.register_outputs(
+            {
+                "namespace": ns,
+                "devicePluginConfigs": sorted(device_plugin_configs(args.plugin_pools)) if args.plugin_pools else [],
+                "migConfigs": sorted(mig_parted_config(args.mig_pools)["mig-configs"]) if args.mig_pools else [],
+            }
+        )

@@ -42,11 +42,21 @@ NODE_RESERVATIONS: tuple[Reservation, ...] = (
     Reservation("ebs-csi-node", 0.03, 0.117, "all", "aws-ebs-csi-driver node: 3 containers x 10m / 40Mi"),
     Reservation("log agent (fluent-bit)", 0.1, 0.125, "all", "fluent-bit chart resources we plan for (issue 5)"),
     Reservation("node-exporter", 0.01, 0.031, "all", "planned kube-prometheus-stack node-exporter requests"),
-    Reservation("nvidia-device-plugin", _cores(nvidia.DEVICE_PLUGIN_REQUESTS["cpu"]),
-                _mib(nvidia.DEVICE_PLUGIN_REQUESTS["memory"]), "gpu", "components/gpu/nvidia.py"),
+    Reservation(
+        "nvidia-device-plugin",
+        _cores(nvidia.DEVICE_PLUGIN_REQUESTS["cpu"]),
+        _mib(nvidia.DEVICE_PLUGIN_REQUESTS["memory"]),
+        "gpu",
+        "components/gpu/nvidia.py",
+    ),
     Reservation("gpu-feature-discovery + nfd-worker", 0.015, 0.125, "gpu", "NFD worker chart default (5m/64Mi) + GFD"),
-    Reservation("dcgm-exporter", _cores(nvidia.DCGM_REQUESTS["cpu"]), _mib(nvidia.DCGM_REQUESTS["memory"]), "gpu",
-                "components/gpu/nvidia.py"),
+    Reservation(
+        "dcgm-exporter",
+        _cores(nvidia.DCGM_REQUESTS["cpu"]),
+        _mib(nvidia.DCGM_REQUESTS["memory"]),
+        "gpu",
+        "components/gpu/nvidia.py",
+    ),
     Reservation("nvidia-mig-manager", 0.05, 0.125, "mig", "planned MIG manager footprint"),
 )
 
@@ -62,9 +72,13 @@ def pool_capacity(shape: PoolShape, min_nodes: int, max_nodes: int) -> capacity.
     """The planner's view of a pool: catalog allocatable minus `reserved`, labels, taints, sizes."""
     cpu, mem = reserved(shape)
     return capacity.pool_capacity(
-        shape.name, shape.instance, shape.gpu_resources,
+        shape.name,
+        shape.instance,
+        shape.gpu_resources,
         labels=shape.labels(),
         taints=tuple(capacity.Taint(t.key, t.value, t.effect) for t in shape.taints()),
-        min_nodes=min_nodes, max_nodes=max_nodes,
-        reserved_cpu=cpu, reserved_memory_gib=mem,
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        reserved_cpu=cpu,
+        reserved_memory_gib=mem,
     )

@@ -87,8 +87,9 @@ def service_annotations(cloud: str, scheme: Scheme) -> dict[str, str]:
     if cloud == "alicloud":
         # ACK cloud-controller-manager: intranet = VPC-only SLB address, internet = public address.
         return {
-            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type":
-                "internet" if scheme == "internet-facing" else "intranet",
+            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet"
+            if scheme == "internet-facing"
+            else "intranet",
         }
     raise ValueError(f"cloud {cloud!r} has no load balancer annotations; use 'aws' or 'alicloud'")
 
@@ -109,10 +110,16 @@ def gateway_spec(hosts: Sequence[str], tls_secret: str) -> dict[str, Any]:
     return {
         "selector": dict(SELECTOR),
         "servers": [
-            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": list(hosts),
-             "tls": {"mode": "SIMPLE", "credentialName": tls_secret, "minProtocolVersion": "TLSV1_2"}},
-            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": list(hosts),
-             "tls": {"httpsRedirect": True}},
+            {
+                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                "hosts": list(hosts),
+                "tls": {"mode": "SIMPLE", "credentialName": tls_secret, "minProtocolVersion": "TLSV1_2"},
+            },
+            {
+                "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                "hosts": list(hosts),
+                "tls": {"httpsRedirect": True},
+            },
         ],
     }
 
@@ -170,39 +177,79 @@ def rate_limit_spec(routes: Sequence[Route]) -> dict[str, Any] | None:
     limited = [r for r in routes if r.rate_limit is not None]
     if not limited:
         return None
-    patches: list[dict[str, Any]] = [{
-        "applyTo": "HTTP_FILTER",
-        "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
-            "name": "envoy.filters.network.http_connection_manager",
-            "subFilter": {"name": "envoy.filters.http.router"}}}}},
-        # Without a token bucket the filter passes everything; routes opt in below.
-        "patch": {"operation": "INSERT_BEFORE", "value": {
-            "name": LOCAL_RATELIMIT,
-            "typed_config": {"@type": _LOCAL_RATELIMIT_TYPE, "stat_prefix": "http_local_rate_limiter"}}},
-    }]
+    patches: list[dict[str, Any]] = [
+        {
+            "applyTo": "HTTP_FILTER",
+            "match": {
+                "context": "GATEWAY",
+                "listener": {
+                    "filterChain": {
+                        "filter": {
+                            "name": "envoy.filters.network.http_connection_manager",
+                            "subFilter": {"name": "envoy.filters.http.router"},
+                        }
+                    }
+                },
+            },
+            # Without a token bucket the filter passes everything; routes opt in below.
+            "patch": {
+                "operation": "INSERT_BEFORE",
+                "value": {
+                    "name": LOCAL_RATELIMIT,
+                    "typed_config": {"@type": _LOCAL_RATELIMIT_TYPE, "stat_prefix": "http_local_rate_limiter"},
+                },
+            },
+        }
+    ]
     for r in limited:
         assert r.rate_limit is not None
-        patches.append({
-            "applyTo": "HTTP_ROUTE",
-            "match": {"context": "GATEWAY", "routeConfiguration": {"vhost": {"route": {"name": r.name}}}},
-            "patch": {"operation": "MERGE", "value": {"typed_per_filter_config": {LOCAL_RATELIMIT: {
-                "@type": _LOCAL_RATELIMIT_TYPE,
-                "stat_prefix": f"route_{r.name.replace('-', '_')}",
-                "token_bucket": token_bucket(r.rate_limit),
-                "filter_enabled": {"runtime_key": "local_rate_limit_enabled", "default_value": _percent(100)},
-                "filter_enforced": {"runtime_key": "local_rate_limit_enforced", "default_value": _percent(100)},
-                "response_headers_to_add": [{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-                                             "header": {"key": "x-local-rate-limit", "value": "true"}}],
-            }}}},
-        })
+        patches.append(
+            {
+                "applyTo": "HTTP_ROUTE",
+                "match": {"context": "GATEWAY", "routeConfiguration": {"vhost": {"route": {"name": r.name}}}},
+                "patch": {
+                    "operation": "MERGE",
+                    "value": {
+                        "typed_per_filter_config": {
+                            LOCAL_RATELIMIT: {
+                                "@type": _LOCAL_RATELIMIT_TYPE,
+                                "stat_prefix": f"route_{r.name.replace('-', '_')}",
+                                "token_bucket": token_bucket(r.rate_limit),
+                                "filter_enabled": {
+                                    "runtime_key": "local_rate_limit_enabled",
+                                    "default_value": _percent(100),
+                                },
+                                "filter_enforced": {
+                                    "runtime_key": "local_rate_limit_enforced",
+                                    "default_value": _percent(100),
+                                },
+                                "response_headers_to_add": [
+                                    {
+                                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                                        "header": {"key": "x-local-rate-limit", "value": "true"},
+                                    }
+                                ],
+                            }
+                        }
+                    },
+                },
+            }
+        )
     return {"workloadSelector": {"labels": dict(SELECTOR)}, "configPatches": patches}
 
 
 class ApiGateway(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: ApiGatewayArgs, *, istiod: pulumi.Resource | None = None,
-                 crds: pulumi.Resource | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: ApiGatewayArgs,
+        *,
+        istiod: pulumi.Resource | None = None,
+        crds: pulumi.Resource | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         """`istiod`: the gateway pods need its injector; `crds`: the istio-base release, which every
         Istio object here depends on (a component's own depends_on would not order its children)."""
         super().__init__("gpu-platform:mesh:ApiGateway", name, None, opts)
@@ -215,24 +262,39 @@ class ApiGateway(pulumi.ComponentResource):
         # The gateway pods get their Envoy from istiod's injector, so istiod must be up first.
         deps: list[pulumi.Resource] = [ns] + ([istiod] if istiod is not None else [])
         self.release = helm.release(
-            RELEASE, "istio-gateway", namespace=NAMESPACE, overrides=gateway_overrides(args),
+            RELEASE,
+            "istio-gateway",
+            namespace=NAMESPACE,
+            overrides=gateway_overrides(args),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=deps)),
         )
-        after = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-            depends_on=[self.release, *([crds] if crds is not None else [])]))
+        after = pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=[self.release, *([crds] if crds is not None else [])])
+        )
 
         def cr(suffix: str, api_version: str, kind: str, obj_name: str, spec: dict[str, Any]) -> None:
             k8s.apiextensions.CustomResource(
-                f"{name}-{suffix}", api_version=api_version, kind=kind,
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=NAMESPACE), spec=spec, opts=after)
+                f"{name}-{suffix}",
+                api_version=api_version,
+                kind=kind,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=NAMESPACE),
+                spec=spec,
+                opts=after,
+            )
 
         cr("gateway", "networking.istio.io/v1", "Gateway", GATEWAY_NAME, gateway_spec(args.hosts, args.tls_secret))
         if args.jwt is not None:
-            cr("jwt", "security.istio.io/v1", "RequestAuthentication", f"{GATEWAY_NAME}-jwt",
-               request_authentication_spec(args.jwt))
+            cr(
+                "jwt",
+                "security.istio.io/v1",
+                "RequestAuthentication",
+                f"{GATEWAY_NAME}-jwt",
+                request_authentication_spec(args.jwt),
+            )
         if (policy := require_jwt_policy_spec(args.routes)) is not None:
             cr("require-jwt", "security.istio.io/v1", "AuthorizationPolicy", f"{GATEWAY_NAME}-require-jwt", policy)
         if (limits := rate_limit_spec(args.routes)) is not None:
             cr("ratelimit", "networking.istio.io/v1alpha3", "EnvoyFilter", f"{GATEWAY_NAME}-ratelimit", limits)
-        self.register_outputs({"namespace": NAMESPACE, "gateway": f"{NAMESPACE}/{GATEWAY_NAME}",
-                               "hosts": list(args.hosts)})
+        self.register_outputs(
+            {"namespace": NAMESPACE, "gateway": f"{NAMESPACE}/{GATEWAY_NAME}", "hosts": list(args.hosts)}
+        )

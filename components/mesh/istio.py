@@ -39,8 +39,12 @@ ISTIO_CERTS_VOLUME = "istio-certs"
 def prometheus_tls_config() -> dict[str, Any]:
     """ServiceMonitor endpoint tlsConfig for a target behind an Istio sidecar (scheme https).
     insecureSkipVerify: Istio certificates carry SPIFFE IDs, not the pod IPs Prometheus dials."""
-    return {"caFile": f"{PROMETHEUS_CERTS_DIR}/root-cert.pem", "certFile": f"{PROMETHEUS_CERTS_DIR}/cert-chain.pem",
-            "keyFile": f"{PROMETHEUS_CERTS_DIR}/key.pem", "insecureSkipVerify": True}
+    return {
+        "caFile": f"{PROMETHEUS_CERTS_DIR}/root-cert.pem",
+        "certFile": f"{PROMETHEUS_CERTS_DIR}/cert-chain.pem",
+        "keyFile": f"{PROMETHEUS_CERTS_DIR}/key.pem",
+        "insecureSkipVerify": True,
+    }
 
 
 def prometheus_sidecar_values() -> dict[str, Any]:
@@ -54,7 +58,8 @@ def prometheus_sidecar_values() -> dict[str, Any]:
                 "traffic.sidecar.istio.io/includeOutboundIPRanges": "",  # nor outbound: scrapes go direct
                 "proxy.istio.io/config": f"proxyMetadata:\n  OUTPUT_CERTS: {ISTIO_OUTPUT_CERTS_DIR}\n",
                 "sidecar.istio.io/userVolumeMount": json.dumps(
-                    [{"name": ISTIO_CERTS_VOLUME, "mountPath": ISTIO_OUTPUT_CERTS_DIR}]),
+                    [{"name": ISTIO_CERTS_VOLUME, "mountPath": ISTIO_OUTPUT_CERTS_DIR}]
+                ),
             },
         },
         "volumes": [{"name": ISTIO_CERTS_VOLUME, "emptyDir": {"medium": "Memory"}}],
@@ -116,7 +121,10 @@ class IstioMesh(pulumi.ComponentResource):
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
         self.base = helm.release("istio-base", "istio-base", namespace=SYSTEM_NAMESPACE, opts=in_ns)
         self.istiod = helm.release(
-            "istiod", "istiod", namespace=SYSTEM_NAMESPACE, overrides=istiod_overrides(args.istiod_replicas),
+            "istiod",
+            "istiod",
+            namespace=SYSTEM_NAMESPACE,
+            overrides=istiod_overrides(args.istiod_replicas),
             opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.base])),
         )
         # The CRs need the CRDs (base) and the validating webhook (istiod) to be in place.

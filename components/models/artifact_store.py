@@ -29,15 +29,22 @@ class ModelArtifactStoreArgs:
 
 
 def read_policy(bucket_arn: str, key_arn: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-             "Resource": f"{bucket_arn}/*"},
-            {"Sid": "ListArtifacts", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-            {"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
-        ],
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadArtifacts",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                    "Resource": f"{bucket_arn}/*",
+                },
+                {"Sid": "ListArtifacts", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+                {"Sid": "DecryptArtifacts", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 class ModelArtifactStore(pulumi.ComponentResource):
@@ -47,35 +54,69 @@ class ModelArtifactStore(pulumi.ComponentResource):
         super().__init__("gpu-platform:models:ModelArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=True)
-        self.key = aws.kms.Key(f"{name}-key", description=f"model artifacts of {args.model}",
-                               enable_key_rotation=True, deletion_window_in_days=30, opts=keep)
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket_prefix=f"{args.model}-artifacts-",
-                                    force_destroy=False, opts=keep)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"model artifacts of {args.model}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=keep,
+        )
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket", bucket_prefix=f"{args.model}-artifacts-", force_destroy=False, opts=keep
+        )
         aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=self.bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child)
+            f"{name}-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse", bucket=self.bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=(
-                    aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn)),
-                bucket_key_enabled=True)],
-            opts=child)
+            f"{name}-sse",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=(
+                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
+                        )
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
         aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+            f"{name}-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
         aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=self.bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child)
+            f"{name}-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
         self.role_arn = None
         if args.oidc_provider_arn is not None and args.oidc_issuer_url is not None:
             # The bucket's ARN from its name (the id): S3 ARNs carry no region or account.
             policy: pulumi.Output[Any] = pulumi.Output.all(self.bucket.id, self.key.arn).apply(
-                lambda v: read_policy(f"arn:aws:s3:::{v[0]}", str(v[1])))
-            reader = WorkloadRole(f"{name}-reader", WorkloadRoleArgs(
-                namespace=args.namespace, service_account=args.service_account, mode="irsa",
-                oidc_provider_arn=args.oidc_provider_arn, oidc_issuer_url=args.oidc_issuer_url,
-                inline_policy=policy), opts=child)
+                lambda v: read_policy(f"arn:aws:s3:::{v[0]}", str(v[1]))
+            )
+            reader = WorkloadRole(
+                f"{name}-reader",
+                WorkloadRoleArgs(
+                    namespace=args.namespace,
+                    service_account=args.service_account,
+                    mode="irsa",
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_issuer_url=args.oidc_issuer_url,
+                    inline_policy=policy,
+                ),
+                opts=child,
+            )
             self.role_arn = reader.arn
         self.register_outputs({"bucket": self.bucket.id, "roleArn": self.role_arn})

@@ -48,17 +48,26 @@ def pool_capacities(pools: Sequence[PoolLike]) -> list[cap.PoolCapacity]:
 
 def requests(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, float]:
     p = placement(v.gpu, a.pools)
-    return {"cpu": round(v.cpu + SIDECAR_CPU, 3), "memory": round(v.memory_gib + SIDECAR_MEMORY_GIB, 3),
-            p.resource: float(p.quantity)}
+    return {
+        "cpu": round(v.cpu + SIDECAR_CPU, 3),
+        "memory": round(v.memory_gib + SIDECAR_MEMORY_GIB, 3),
+        p.resource: float(p.quantity),
+    }
 
 
 def demand(a: ModelReleaseArgs, v: ModelVersion, replicas: int, group: str, suffix: str = "") -> cap.Demand:
     p = placement(v.gpu, a.pools)
     return cap.Demand(
-        name=f"{a.name}/{v.name}{suffix}", group=group, replicas=replicas, requests=requests(a, v),
+        name=f"{a.name}/{v.name}{suffix}",
+        group=group,
+        replicas=replicas,
+        requests=requests(a, v),
         node_selector=dict(p.node_selector),
-        tolerations=tuple(cap.Toleration(t["key"], "Equal", t["value"], t["effect"])  # type: ignore[arg-type]
-                          for t in p.tolerations))
+        tolerations=tuple(
+            cap.Toleration(t["key"], "Equal", t["value"], t["effect"])  # type: ignore[arg-type]
+            for t in p.tolerations
+        ),
+    )
 
 
 def steps(a: ModelReleaseArgs, weights: Sequence[int] | None = None) -> list[Step]:
@@ -68,8 +77,10 @@ def steps(a: ModelReleaseArgs, weights: Sequence[int] | None = None) -> list[Ste
     assert stable is not None, "validation runs first"
     s_max = a.scaling(stable).max_replicas
     chosen: Sequence[int | None] = (
-        [None] if t.candidate is None
-        else sorted({t.candidate_weight, *a.rollout_steps} if weights is None else set(weights)))
+        [None]
+        if t.candidate is None
+        else sorted({t.candidate_weight, *a.rollout_steps} if weights is None else set(weights))
+    )
     out: list[Step] = []
     for w in chosen:
         pods: list[tuple[str, str, int]] = []
@@ -84,7 +95,11 @@ def steps(a: ModelReleaseArgs, weights: Sequence[int] | None = None) -> list[Ste
             c = a.version(t.candidate)
             assert c is not None
             cs = a.scaling(c)
-            n = cs.min_replicas if share == 0 else min(cs.max_replicas, max(cs.min_replicas, 1, math.ceil(s_max * share / 100)))
+            n = (
+                cs.min_replicas
+                if share == 0
+                else min(cs.max_replicas, max(cs.min_replicas, 1, math.ceil(s_max * share / 100)))
+            )
             pods.append(("candidate", c.name, n))
             rolled = c.name
         for v in a.versions:
@@ -117,8 +132,11 @@ def step_demands(a: ModelReleaseArgs, step: Step) -> list[cap.Demand]:
 
 def floor_demands(a: ModelReleaseArgs) -> list[cap.Demand]:
     """What the release always runs: every version at its floor (for the other releases' checks)."""
-    return [demand(a, v, a.scaling(v).min_replicas, f"model {a.name} at min")
-            for v in a.versions if a.scaling(v).min_replicas]
+    return [
+        demand(a, v, a.scaling(v).min_replicas, f"model {a.name} at min")
+        for v in a.versions
+        if a.scaling(v).min_replicas
+    ]
 
 
 def _gpu_totals(demands: Sequence[cap.Demand]) -> dict[str, float]:
@@ -130,8 +148,10 @@ def _gpu_totals(demands: Sequence[cap.Demand]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-def _fits(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity] | None = None,
-          ) -> tuple[bool, Step | None, cap.CapacityPlan | None]:
+def _fits(
+    a: ModelReleaseArgs,
+    pools: Sequence[cap.PoolCapacity] | None = None,
+) -> tuple[bool, Step | None, cap.CapacityPlan | None]:
     """Whether every step fits; else the failing step with the largest GPU need and its plan."""
     pools = pool_capacities(a.pools) if pools is None else pools
     others = [d for d in a.other_release_demands if isinstance(d, cap.Demand)]
@@ -155,8 +175,10 @@ def _n(x: float) -> str:
 def _with_max(a: ModelReleaseArgs, k: int) -> ModelReleaseArgs:
     def capped(s: Autoscaling) -> Autoscaling:
         return s if s.max_replicas <= k else dataclasses.replace(s, max_replicas=k, min_replicas=min(s.min_replicas, k))
-    versions = tuple(v if v.autoscaling is None else dataclasses.replace(v, autoscaling=capped(v.autoscaling))
-                     for v in a.versions)
+
+    versions = tuple(
+        v if v.autoscaling is None else dataclasses.replace(v, autoscaling=capped(v.autoscaling)) for v in a.versions
+    )
     return dataclasses.replace(a, autoscaling=capped(a.autoscaling), versions=versions)
 
 
@@ -185,8 +207,13 @@ def check_capacity(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity] | None
     for f in sorted(result.demands, key=lambda f: f.name not in mine_names):
         if not f.fits:
             fixes += [x for x in f.fixes if x not in fixes]
-    problems = [p for f in result.demands if f.name in mine_names and not f.fits for p in f.problems
-                if "need nodes beyond" not in p]
+    problems = [
+        p
+        for f in result.demands
+        if f.name in mine_names and not f.fits
+        for p in f.problems
+        if "need nodes beyond" not in p
+    ]
     if a.traffic.candidate is not None and a.stable_scaling == "keepFull":
         if _fits(dataclasses.replace(a, stable_scaling="shrinkWithWeight"), pools)[0]:
             fixes.append("set stableScaling: shrinkWithWeight (the stable releases pods as its traffic share falls)")
@@ -198,11 +225,18 @@ def check_capacity(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity] | None
     if a.max_surge and _fits(dataclasses.replace(a, max_surge=0), pools)[0]:
         fixes.append("set maxSurge: 0 (roll pods one at a time without a spare GPU)")
     mine_pools = [p for p in pools if p.name in eligible]
-    other_need = _gpu_totals([d for d in a.other_release_demands if isinstance(d, cap.Demand)
-                              and any(not cap.eligible(p, d) for p in mine_pools)])
+    other_need = _gpu_totals(
+        [
+            d
+            for d in a.other_release_demands
+            if isinstance(d, cap.Demand) and any(not cap.eligible(p, d) for p in mine_pools)
+        ]
+    )
     others = "".join(f" + {_n(q)} {res} for the other releases' floors" for res, q in other_need.items() if res in need)
-    msg = (f"model {a.name!r} does not fit at rollout step {step.label} ({parts}): needs {needs}{others}; "
-           f"eligible pools {where} hold {holds}")
+    msg = (
+        f"model {a.name!r} does not fit at rollout step {step.label} ({parts}): needs {needs}{others}; "
+        f"eligible pools {where} hold {holds}"
+    )
     if problems:
         msg += "; " + "; ".join(problems)
     return [msg + ("; fixes: " + "; ".join(fixes) if fixes else "")]
@@ -217,15 +251,25 @@ def excess_demands(a: ModelReleaseArgs) -> list[cap.Demand]:
         for d in step_demands(a, st):
             extra = d.replicas - floor.get(d.name, 0)
             if extra > 0 and (d.name not in most or extra > most[d.name].replicas):
-                most[d.name] = dataclasses.replace(d, name=f"{d.name}/excess", replicas=extra,
-                                                   group=f"model {a.name} beyond its floor")
+                most[d.name] = dataclasses.replace(
+                    d, name=f"{d.name}/excess", replicas=extra, group=f"model {a.name} beyond its floor"
+                )
     return [most[k] for k in sorted(most)]
 
 
 def _shape(demands: Sequence[cap.Demand]) -> tuple[object, ...]:
     """The packing problem a list of demands poses, without their names (equal shapes pack alike)."""
-    return tuple(sorted((tuple(sorted(d.requests.items())), tuple(sorted(d.node_selector.items())),
-                         tuple(sorted(map(repr, d.tolerations))), d.replicas) for d in demands))
+    return tuple(
+        sorted(
+            (
+                tuple(sorted(d.requests.items())),
+                tuple(sorted(d.node_selector.items())),
+                tuple(sorted(map(repr, d.tolerations))),
+                d.replicas,
+            )
+            for d in demands
+        )
+    )
 
 
 def check_all(releases: Sequence[ModelReleaseArgs]) -> list[list[str]]:
@@ -266,14 +310,18 @@ def quota(a: ModelReleaseArgs) -> dict[str, str]:
     worst: dict[str, float] = {}
     for st in steps(a, weights=range(0, 101)):
         totals: dict[str, float] = {}
-        for role, name, n in st.pods:
+        for _role, name, n in st.pods:
             v = a.version(name)
             assert v is not None
             p = placement(v.gpu, a.pools)
-            per_pod = {"pods": 1.0, "requests.cpu": v.cpu + SIDECAR_CPU, "limits.cpu": v.cpu + SIDECAR_CPU * 10,
-                       "requests.memory": v.memory_gib + SIDECAR_MEMORY_GIB,
-                       "limits.memory": v.memory_gib + SIDECAR_MEMORY_GIB * 2,
-                       f"requests.{p.resource}": float(p.quantity)}
+            per_pod = {
+                "pods": 1.0,
+                "requests.cpu": v.cpu + SIDECAR_CPU,
+                "limits.cpu": v.cpu + SIDECAR_CPU * 10,
+                "requests.memory": v.memory_gib + SIDECAR_MEMORY_GIB,
+                "limits.memory": v.memory_gib + SIDECAR_MEMORY_GIB * 2,
+                f"requests.{p.resource}": float(p.quantity),
+            }
             for k, q in per_pod.items():
                 totals[k] = totals.get(k, 0.0) + q * n
         for k, q in totals.items():
@@ -295,8 +343,10 @@ def add_quotas(quotas: Sequence[dict[str, str]]) -> dict[str, str]:
     for qd in quotas:
         for k, v in qd.items():
             total[k] = total.get(k, 0) + int(v.rstrip("mMi"))
-    return {k: f"{n}Mi" if k.endswith("memory") else f"{n}m" if k.endswith("cpu") else str(n)
-            for k, n in sorted(total.items())}
+    return {
+        k: f"{n}Mi" if k.endswith("memory") else f"{n}m" if k.endswith("cpu") else str(n)
+        for k, n in sorted(total.items())
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -365,13 +415,19 @@ def render_costs(costs: Sequence[ReleaseCost]) -> str:
     def usd(x: float | None) -> str:
         return "unknown" if x is None else f"${x:,.2f}"
 
-    lines = ["## Model releases", "",
-             "GPU demand per release at its floor (every version at minReplicas) and at its worst rollout step "
-             "(stable + candidate + shadow + surge); cost is the GPU share of the cheapest eligible pool's "
-             "on-demand node price.", "",
-             "| release | GPUs at min | $/h at min | worst step | GPUs at peak | $/h at peak |",
-             "|---|---|---:|---|---|---:|"]
+    lines = [
+        "## Model releases",
+        "",
+        "GPU demand per release at its floor (every version at minReplicas) and at its worst rollout step "
+        "(stable + candidate + shadow + surge); cost is the GPU share of the cheapest eligible pool's "
+        "on-demand node price.",
+        "",
+        "| release | GPUs at min | $/h at min | worst step | GPUs at peak | $/h at peak |",
+        "|---|---|---:|---|---|---:|",
+    ]
     for c in costs:
-        lines.append(f"| {c.name} | {gpus(c.gpus_at_min)} | {usd(c.usd_per_hour_at_min)} | {c.peak_step} | "
-                     f"{gpus(c.gpus_at_peak)} | {usd(c.usd_per_hour_at_peak)} |")
+        lines.append(
+            f"| {c.name} | {gpus(c.gpus_at_min)} | {usd(c.usd_per_hour_at_min)} | {c.peak_step} | "
+            f"{gpus(c.gpus_at_peak)} | {usd(c.usd_per_hour_at_peak)} |"
+        )
     return "\n".join(lines) + "\n"

@@ -41,8 +41,12 @@ def camel(*parts: str) -> str:
 
 
 def model_labels(model: str) -> dict[str, str]:
-    return {"app": model, "app.kubernetes.io/name": model, "app.kubernetes.io/part-of": "gpu-platform",
-            "app.kubernetes.io/managed-by": "pulumi"}
+    return {
+        "app": model,
+        "app.kubernetes.io/name": model,
+        "app.kubernetes.io/part-of": "gpu-platform",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
 
 
 def version_selector(model: str, version: str) -> dict[str, str]:

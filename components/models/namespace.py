@@ -26,48 +26,70 @@ class ModelNamespaceArgs:
 
 
 class ModelNamespace(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ModelNamespaceArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, crds: CrdReleases = CrdReleases()) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: ModelNamespaceArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        crds: CrdReleases = CrdReleases(),
+    ) -> None:
         """`crds`: the PeerAuthentication depends on the release installing Istio's CRDs."""
         super().__init__("gpu-platform:models:ModelNamespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ns = args.name
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/warn": "restricted",
-                "istio-injection": "enabled",
-                f"{DOMAIN}/models": "true",
-            }),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ns,
+                labels={
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "istio-injection": "enabled",
+                    f"{DOMAIN}/models": "true",
+                },
+            ),
             opts=child,
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         k8s.apiextensions.CustomResource(
-            f"{name}-mtls", api_version="security.istio.io/v1", kind="PeerAuthentication",
+            f"{name}-mtls",
+            api_version="security.istio.io/v1",
+            kind="PeerAuthentication",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="default", namespace=ns),
-            spec={"mtls": {"mode": "STRICT"}}, opts=pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(
-                depends_on=crds.for_api_version("security.istio.io/v1"))))
+            spec={"mtls": {"mode": "STRICT"}},
+            opts=pulumi.ResourceOptions.merge(
+                inside, pulumi.ResourceOptions(depends_on=crds.for_api_version("security.istio.io/v1"))
+            ),
+        )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny", namespace=ns),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-                                                         policy_types=["Ingress", "Egress"]),
-            opts=inside)
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+            ),
+            opts=inside,
+        )
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="defaults", namespace=ns),
-            spec=k8s.core.v1.LimitRangeSpecArgs(limits=[k8s.core.v1.LimitRangeItemArgs(
-                type="Container",
-                default={"cpu": "500m", "memory": "512Mi"},
-                default_request={"cpu": "100m", "memory": "128Mi"},
-            )]),
-            opts=inside)
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        default={"cpu": "500m", "memory": "512Mi"},
+                        default_request={"cpu": "100m", "memory": "128Mi"},
+                    )
+                ]
+            ),
+            opts=inside,
+        )
         if args.quota:
             k8s.core.v1.ResourceQuota(
                 f"{name}-quota",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="models", namespace=ns),
                 spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=dict(sorted(args.quota.items()))),
-                opts=inside)
+                opts=inside,
+            )
         self.register_outputs({"name": ns})

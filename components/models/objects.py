@@ -18,8 +18,15 @@ from components.models.args import ModelReleaseArgs, ModelVersion
 from components.models.budget import STARTUP_PERIOD_SECONDS, Budget, budget
 from components.models.capacity_check import SIDECAR_CPU, SIDECAR_MEMORY_GIB
 from components.models.names import (
-    DOMAIN, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, camel, label_value, model_labels,
-    version_selector, workload,
+    DOMAIN,
+    INGRESS_NAMESPACE,
+    ISTIO_NAMESPACE,
+    MONITORING_NAMESPACE,
+    camel,
+    label_value,
+    model_labels,
+    version_selector,
+    workload,
 )
 from components.models.placement import placement
 from components.models.runtimes import RuntimePreset, server_for
@@ -62,8 +69,12 @@ def _ports(srv: RuntimePreset) -> list[k8s.core.v1.ContainerPortArgs]:
 
 
 def _probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgs:
-    return k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port="http"),
-                                 period_seconds=period, failure_threshold=failures, timeout_seconds=5)
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port="http"),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=5,
+    )
 
 
 def deployment_annotations(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, str]:
@@ -86,7 +97,8 @@ def deployment_annotations(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, st
 
 def pod_labels(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, str]:
     return {
-        **model_labels(a.name), **version_selector(a.name, v.name),
+        **model_labels(a.name),
+        **version_selector(a.name, v.name),
         "app.kubernetes.io/version": label_value(v.semver),
         # Istio reads these for telemetry: destination_canonical_service / _revision, as slo.py selects.
         "service.istio.io/canonical-name": a.name,
@@ -105,14 +117,26 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
     volumes = [
         k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
         # NCCL / PyTorch data loaders need more shared memory than the container runtime's 64 MiB.
-        k8s.core.v1.VolumeArgs(name="dshm", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-            medium="Memory", size_limit=memory_quantity(max(1.0, v.memory_gib / 4)))),
+        k8s.core.v1.VolumeArgs(
+            name="dshm",
+            empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                medium="Memory", size_limit=memory_quantity(max(1.0, v.memory_gib / 4))
+            ),
+        ),
     ]
-    mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-              k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm")]
+    mounts = [
+        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+        k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"),
+    ]
     if a.cache is not None:
-        volumes.append(k8s.core.v1.VolumeArgs(name="model-cache", persistent_volume_claim=(
-            k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=cache_claim(a), read_only=True))))
+        volumes.append(
+            k8s.core.v1.VolumeArgs(
+                name="model-cache",
+                persistent_volume_claim=(
+                    k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=cache_claim(a), read_only=True)
+                ),
+            )
+        )
         mounts.append(k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=CACHE_MOUNT, read_only=True))
     container = k8s.core.v1.ContainerArgs(
         name="server",
@@ -121,21 +145,29 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
         image_pull_policy="Always",
         args=list(v.args) or None,
         ports=_ports(srv),
-        env=[k8s.core.v1.EnvVarArgs(name="MODEL_NAME", value=a.name),
-             k8s.core.v1.EnvVarArgs(name="MODEL_VERSION", value=v.name),
-             *([k8s.core.v1.EnvVarArgs(name="MODEL_ARTIFACT_URI", value=v.artifact.uri)] if v.artifact else []),
-             *([k8s.core.v1.EnvVarArgs(name="MODEL_CACHE_DIR", value=CACHE_MOUNT)] if a.cache else [])],
+        env=[
+            k8s.core.v1.EnvVarArgs(name="MODEL_NAME", value=a.name),
+            k8s.core.v1.EnvVarArgs(name="MODEL_VERSION", value=v.name),
+            *([k8s.core.v1.EnvVarArgs(name="MODEL_ARTIFACT_URI", value=v.artifact.uri)] if v.artifact else []),
+            *([k8s.core.v1.EnvVarArgs(name="MODEL_CACHE_DIR", value=CACHE_MOUNT)] if a.cache else []),
+        ],
         resources=k8s.core.v1.ResourceRequirementsArgs(requests=quantities, limits=quantities),
         startup_probe=_probe(srv.ready_path, STARTUP_PERIOD_SECONDS, b.startup_failure_threshold),
         readiness_probe=_probe(srv.ready_path, 5, 3),
         liveness_probe=_probe(srv.live_path, 15, 4),
-        lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-            sleep=k8s.core.v1.SleepActionArgs(seconds=b.pre_stop_seconds))),
+        lifecycle=k8s.core.v1.LifecycleArgs(
+            pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=b.pre_stop_seconds))
+        ),
         security_context=k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False, privileged=False, read_only_root_filesystem=True,
-            run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS,
+            allow_privilege_escalation=False,
+            privileged=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            run_as_user=RUN_AS,
+            run_as_group=RUN_AS,
             capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        ),
         volume_mounts=mounts,
     )
     selector = version_selector(a.name, v.name)
@@ -146,16 +178,23 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
         progress_deadline_seconds=b.progress_deadline_seconds,
         revision_history_limit=3,
-        strategy=k8s.apps.v1.DeploymentStrategyArgs(type="RollingUpdate", rolling_update=(
-            k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=a.max_surge, max_unavailable=0 if a.max_surge else 1))),
+        strategy=k8s.apps.v1.DeploymentStrategyArgs(
+            type="RollingUpdate",
+            rolling_update=(
+                k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=a.max_surge, max_unavailable=0 if a.max_surge else 1)
+            ),
+        ),
         template=k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels(a, v), annotations={
-                "proxy.istio.io/config": json.dumps(proxy, sort_keys=True),
-                "sidecar.istio.io/proxyCPU": cpu_quantity(SIDECAR_CPU),
-                "sidecar.istio.io/proxyCPULimit": cpu_quantity(SIDECAR_CPU * 10),
-                "sidecar.istio.io/proxyMemory": memory_quantity(SIDECAR_MEMORY_GIB),
-                "sidecar.istio.io/proxyMemoryLimit": memory_quantity(SIDECAR_MEMORY_GIB * 2),
-            }),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                labels=pod_labels(a, v),
+                annotations={
+                    "proxy.istio.io/config": json.dumps(proxy, sort_keys=True),
+                    "sidecar.istio.io/proxyCPU": cpu_quantity(SIDECAR_CPU),
+                    "sidecar.istio.io/proxyCPULimit": cpu_quantity(SIDECAR_CPU * 10),
+                    "sidecar.istio.io/proxyMemory": memory_quantity(SIDECAR_MEMORY_GIB),
+                    "sidecar.istio.io/proxyMemoryLimit": memory_quantity(SIDECAR_MEMORY_GIB * 2),
+                },
+            ),
             spec=k8s.core.v1.PodSpecArgs(
                 service_account_name=service_account(a),
                 # IRSA needs no API token: the EKS identity webhook projects its own audience-bound token.
@@ -163,14 +202,27 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
                 priority_class_name=priority_class(a.tier),
                 termination_grace_period_seconds=b.termination_grace_seconds,
                 node_selector=dict(sorted(p.node_selector.items())),
-                tolerations=[k8s.core.v1.TolerationArgs(key=t["key"], operator=t["operator"], value=t["value"], effect=t["effect"])
-                             for t in p.tolerations],
-                topology_spread_constraints=[k8s.core.v1.TopologySpreadConstraintArgs(
-                    max_skew=1, topology_key="topology.kubernetes.io/zone", when_unsatisfiable="ScheduleAnyway",
-                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector))],
+                tolerations=[
+                    k8s.core.v1.TolerationArgs(
+                        key=t["key"], operator=t["operator"], value=t["value"], effect=t["effect"]
+                    )
+                    for t in p.tolerations
+                ],
+                topology_spread_constraints=[
+                    k8s.core.v1.TopologySpreadConstraintArgs(
+                        max_skew=1,
+                        topology_key="topology.kubernetes.io/zone",
+                        when_unsatisfiable="ScheduleAnyway",
+                        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    )
+                ],
                 security_context=k8s.core.v1.PodSecurityContextArgs(
-                    run_as_non_root=True, run_as_user=RUN_AS, run_as_group=RUN_AS, fs_group=RUN_AS,
-                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
+                    run_as_non_root=True,
+                    run_as_user=RUN_AS,
+                    run_as_group=RUN_AS,
+                    fs_group=RUN_AS,
+                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                ),
                 containers=[container],
                 volumes=volumes,
             ),
@@ -194,8 +246,9 @@ def service_spec(a: ModelReleaseArgs) -> k8s.core.v1.ServiceSpecArgs:
     if any(s.grpc_port is not None for s in srvs):
         ports.append(k8s.core.v1.ServicePortArgs(name="grpc", port=9000, target_port="grpc", app_protocol="grpc"))
     if any(metrics_port_name(s) == "metrics" for s in srvs):
-        ports.append(k8s.core.v1.ServicePortArgs(name="http-metrics", port=9090, target_port="metrics",
-                                                 app_protocol="http"))
+        ports.append(
+            k8s.core.v1.ServicePortArgs(name="http-metrics", port=9090, target_port="metrics", app_protocol="http")
+        )
     return k8s.core.v1.ServiceSpecArgs(type="ClusterIP", selector={"app": a.name}, ports=ports)
 
 
@@ -220,17 +273,34 @@ def scaled_object_spec(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, Any]:
         # Scale-down after 10 minutes of low traffic: a GPU pod costs minutes to bring back.
         "cooldownPeriod": 600,
         "fallback": {"failureThreshold": 3, "replicas": max(1, s.min_replicas)},
-        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
-            "scaleDown": {"stabilizationWindowSeconds": 600, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]},
-            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
-        }}},
-        "triggers": [{
-            "type": "prometheus", "name": "rps", "metricType": "AverageValue",
-            "metadata": {"serverAddress": a.prometheus_url, "query": query,
-                         "threshold": _num(s.target_rps_per_replica),
-                         "activationThreshold": "0.01" if s.min_replicas == 0 else "0",
-                         "ignoreNullValues": "true"},
-        }],
+        "advanced": {
+            "horizontalPodAutoscalerConfig": {
+                "behavior": {
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": 600,
+                        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}],
+                    },
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}],
+                    },
+                }
+            }
+        },
+        "triggers": [
+            {
+                "type": "prometheus",
+                "name": "rps",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": a.prometheus_url,
+                    "query": query,
+                    "threshold": _num(s.target_rps_per_replica),
+                    "activationThreshold": "0.01" if s.min_replicas == 0 else "0",
+                    "ignoreNullValues": "true",
+                },
+            }
+        ],
     }
 
 
@@ -247,14 +317,19 @@ def service_monitor_spec(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, Any]
         "selector": {"matchLabels": {"app": a.name}},
         "namespaceSelector": {"matchNames": [a.ns]},
         "podTargetLabels": ["version", "app.kubernetes.io/version"],
-        "endpoints": [{
-            "port": "http-metrics" if metrics_port_name(srv) == "metrics" else "http",
-            "path": srv.metrics_path, "interval": "15s", "scheme": "https",
-            "tlsConfig": prometheus_tls_config(),
-            # The Service spans every version: keep only this version's pods.
-            "relabelings": [{"action": "keep", "sourceLabels": ["__meta_kubernetes_pod_label_version"],
-                             "regex": v.name}],
-        }],
+        "endpoints": [
+            {
+                "port": "http-metrics" if metrics_port_name(srv) == "metrics" else "http",
+                "path": srv.metrics_path,
+                "interval": "15s",
+                "scheme": "https",
+                "tlsConfig": prometheus_tls_config(),
+                # The Service spans every version: keep only this version's pods.
+                "relabelings": [
+                    {"action": "keep", "sourceLabels": ["__meta_kubernetes_pod_label_version"], "regex": v.name}
+                ],
+            }
+        ],
     }
 
 
@@ -263,14 +338,19 @@ def slo_target(a: ModelReleaseArgs) -> SloTarget:
 
 
 def prometheus_rule_spec(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, Any]:
-    rules = slo_alert_rules(Workload(a.ns, a.name, v.name), slo_target(a), name_prefix=camel(a.name, v.name),
-                            labels={"model": a.name, "model_version": v.name})
+    rules = slo_alert_rules(
+        Workload(a.ns, a.name, v.name),
+        slo_target(a),
+        name_prefix=camel(a.name, v.name),
+        labels={"model": a.name, "model_version": v.name},
+    )
     return {"groups": [{"name": f"{workload(a.name, v.name)}.slo", "rules": rules}]}
 
 
 def _ns_peer(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-        match_labels={"kubernetes.io/metadata.name": name}))
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": name})
+    )
 
 
 def ingress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicySpecArgs:
@@ -279,8 +359,9 @@ def ingress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicyS
     metrics = ["http"] + (["metrics"] if any(metrics_port_name(s) == "metrics" for s in srvs) else [])
 
     def ports(names: list[str], extra: tuple[int, ...] = ()) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
-        return ([k8s.networking.v1.NetworkPolicyPortArgs(port=n, protocol="TCP") for n in names]
-                + [k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in extra])
+        return [k8s.networking.v1.NetworkPolicyPortArgs(port=n, protocol="TCP") for n in names] + [
+            k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in extra
+        ]
 
     return k8s.networking.v1.NetworkPolicySpecArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": a.name}),
@@ -288,10 +369,12 @@ def ingress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicyS
         ingress=[
             # Requests through the ingress gateway; istio-system for mesh health checks.
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[_ns_peer(INGRESS_NAMESPACE), _ns_peer(ISTIO_NAMESPACE)], ports=ports(serving)),
+                from_=[_ns_peer(INGRESS_NAMESPACE), _ns_peer(ISTIO_NAMESPACE)], ports=ports(serving)
+            ),
             # Prometheus: the server's metrics and the sidecar's (15090 envoy stats, 15020 merged).
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[_ns_peer(MONITORING_NAMESPACE)], ports=ports(metrics, (15020, 15090))),
+                from_=[_ns_peer(MONITORING_NAMESPACE)], ports=ports(metrics, (15020, 15090))
+            ),
         ],
     )
 
@@ -299,21 +382,36 @@ def ingress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicyS
 def egress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicySpecArgs:
     rules = [
         k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}))],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                   k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP")]),
+            to=[
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                    ),
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                )
+            ],
+            ports=[
+                k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+            ],
+        ),
         # istiod: xDS and certificates for the sidecar.
         k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[_ns_peer(ISTIO_NAMESPACE)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=15012, protocol="TCP")]),
+            to=[_ns_peer(ISTIO_NAMESPACE)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=15012, protocol="TCP")]
+        ),
     ]
     if a.artifact_bucket or any(v.artifact is not None for v in a.versions):
         # Artifact store and STS (IRSA) over HTTPS; never the node's instance metadata service.
-        rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-            to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(
-                cidr="0.0.0.0/0", except_=["169.254.169.254/32"]))],
-            ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")]))
+        rules.append(
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=["169.254.169.254/32"])
+                    )
+                ],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+            )
+        )
     return k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": a.name}),
-        policy_types=["Egress"], egress=rules)
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": a.name}), policy_types=["Egress"], egress=rules
+    )

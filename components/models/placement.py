@@ -13,7 +13,11 @@ from components.gpu import mig
 from components.gpu.catalog import catalog
 from components.models.args import GpuRequest, PoolLike
 from components.scheduling import (
-    GPU_MODEL_LABEL, GPU_RESOURCE, GPU_SHARING_LABEL, MIG_CONFIG_LABEL, gpu_tolerations,
+    GPU_MODEL_LABEL,
+    GPU_RESOURCE,
+    GPU_SHARING_LABEL,
+    MIG_CONFIG_LABEL,
+    gpu_tolerations,
 )
 
 
@@ -84,18 +88,40 @@ def placement(gpu: GpuRequest, pools: Sequence[PoolLike]) -> Placement:
             prof = catalog().gpu(p.shape.instance.gpu_model or "").profile(profile)
             if prof is not None:
                 mems.append(float(prof.memory_gb))
-        return Placement(resource, 1, selector, gpu_tolerations(), tuple(p.shape.name for p in eligible),
-                         min(mems) if mems else None, f"one {profile} MIG slice")
+        return Placement(
+            resource,
+            1,
+            selector,
+            gpu_tolerations(),
+            tuple(p.shape.name for p in eligible),
+            min(mems) if mems else None,
+            f"one {profile} MIG slice",
+        )
     if gpu.time_sliced:
         selector[GPU_SHARING_LABEL] = "time-slicing"
         eligible = [p for p in candidates if p.shape.sharing == "time-slicing"]
         mems = [_gpu_memory(p) / (p.shape.time_slicing_replicas or 1) for p in eligible]
-        return Placement(GPU_RESOURCE, 1, selector, gpu_tolerations(), tuple(p.shape.name for p in eligible),
-                         min(mems) if mems else None, "one time-sliced GPU share")
+        return Placement(
+            GPU_RESOURCE,
+            1,
+            selector,
+            gpu_tolerations(),
+            tuple(p.shape.name for p in eligible),
+            min(mems) if mems else None,
+            "one time-sliced GPU share",
+        )
     count = gpu.count or 1
     selector[GPU_SHARING_LABEL] = "none"
-    eligible = [p for p in candidates if p.shape.sharing == "none"
-                and p.shape.gpu_resources.get(GPU_RESOURCE, 0) >= count]
+    eligible = [
+        p for p in candidates if p.shape.sharing == "none" and p.shape.gpu_resources.get(GPU_RESOURCE, 0) >= count
+    ]
     mems = [_gpu_memory(p) * count for p in eligible]
-    return Placement(GPU_RESOURCE, count, selector, gpu_tolerations(), tuple(p.shape.name for p in eligible),
-                     min(mems) if mems else None, f"{count} whole GPU{'s' if count > 1 else ''}")
+    return Placement(
+        GPU_RESOURCE,
+        count,
+        selector,
+        gpu_tolerations(),
+        tuple(p.shape.name for p in eligible),
+        min(mems) if mems else None,
+        f"{count} whole GPU{'s' if count > 1 else ''}",
+    )

@@ -37,8 +37,11 @@ class ModelReleaseError(pulumi.RunError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = sorted(set(problems))
         n = len(self.problems)
-        super().__init__("\n".join([f"invalid model release ({n} problem{'s' if n != 1 else ''}):",
-                                    *(f"  - {p}" for p in self.problems)]))
+        super().__init__(
+            "\n".join(
+                [f"invalid model release ({n} problem{'s' if n != 1 else ''}):", *(f"  - {p}" for p in self.problems)]
+            )
+        )
 
 
 def _path(label: str, loc: tuple[str | int, ...]) -> str:
@@ -66,9 +69,16 @@ def _after(opts: pulumi.ResourceOptions, extra: Sequence[pulumi.Resource]) -> pu
 
 
 class ModelRelease(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ModelReleaseArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, depends_on: Sequence[pulumi.Resource] = (), crds: CrdReleases = CrdReleases(),
-                 capacity_problems: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: ModelReleaseArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+        crds: CrdReleases = CrdReleases(),
+        capacity_problems: Sequence[str] | None = None,
+    ) -> None:
         """`depends_on` holds back every child (a component's own depends_on would not: the engine
         orders children only by their own dependencies); `crds` names the releases installing the
         Istio, prometheus-operator and KEDA CRDs, and each custom resource depends on its own;
@@ -82,61 +92,108 @@ class ModelRelease(pulumi.ComponentResource):
         deps: list[pulumi.Resource] = list(depends_on)
         if args.owns_namespace:
             self.namespace: ModelNamespace | None = ModelNamespace(
-                name, ModelNamespaceArgs(name=ns, quota=quota(args)), opts=child, crds=crds)
+                name, ModelNamespaceArgs(name=ns, quota=quota(args)), opts=child, crds=crds
+            )
             deps.append(self.namespace)
         else:
             self.namespace = None
         inside = pulumi.ResourceOptions(parent=self, depends_on=deps)
 
-        def meta(obj_name: str, labels: dict[str, str] | None = None,
-                 annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=ns, labels=labels or model_labels(args.name),
-                                              annotations=annotations)
+        def meta(
+            obj_name: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+        ) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=obj_name, namespace=ns, labels=labels or model_labels(args.name), annotations=annotations
+            )
 
         sa_annotations: dict[str, pulumi.Input[str]] = {}
         self.artifact_store: ModelArtifactStore | None = None
         if args.artifact_bucket and args.cloud == "aws":
             ident = args.identity
-            self.artifact_store = ModelArtifactStore(name, ModelArtifactStoreArgs(
-                model=args.name, namespace=ns, service_account=objects.service_account(args),
-                oidc_provider_arn=None if ident is None else ident.oidc_provider_arn,  # type: ignore[arg-type]
-                oidc_issuer_url=None if ident is None else ident.oidc_issuer_url,  # type: ignore[arg-type]
-            ), opts=child)
+            self.artifact_store = ModelArtifactStore(
+                name,
+                ModelArtifactStoreArgs(
+                    model=args.name,
+                    namespace=ns,
+                    service_account=objects.service_account(args),
+                    oidc_provider_arn=None if ident is None else ident.oidc_provider_arn,  # type: ignore[arg-type]
+                    oidc_issuer_url=None if ident is None else ident.oidc_issuer_url,  # type: ignore[arg-type]
+                ),
+                opts=child,
+            )
             if self.artifact_store.role_arn is not None:
                 sa_annotations["eks.amazonaws.com/role-arn"] = self.artifact_store.role_arn
         self.service_account = k8s.core.v1.ServiceAccount(
-            name, metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=objects.service_account(args), namespace=ns, labels=model_labels(args.name),
-                annotations=sa_annotations or None),
-            automount_service_account_token=False, opts=inside)
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=objects.service_account(args),
+                namespace=ns,
+                labels=model_labels(args.name),
+                annotations=sa_annotations or None,
+            ),
+            automount_service_account_token=False,
+            opts=inside,
+        )
         self.service = k8s.core.v1.Service(name, metadata=meta(args.name), spec=objects.service_spec(args), opts=inside)
-        k8s.networking.v1.NetworkPolicy(f"{name}-ingress", metadata=meta(workload(args.name, "allow-ingress")),
-                                        spec=objects.ingress_policy_spec(args), opts=inside)
-        k8s.networking.v1.NetworkPolicy(f"{name}-egress", metadata=meta(workload(args.name, "allow-egress")),
-                                        spec=objects.egress_policy_spec(args), opts=inside)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress",
+            metadata=meta(workload(args.name, "allow-ingress")),
+            spec=objects.ingress_policy_spec(args),
+            opts=inside,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-egress",
+            metadata=meta(workload(args.name, "allow-egress")),
+            spec=objects.egress_policy_spec(args),
+            opts=inside,
+        )
         istio = _after(inside, crds.for_api_version("networking.istio.io/v1"))
         self.destination_rule = k8s.apiextensions.CustomResource(
-            name, api_version="networking.istio.io/v1", kind="DestinationRule", metadata=meta(args.name),
-            spec=traffic.destination_rule_spec(args), opts=istio)
+            name,
+            api_version="networking.istio.io/v1",
+            kind="DestinationRule",
+            metadata=meta(args.name),
+            spec=traffic.destination_rule_spec(args),
+            opts=istio,
+        )
         self.virtual_service = k8s.apiextensions.CustomResource(
-            name, api_version="networking.istio.io/v1", kind="VirtualService", metadata=meta(args.name),
-            spec=traffic.virtual_service_spec(args), opts=istio)
+            name,
+            api_version="networking.istio.io/v1",
+            kind="VirtualService",
+            metadata=meta(args.name),
+            spec=traffic.virtual_service_spec(args),
+            opts=istio,
+        )
         version_deps: list[pulumi.Resource] = [self.service_account]
         if args.cache is not None:
-            version_deps.append(k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-cache", metadata=meta(objects.cache_claim(args)),
-                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                    access_modes=["ReadWriteMany"], storage_class_name=args.cache.storage_class,
-                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{args.cache.size_gib}Gi"})),
-                opts=inside))
+            version_deps.append(
+                k8s.core.v1.PersistentVolumeClaim(
+                    f"{name}-cache",
+                    metadata=meta(objects.cache_claim(args)),
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteMany"],
+                        storage_class_name=args.cache.storage_class,
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                            requests={"storage": f"{args.cache.size_gib}Gi"}
+                        ),
+                    ),
+                    opts=inside,
+                )
+            )
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         for v in args.versions:
-            self.deployments[v.name] = self._add_version(name, v, pulumi.ResourceOptions.merge(
-                inside, pulumi.ResourceOptions(depends_on=version_deps)))
-        self.register_outputs({
-            "namespace": ns, "host": traffic.fqdn(args), "hosts": list(args.hosts),
-            "weights": self.weights(), "deployments": sorted(workload(args.name, v.name) for v in args.versions),
-        })
+            self.deployments[v.name] = self._add_version(
+                name, v, pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=version_deps))
+            )
+        self.register_outputs(
+            {
+                "namespace": ns,
+                "host": traffic.fqdn(args),
+                "hosts": list(args.hosts),
+                "weights": self.weights(),
+                "deployments": sorted(workload(args.name, v.name) for v in args.versions),
+            }
+        )
 
     def weights(self) -> dict[str, int]:
         t = self.args.traffic
@@ -152,20 +209,38 @@ class ModelRelease(pulumi.ComponentResource):
         labels = {**model_labels(a.name), **version_selector(a.name, v.name)}
         md = k8s.meta.v1.ObjectMetaArgs(name=wl, namespace=a.ns, labels=labels)
         dep = k8s.apps.v1.Deployment(
-            rname, metadata=k8s.meta.v1.ObjectMetaArgs(name=wl, namespace=a.ns, labels=labels,
-                                                       annotations=objects.deployment_annotations(a, v)),
-            spec=objects.deployment_spec(a, v), opts=opts)
+            rname,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=wl, namespace=a.ns, labels=labels, annotations=objects.deployment_annotations(a, v)
+            ),
+            spec=objects.deployment_spec(a, v),
+            opts=opts,
+        )
         k8s.policy.v1.PodDisruptionBudget(rname, metadata=md, spec=objects.pdb_spec(a, v), opts=opts)
         if a.scaling(v).engine == "keda":
             k8s.apiextensions.CustomResource(
-                rname, api_version="keda.sh/v1alpha1", kind="ScaledObject", metadata=md,
+                rname,
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
+                metadata=md,
                 spec=objects.scaled_object_spec(a, v),
-                opts=_after(opts, [dep, *self.crds.for_api_version("keda.sh/v1alpha1")]))
+                opts=_after(opts, [dep, *self.crds.for_api_version("keda.sh/v1alpha1")]),
+            )
         monitoring = _after(opts, self.crds.for_api_version("monitoring.coreos.com/v1"))
-        k8s.apiextensions.CustomResource(rname, api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
-                                         metadata=md, spec=objects.service_monitor_spec(a, v), opts=monitoring)
         k8s.apiextensions.CustomResource(
-            rname, api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+            rname,
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=md,
+            spec=objects.service_monitor_spec(a, v),
+            opts=monitoring,
+        )
+        k8s.apiextensions.CustomResource(
+            rname,
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{wl}-slo", namespace=a.ns, labels=labels),
-            spec=objects.prometheus_rule_spec(a, v), opts=monitoring)
+            spec=objects.prometheus_rule_spec(a, v),
+            opts=monitoring,
+        )
         return dep

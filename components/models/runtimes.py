@@ -26,8 +26,9 @@ class RuntimePreset:
 PRESETS: dict[Runtime, RuntimePreset] = {
     "triton": RuntimePreset(8000, 8001, 8002, "/metrics", "/v2/health/ready", "/v2/health/live"),
     "torchserve": RuntimePreset(8080, 7070, 8082, "/metrics", "/ping", "/ping"),
-    "tfserving": RuntimePreset(8501, 8500, 8501, "/monitoring/prometheus/metrics", "/v1/models/{model}",
-                               "/v1/models/{model}"),
+    "tfserving": RuntimePreset(
+        8501, 8500, 8501, "/monitoring/prometheus/metrics", "/v1/models/{model}", "/v1/models/{model}"
+    ),
     "vllm": RuntimePreset(8000, None, 8000, "/metrics", "/health", "/health"),
     "custom": RuntimePreset(8080, None, 8080, "/metrics", "/healthz", "/healthz"),
 }

@@ -24,12 +24,20 @@ def destination_rule_spec(a: ModelReleaseArgs) -> dict[str, Any]:
             "loadBalancer": {"simple": "LEAST_REQUEST", "warmupDurationSecs": "60s"},
             "connectionPool": {
                 "tcp": {"maxConnections": 1024, "connectTimeout": "5s"},
-                "http": {"http1MaxPendingRequests": 256, "http2MaxRequests": 512, "idleTimeout": "300s",
-                         "maxRetries": 3},
+                "http": {
+                    "http1MaxPendingRequests": 256,
+                    "http2MaxRequests": 512,
+                    "idleTimeout": "300s",
+                    "maxRetries": 3,
+                },
             },
             # GPU pools are small: eject a failing pod, never more than half of them.
-            "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "60s",
-                                 "maxEjectionPercent": 50},
+            "outlierDetection": {
+                "consecutive5xxErrors": 5,
+                "interval": "10s",
+                "baseEjectionTime": "60s",
+                "maxEjectionPercent": 50,
+            },
             "tls": {"mode": "ISTIO_MUTUAL"},
         },
         "subsets": [{"name": v.name, "labels": {"version": v.name}} for v in sorted(a.versions, key=lambda v: v.name)],
@@ -60,8 +68,9 @@ def _gateway_matches(a: ModelReleaseArgs, conditions: list[dict[str, Any]]) -> l
     # (mesh/gateway.py route_paths). A bare `prefix: /v1/models/llama3-8b` would also route
     # '/v1/models/llama3-8bX' here, a path that policy does not cover: unauthenticated access.
     uris = [{"prefix": "/"}] if prefix == "/" else [{"exact": prefix}, {"prefix": f"{prefix}/"}]
-    return ([{**c, "gateways": ["mesh"]} for c in conditions or [{}]]
-            + [{**c, "gateways": [a.gateway], "uri": uri} for c in conditions or [{}] for uri in uris])
+    return [{**c, "gateways": ["mesh"]} for c in conditions or [{}]] + [
+        {**c, "gateways": [a.gateway], "uri": uri} for c in conditions or [{}] for uri in uris
+    ]
 
 
 def virtual_service_spec(a: ModelReleaseArgs) -> dict[str, Any]:
@@ -69,18 +78,31 @@ def virtual_service_spec(a: ModelReleaseArgs) -> dict[str, Any]:
     http: list[dict[str, Any]] = []
     # Header routes first: Istio routes are first-match.
     for r in t.ab_routes:
-        conditions = ([{"headers": {r.header: {"exact": val}}} for val in r.values] if r.values
-                      else [{"headers": {r.header: {"regex": r.regex}}}])
+        conditions = (
+            [{"headers": {r.header: {"exact": val}}} for val in r.values]
+            if r.values
+            else [{"headers": {r.header: {"regex": r.regex}}}]
+        )
         matches = _gateway_matches(a, conditions)
-        http.append({"name": f"{a.name}-ab-{r.header}-{r.version}", "match": matches,
-                     "route": [{"destination": _dest(a, r.version)}], **_policy(a)})
+        http.append(
+            {
+                "name": f"{a.name}-ab-{r.header}-{r.version}",
+                "match": matches,
+                "route": [{"destination": _dest(a, r.version)}],
+                **_policy(a),
+            }
+        )
     route = [{"destination": _dest(a, t.stable), "weight": 100 - (t.candidate_weight if t.candidate else 0)}]
     if t.candidate is not None:
         # Listed even at weight 0 so a promotion changes only numbers, and the split is visible in previews.
         route.append({"destination": _dest(a, t.candidate), "weight": t.candidate_weight})
     # Named after the model: the gateway's EnvoyFilter finds this route by name for its rate limit.
-    weighted: dict[str, Any] = {"name": a.name, **({"match": m} if (m := _gateway_matches(a, [])) else {}),
-                                "route": route, **_policy(a)}
+    weighted: dict[str, Any] = {
+        "name": a.name,
+        **({"match": m} if (m := _gateway_matches(a, [])) else {}),
+        "route": route,
+        **_policy(a),
+    }
     if t.shadow is not None:
         weighted["mirror"] = _dest(a, t.shadow.version)
         weighted["mirrorPercentage"] = {"value": float(t.shadow.percent)}

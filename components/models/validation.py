@@ -59,8 +59,14 @@ def check_releases(releases: Sequence[ModelReleaseArgs]) -> list[tuple[int, Loc,
     for i, a in enumerate(releases):
         for j, host in enumerate(a.hosts):
             if host in seen:
-                out.append((i, ("hosts", j), f"{_q(host)} is already routed by model {_q(seen[host])}; two "
-                            "VirtualServices for one host merge unpredictably; give each model its own host"))
+                out.append(
+                    (
+                        i,
+                        ("hosts", j),
+                        f"{_q(host)} is already routed by model {_q(seen[host])}; two "
+                        "VirtualServices for one host merge unpredictably; give each model its own host",
+                    )
+                )
             else:
                 seen[host] = a.name
     names = Counter(a.name for a in releases)
@@ -77,19 +83,31 @@ def _versions(a: ModelReleaseArgs) -> Iterator[Problem]:
     for j, v in enumerate(a.versions):
         loc: Loc = ("versions", j)
         if not IMAGE_DIGEST_RE.match(v.image):
-            yield (*loc, "image"), (f"{_q(v.image)} is not pinned by digest; write '<repository>@sha256:<64 hex "
-                                    "digits>' (tags can be moved; resolve one with 'crane digest <ref>')")
+            yield (
+                (*loc, "image"),
+                (
+                    f"{_q(v.image)} is not pinned by digest; write '<repository>@sha256:<64 hex "
+                    "digits>' (tags can be moved; resolve one with 'crane digest <ref>')"
+                ),
+            )
         if not SEMVER_RE.match(v.semver):
             yield (*loc, "semver"), f"{_q(v.semver)} is not a semantic version; write MAJOR.MINOR.PATCH, e.g. '1.4.0'"
         if v.artifact is not None:
             yield from _artifact(a, v, (*loc, "artifact"))
         elif a.environment == "prod" and a.artifact_bucket:
-            yield (*loc, "artifact"), ("required when artifactBucket is true in prod; add {uri: s3://..., "
-                                       "sha256: <64 hex>} so servers load a verified artifact")
+            yield (
+                (*loc, "artifact"),
+                (
+                    "required when artifactBucket is true in prod; add {uri: s3://..., "
+                    "sha256: <64 hex>} so servers load a verified artifact"
+                ),
+            )
         for key in sorted(v.metadata):
             if not META_KEY_RE.match(key):
-                yield (*loc, "metadata", key), (f"{_q(key)} cannot be an annotation name; use up to 58 letters, "
-                                                "digits, '-', '_' or '.'")
+                yield (
+                    (*loc, "metadata", key),
+                    (f"{_q(key)} cannot be an annotation name; use up to 58 letters, digits, '-', '_' or '.'"),
+                )
         if v.cpu <= 0 or v.memory_gib <= 0:
             yield (*loc, "cpu"), f"cpu {_num(v.cpu)} and memoryGib {_num(v.memory_gib)} must both be positive"
 
@@ -99,14 +117,24 @@ def _artifact(a: ModelReleaseArgs, v: ModelVersion, loc: Loc) -> Iterator[Proble
     assert art is not None
     scheme = art.uri.split("://", 1)[0] if "://" in art.uri else ""
     if scheme not in ARTIFACT_SCHEMES:
-        yield (*loc, "uri"), (f"{_q(art.uri)} has no supported scheme; use one of "
-                              + ", ".join(f"{s}://" for s in ARTIFACT_SCHEMES))
+        yield (
+            (*loc, "uri"),
+            (f"{_q(art.uri)} has no supported scheme; use one of " + ", ".join(f"{s}://" for s in ARTIFACT_SCHEMES)),
+        )
     elif scheme == "hf" and "@" not in art.uri:
-        yield (*loc, "uri"), (f"{_q(art.uri)} has no revision; pin 'hf://org/model@<commit>' so the weights "
-                              "cannot change under the same version")
+        yield (
+            (*loc, "uri"),
+            (
+                f"{_q(art.uri)} has no revision; pin 'hf://org/model@<commit>' so the weights "
+                "cannot change under the same version"
+            ),
+        )
     if art.sha256 is None:
         if a.environment == "prod":
-            yield (*loc, "sha256"), "required in prod; set the artifact's sha256 (64 hex) so what was evaluated is what is served"
+            yield (
+                (*loc, "sha256"),
+                "required in prod; set the artifact's sha256 (64 hex) so what was evaluated is what is served",
+            )
     elif not SHA256_RE.match(art.sha256):
         yield (*loc, "sha256"), f"{_q(art.sha256)} is not a sha256; write 64 lowercase hex digits"
 
@@ -141,17 +169,29 @@ def _traffic(a: ModelReleaseArgs) -> Iterator[Problem]:
     if not 0 <= t.candidate_weight <= 100:
         yield (*loc, "candidateWeight"), f"{t.candidate_weight} is out of range; use 0-100"
     if t.candidate is None and t.candidate_weight > 0:
-        yield (*loc, "candidateWeight"), (f"{t.candidate_weight} with no candidate; set traffic.candidate or "
-                                          "make the weight 0")
+        yield (
+            (*loc, "candidateWeight"),
+            (f"{t.candidate_weight} with no candidate; set traffic.candidate or make the weight 0"),
+        )
     for k, r in enumerate(t.ab_routes):
         rloc: Loc = (*loc, "abRoutes", k)
         if not HEADER_RE.match(r.header):
             fix = f"; write {_q(r.header.lower())}" if HEADER_RE.match(r.header.lower()) else ""
-            yield (*rloc, "header"), (f"{_q(r.header)} must be lowercase letters, digits and '-' (Istio matches "
-                                      f"header names in lowercase){fix}")
+            yield (
+                (*rloc, "header"),
+                (
+                    f"{_q(r.header)} must be lowercase letters, digits and '-' (Istio matches "
+                    f"header names in lowercase){fix}"
+                ),
+            )
         elif r.header in RESERVED_HEADERS:
-            yield (*rloc, "header"), (f"{_q(r.header)} is an Istio pseudo-header match, not a request header; "
-                                      "use a custom header such as 'x-model-variant'")
+            yield (
+                (*rloc, "header"),
+                (
+                    f"{_q(r.header)} is an Istio pseudo-header match, not a request header; "
+                    "use a custom header such as 'x-model-variant'"
+                ),
+            )
         if bool(r.values) == (r.regex is not None):
             yield rloc, "set exactly one of values or regex"
         if any(not val for val in r.values):
@@ -173,25 +213,41 @@ def _traffic(a: ModelReleaseArgs) -> Iterator[Problem]:
                 live[t.candidate] = t.candidate_weight
             ab = [r.header for r in t.ab_routes if r.version == s.version]
             if live.get(s.version, 0) > 0:
-                yield (*loc, "shadow", "version"), (
-                    f"{_q(s.version)} also takes {live[s.version]}% live traffic; its metrics would mix mirrored "
-                    "and live requests; shadow a version with weight 0")
+                yield (
+                    (*loc, "shadow", "version"),
+                    (
+                        f"{_q(s.version)} also takes {live[s.version]}% live traffic; its metrics would mix mirrored "
+                        "and live requests; shadow a version with weight 0"
+                    ),
+                )
             elif ab:
-                yield (*loc, "shadow", "version"), (
-                    f"{_q(s.version)} also serves the A/B route on header {_q(ab[0])}; shadow a version that "
-                    "takes no live traffic")
+                yield (
+                    (*loc, "shadow", "version"),
+                    (
+                        f"{_q(s.version)} also serves the A/B route on header {_q(ab[0])}; shadow a version that "
+                        "takes no live traffic"
+                    ),
+                )
         if not 0 < s.percent <= 100:
             yield (*loc, "shadow", "percent"), f"{_num(s.percent)} is out of range; use more than 0 and at most 100"
     retry_on = {c.strip() for c in t.retries.retry_on.split(",") if c.strip()}
     risky = sorted(retry_on & set(GPU_RETRY_CONDITIONS))
     if risky and t.retries.attempts > 0 and not t.retries.allow_gpu_retries:
-        yield (*loc, "retries", "retryOn"), (
-            f"{_q(t.retries.retry_on)} retries {', '.join(risky)}: a retried request re-runs its GPU work on "
-            "another replica; use 'connect-failure,refused-stream' or set allowGpuRetries: true")
+        yield (
+            (*loc, "retries", "retryOn"),
+            (
+                f"{_q(t.retries.retry_on)} retries {', '.join(risky)}: a retried request re-runs its GPU work on "
+                "another replica; use 'connect-failure,refused-stream' or set allowGpuRetries: true"
+            ),
+        )
     if t.timeout_seconds * 1000 < a.slo.p99_ms:
-        yield (*loc, "timeoutSeconds"), (
-            f"{t.timeout_seconds}s is below slo.p99Ms {_num(a.slo.p99_ms)}ms: requests would be cut off before "
-            "the latency SLO could fire; raise the timeout or lower the SLO")
+        yield (
+            (*loc, "timeoutSeconds"),
+            (
+                f"{t.timeout_seconds}s is below slo.p99Ms {_num(a.slo.p99_ms)}ms: requests would be cut off before "
+                "the latency SLO could fire; raise the timeout or lower the SLO"
+            ),
+        )
 
 
 def _scaling(a: ModelReleaseArgs) -> Iterator[Problem]:
@@ -202,29 +258,50 @@ def _scaling(a: ModelReleaseArgs) -> Iterator[Problem]:
         s = a.autoscaling if version is None else a.version(version).autoscaling  # type: ignore[union-attr]
         assert s is not None
         if s.min_replicas > s.max_replicas:
-            yield (*loc, "minReplicas"), (f"{s.min_replicas} is greater than maxReplicas {s.max_replicas}; make "
-                                          "minReplicas <= maxReplicas")
+            yield (
+                (*loc, "minReplicas"),
+                (f"{s.min_replicas} is greater than maxReplicas {s.max_replicas}; make minReplicas <= maxReplicas"),
+            )
         if s.min_replicas == 0 and s.engine == "none":
-            yield (*loc, "minReplicas"), "0 with engine 'none' runs no pods at all; use engine 'keda' or minReplicas >= 1"
+            yield (
+                (*loc, "minReplicas"),
+                "0 with engine 'none' runs no pods at all; use engine 'keda' or minReplicas >= 1",
+            )
     for j, v in enumerate(a.versions):
         s = a.scaling(v)
         if s.min_replicas == 0 and v.name in sinks:
-            where: Loc = ("versions", j, "autoscaling", "minReplicas") if v.autoscaling else ("autoscaling", "minReplicas")
-            yield where, (f"0 (scale to zero) for version {_q(v.name)}, which takes {sinks[v.name]}: with no pods "
-                          "the rollout gates see no data and the first requests wait for a cold GPU start; "
-                          "use minReplicas >= 1 for it")
+            where: Loc = (
+                ("versions", j, "autoscaling", "minReplicas") if v.autoscaling else ("autoscaling", "minReplicas")
+            )
+            yield (
+                where,
+                (
+                    f"0 (scale to zero) for version {_q(v.name)}, which takes {sinks[v.name]}: with no pods "
+                    "the rollout gates see no data and the first requests wait for a cold GPU start; "
+                    "use minReplicas >= 1 for it"
+                ),
+            )
     steps = a.rollout_steps
     if not steps or list(steps) != sorted(set(steps)) or steps[-1] != 100 or steps[0] < 1:
-        yield ("rolloutSteps",), (f"{list(steps)} must be strictly increasing weights between 1 and 100 that end at "
-                                  "100, e.g. [10, 25, 50, 100]")
+        yield (
+            ("rolloutSteps",),
+            (
+                f"{list(steps)} must be strictly increasing weights between 1 and 100 that end at "
+                "100, e.g. [10, 25, 50, 100]"
+            ),
+        )
     if a.max_surge < 0:
         yield ("maxSurge",), f"{a.max_surge} is negative; use 0 or more"
     grace = a.termination_grace_seconds
     need = min_grace_seconds(a.traffic.timeout_seconds)
     if grace is not None and grace < need:
-        yield ("terminationGraceSeconds",), (
-            f"{grace}s is shorter than preStop {PRE_STOP_SECONDS}s + traffic.timeoutSeconds "
-            f"{a.traffic.timeout_seconds}s + 5s; in-flight requests would be killed on scale-down; use at least {need}")
+        yield (
+            ("terminationGraceSeconds",),
+            (
+                f"{grace}s is shorter than preStop {PRE_STOP_SECONDS}s + traffic.timeoutSeconds "
+                f"{a.traffic.timeout_seconds}s + 5s; in-flight requests would be killed on scale-down; use at least {need}"
+            ),
+        )
     if not is_duration(a.slo.window):
         yield ("slo", "window"), f"{_q(a.slo.window)} is not a Prometheus duration; write e.g. '5m' or '1h'"
 
@@ -235,17 +312,32 @@ def _gpu(a: ModelReleaseArgs) -> Iterator[Problem]:
         g = v.gpu
         loc: Loc = ("versions", j, "gpu")
         if g.mig_profile is not None and g.count is not None and g.count > 1:
-            yield (*loc, "count"), (f"{g.count} with migProfile {_q(g.mig_profile)}: a CUDA process uses only one "
-                                    "MIG device, so more slices per pod are unusable; remove count or use whole GPUs")
+            yield (
+                (*loc, "count"),
+                (
+                    f"{g.count} with migProfile {_q(g.mig_profile)}: a CUDA process uses only one "
+                    "MIG device, so more slices per pod are unusable; remove count or use whole GPUs"
+                ),
+            )
             continue
-        kinds = [k for k, on in (("count", g.count is not None), ("migProfile", g.mig_profile is not None),
-                                 ("timeSliced", g.time_sliced)) if on]
+        kinds = [
+            k
+            for k, on in (
+                ("count", g.count is not None),
+                ("migProfile", g.mig_profile is not None),
+                ("timeSliced", g.time_sliced),
+            )
+            if on
+        ]
         if len(kinds) != 1:
             got = ", ".join(kinds) if kinds else "none"
             yield loc, f"set exactly one of count, migProfile, timeSliced (got {got})"
             continue
         if g.model is not None and g.model not in catalog().gpus:
-            yield (*loc, "model"), f"{_q(g.model)} is not a GPU model in the catalog; choose one of {sorted(catalog().gpus)}"
+            yield (
+                (*loc, "model"),
+                f"{_q(g.model)} is not a GPU model in the catalog; choose one of {sorted(catalog().gpus)}",
+            )
             continue
         if g.mig_profile is not None and not MIG_PROFILE_RE.match(g.mig_profile):
             yield (*loc, "migProfile"), f"{_q(g.mig_profile)} is not a MIG profile name; write it like '2g.10gb'"
@@ -254,30 +346,59 @@ def _gpu(a: ModelReleaseArgs) -> Iterator[Problem]:
         if not p.pools:
             if g.mig_profile is not None:
                 offered = offered_mig_profiles(gpu_pools)
-                yield (*loc, "migProfile"), (
-                    f"{_q(g.mig_profile)} is not offered by any pool (pools offer: "
-                    f"{', '.join(offered) if offered else 'no MIG profiles'}); pick an offered profile or add a MIG "
-                    "pool whose layout contains it")
+                yield (
+                    (*loc, "migProfile"),
+                    (
+                        f"{_q(g.mig_profile)} is not offered by any pool (pools offer: "
+                        f"{', '.join(offered) if offered else 'no MIG profiles'}); pick an offered profile or add a MIG "
+                        "pool whose layout contains it"
+                    ),
+                )
             elif g.time_sliced:
-                yield (*loc, "timeSliced"), ("no pool shares GPUs by time-slicing; add a pool with gpu.sharing "
-                                             "'time-slicing' or request whole GPUs (count: 1)")
+                yield (
+                    (*loc, "timeSliced"),
+                    (
+                        "no pool shares GPUs by time-slicing; add a pool with gpu.sharing "
+                        "'time-slicing' or request whole GPUs (count: 1)"
+                    ),
+                )
             else:
-                most = max((pl.shape.gpu_resources.get("nvidia.com/gpu", 0) for pl in gpu_pools
-                            if pl.shape.sharing == "none"), default=0)
+                most = max(
+                    (pl.shape.gpu_resources.get("nvidia.com/gpu", 0) for pl in gpu_pools if pl.shape.sharing == "none"),
+                    default=0,
+                )
                 model = f" {g.model}" if g.model else ""
-                yield (*loc, "count"), (f"{g.count} whole{model} GPU(s) per pod: no pool with whole{model} GPUs has "
-                                        f"that many per node (largest: {most}); lower count or add a larger pool")
+                yield (
+                    (*loc, "count"),
+                    (
+                        f"{g.count} whole{model} GPU(s) per pod: no pool with whole{model} GPUs has "
+                        f"that many per node (largest: {most}); lower count or add a larger pool"
+                    ),
+                )
             continue
-        if g.model_memory_gib is not None and p.slice_memory_gib is not None and g.model_memory_gib > p.slice_memory_gib:
-            yield (*loc, "modelMemoryGib"), (
-                f"{_num(g.model_memory_gib)} GiB does not fit {p.slice_text} with {_num(p.slice_memory_gib)} GiB of GPU "
-                "memory; choose a larger slice or more whole GPUs, or quantise the model")
+        if (
+            g.model_memory_gib is not None
+            and p.slice_memory_gib is not None
+            and g.model_memory_gib > p.slice_memory_gib
+        ):
+            yield (
+                (*loc, "modelMemoryGib"),
+                (
+                    f"{_num(g.model_memory_gib)} GiB does not fit {p.slice_text} with {_num(p.slice_memory_gib)} GiB of GPU "
+                    "memory; choose a larger slice or more whole GPUs, or quantise the model"
+                ),
+            )
 
 
 def _misc(a: ModelReleaseArgs) -> Iterator[Problem]:
     if a.ns in RESERVED_NAMESPACES:
-        yield ("namespace",), (f"{_q(a.ns)} is a system namespace; model servers need their own Pod Security and "
-                               "NetworkPolicy rules, so use a dedicated namespace")
+        yield (
+            ("namespace",),
+            (
+                f"{_q(a.ns)} is a system namespace; model servers need their own Pod Security and "
+                "NetworkPolicy rules, so use a dedicated namespace"
+            ),
+        )
     for j, host in enumerate(a.hosts):
         if not HOST_RE.match(host):
             yield ("hosts", j), f"{_q(host)} is not a lowercase DNS hostname such as 'llama.models.example.com'"

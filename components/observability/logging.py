@@ -84,58 +84,90 @@ class LoggingStackArgs:
 
 def roles_yaml() -> str:
     roles = {
-        "log_writer": {"cluster": ["monitor"], "indices": [
-            {"names": [f"{INDEX_PREFIX}-*"], "privileges": ["create_index", "create_doc", "index"]}]},
+        "log_writer": {
+            "cluster": ["monitor"],
+            "indices": [{"names": [f"{INDEX_PREFIX}-*"], "privileges": ["create_index", "create_doc", "index"]}],
+        },
         "log_lifecycle": {"cluster": ["manage_ilm", "manage_index_templates"]},
     }
     return yaml.safe_dump(roles, sort_keys=True)
 
 
 def ilm_policy(retention_days: int) -> dict[str, Any]:
-    return {"policy": {"phases": {
-        "hot": {"min_age": "0ms", "actions": {}},
-        "delete": {"min_age": f"{retention_days}d", "actions": {"delete": {}}},
-    }}}
+    return {
+        "policy": {
+            "phases": {
+                "hot": {"min_age": "0ms", "actions": {}},
+                "delete": {"min_age": f"{retention_days}d", "actions": {"delete": {}}},
+            }
+        }
+    }
 
 
 def index_template(replicas: int) -> dict[str, Any]:
     # A replica needs a second node; a single-node cluster with replicas would stay yellow forever.
-    return {"index_patterns": [f"{INDEX_PREFIX}-*"], "priority": 200, "template": {"settings": {
-        "index.lifecycle.name": ILM_POLICY, "index.number_of_replicas": 1 if replicas > 1 else 0}}}
+    return {
+        "index_patterns": [f"{INDEX_PREFIX}-*"],
+        "priority": 200,
+        "template": {
+            "settings": {"index.lifecycle.name": ILM_POLICY, "index.number_of_replicas": 1 if replicas > 1 else 0}
+        },
+    }
 
 
 def elasticsearch_spec(args: LoggingStackArgs) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "securityContext": {"fsGroup": _ES_USER, "runAsUser": _ES_USER, "runAsGroup": _ES_USER,
-                            "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{
-            "name": "elasticsearch",
-            # The JVM heap is sized from the memory limit (Elasticsearch 8+: half of it).
-            "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
-            "securityContext": dict(_RESTRICTED_CONTAINER),
-        }],
+        "securityContext": {
+            "fsGroup": _ES_USER,
+            "runAsUser": _ES_USER,
+            "runAsGroup": _ES_USER,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "elasticsearch",
+                # The JVM heap is sized from the memory limit (Elasticsearch 8+: half of it).
+                "resources": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+                "securityContext": dict(_RESTRICTED_CONTAINER),
+            }
+        ],
     }
     if args.zone_spread:
-        pod_spec["topologySpreadConstraints"] = [{
-            "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": ES_NAME}}}]
+        pod_spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": ES_NAME}},
+            }
+        ]
     return {
         "version": STACK_VERSION,
         "volumeClaimDeletePolicy": "DeleteOnScaledownOnly",
-        "auth": {"roles": [{"secretName": ROLES_SECRET}],
-                 "fileRealm": [{"secretName": WRITER_SECRET}, {"secretName": LIFECYCLE_SECRET}]},
-        "nodeSets": [{
-            "name": "default",
-            "count": args.replicas,
-            "config": {"node.roles": ["master", "data", "ingest"], "node.store.allow_mmap": False},
-            "podTemplate": {"spec": pod_spec},
-            "volumeClaimTemplates": [{
-                "metadata": {"name": "elasticsearch-data"},  # the name ECK mounts as the data path
-                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": args.storage_class,
-                         "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}}},
-            }],
-        }],
+        "auth": {
+            "roles": [{"secretName": ROLES_SECRET}],
+            "fileRealm": [{"secretName": WRITER_SECRET}, {"secretName": LIFECYCLE_SECRET}],
+        },
+        "nodeSets": [
+            {
+                "name": "default",
+                "count": args.replicas,
+                "config": {"node.roles": ["master", "data", "ingest"], "node.store.allow_mmap": False},
+                "podTemplate": {"spec": pod_spec},
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "elasticsearch-data"},  # the name ECK mounts as the data path
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": args.storage_class,
+                            "resources": {"requests": {"storage": f"{args.storage_gib}Gi"}},
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -144,15 +176,22 @@ def kibana_spec(replicas: int) -> dict[str, Any]:
         "version": STACK_VERSION,
         "count": replicas,
         "elasticsearchRef": {"name": ES_NAME},
-        "podTemplate": {"spec": {
-            "automountServiceAccountToken": False,
-            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "kibana",
-                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
-                "securityContext": dict(_RESTRICTED_CONTAINER),
-            }],
-        }},
+        "podTemplate": {
+            "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [
+                    {
+                        "name": "kibana",
+                        "resources": {
+                            "requests": {"cpu": "500m", "memory": "1Gi"},
+                            "limits": {"cpu": "1", "memory": "2Gi"},
+                        },
+                        "securityContext": dict(_RESTRICTED_CONTAINER),
+                    }
+                ],
+            }
+        },
     }
 
 
@@ -279,14 +318,20 @@ def fluent_bit_overrides(args: LoggingStackArgs) -> dict[str, Any]:
 def _restricted_pod() -> k8s.core.v1.PodSecurityContextArgs:
     # A high UID that maps to no user on the node (curl needs no particular user).
     return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True, run_as_user=_JOB_USER, run_as_group=_JOB_USER,
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"))
+        run_as_non_root=True,
+        run_as_user=_JOB_USER,
+        run_as_group=_JOB_USER,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
 
 
 def _restricted_container() -> k8s.core.v1.SecurityContextArgs:
     return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False, read_only_root_filesystem=True, run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
 
 
 class LoggingStack(pulumi.ComponentResource):
@@ -294,65 +339,98 @@ class LoggingStack(pulumi.ComponentResource):
     """The ECK operator release (it installs the Elasticsearch and Kibana CRDs)."""
     elasticsearch: k8s.apiextensions.CustomResource
 
-    def __init__(self, name: str, args: LoggingStackArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, monitoring_depends_on: Sequence[pulumi.Resource] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: LoggingStackArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        monitoring_depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
         """`monitoring_depends_on`: the release installing the ServiceMonitor CRD, which the Fluent Bit
         chart renders with `service_monitor` (the component's own depends_on would not order it)."""
         super().__init__("gpu-platform:observability:LoggingStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         op_ns = k8s.core.v1.Namespace(
             f"{name}-operator-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=OPERATOR_NAMESPACE,
-                                                labels={"pod-security.kubernetes.io/enforce": "restricted"}),
-            opts=child)
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=OPERATOR_NAMESPACE, labels={"pod-security.kubernetes.io/enforce": "restricted"}
+            ),
+            opts=child,
+        )
         # Fluent Bit reads host paths, so this namespace is privileged; Elasticsearch and Kibana run
         # with restricted settings regardless (see their pod templates).
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
-                "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "restricted"}),
-            opts=child)
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE,
+                labels={
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
+            opts=child,
+        )
         operator = self.operator = helm.release(
-            "elastic-operator", "eck-operator", namespace=OPERATOR_NAMESPACE,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[op_ns])))
+            "elastic-operator",
+            "eck-operator",
+            namespace=OPERATOR_NAMESPACE,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[op_ns])),
+        )
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
 
         def user_secret(suffix: str, secret_name: str, username: str, role: str) -> k8s.core.v1.Secret:
-            password = random.RandomPassword(f"{name}-{suffix}-password", length=32, special=False,
-                                             opts=pulumi.ResourceOptions(parent=self))
+            password = random.RandomPassword(
+                f"{name}-{suffix}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
             # ECK's file realm reads basic-auth Secrets with an extra `roles` key.
             return k8s.core.v1.Secret(
                 f"{name}-{suffix}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=NAMESPACE),
                 type="kubernetes.io/basic-auth",
                 string_data={"username": username, "password": pulumi.Output.secret(password.result), "roles": role},
-                opts=in_ns)
+                opts=in_ns,
+            )
 
         roles = k8s.core.v1.Secret(
-            f"{name}-roles", metadata=k8s.meta.v1.ObjectMetaArgs(name=ROLES_SECRET, namespace=NAMESPACE),
-            type="Opaque", string_data={"roles.yml": roles_yaml()}, opts=in_ns)
+            f"{name}-roles",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=ROLES_SECRET, namespace=NAMESPACE),
+            type="Opaque",
+            string_data={"roles.yml": roles_yaml()},
+            opts=in_ns,
+        )
         writer = user_secret("fluent-bit-user", WRITER_SECRET, "fluent-bit", "log_writer")
         lifecycle = user_secret("lifecycle-user", LIFECYCLE_SECRET, "log-lifecycle", "log_lifecycle")
 
         after_operator: list[pulumi.Resource] = [operator, roles, writer, lifecycle]
         self.elasticsearch = k8s.apiextensions.CustomResource(
-            f"{name}-elasticsearch", api_version="elasticsearch.k8s.elastic.co/v1", kind="Elasticsearch",
+            f"{name}-elasticsearch",
+            api_version="elasticsearch.k8s.elastic.co/v1",
+            kind="Elasticsearch",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=ES_NAME, namespace=NAMESPACE),
             spec=elasticsearch_spec(args),
             # Log data: never deleted by an update in prod (ECK owns the PVCs; the CR is what we can protect).
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
-                depends_on=after_operator, protect=args.protect_data)))
+            opts=pulumi.ResourceOptions.merge(
+                in_ns, pulumi.ResourceOptions(depends_on=after_operator, protect=args.protect_data)
+            ),
+        )
         k8s.apiextensions.CustomResource(
-            f"{name}-kibana", api_version="kibana.k8s.elastic.co/v1", kind="Kibana",
+            f"{name}-kibana",
+            api_version="kibana.k8s.elastic.co/v1",
+            kind="Kibana",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=KIBANA_NAME, namespace=NAMESPACE),
             spec=kibana_spec(args.kibana_replicas),
             # The ECK CRDs come with the operator release; Kibana also waits for its Elasticsearch.
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[operator, self.elasticsearch])))
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[operator, self.elasticsearch])),
+        )
 
         files = ilm_files(args)
         ilm_config = k8s.core.v1.ConfigMap(
-            f"{name}-ilm", metadata=k8s.meta.v1.ObjectMetaArgs(name="logging-ilm", namespace=NAMESPACE),
-            data=files, opts=in_ns)
+            f"{name}-ilm",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="logging-ilm", namespace=NAMESPACE),
+            data=files,
+            opts=in_ns,
+        )
         # The job talks to Elasticsearch and DNS only; nothing talks to it.
         k8s.networking.v1.NetworkPolicy(
             f"{name}-ilm-netpol",
@@ -362,34 +440,56 @@ class LoggingStack(pulumi.ComponentResource):
                 policy_types=["Ingress", "Egress"],
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"elasticsearch.k8s.elastic.co/cluster-name": ES_NAME}))],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=9200, protocol="TCP")]),
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"elasticsearch.k8s.elastic.co/cluster-name": ES_NAME}
+                                )
+                            )
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=9200, protocol="TCP")],
+                    ),
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": "kube-system"}))],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
-                               k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP")]),
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                )
+                            )
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                        ],
+                    ),
                 ],
             ),
-            opts=in_ns)
+            opts=in_ns,
+        )
         self._ilm_job(name, ilm_job_name(files), in_ns, [self.elasticsearch, ilm_config])
 
         helm.release(
-            "fluent-bit", "fluent-bit", namespace=NAMESPACE, overrides=fluent_bit_overrides(args),
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[writer, self.elasticsearch, *monitoring_depends_on])))
-        self.register_outputs({"namespace": NAMESPACE, "elasticsearchUrl": ES_URL,
-                               "kibanaService": f"{NAMESPACE}/{KIBANA_NAME}-kb-http"})
+            "fluent-bit",
+            "fluent-bit",
+            namespace=NAMESPACE,
+            overrides=fluent_bit_overrides(args),
+            opts=pulumi.ResourceOptions.merge(
+                in_ns, pulumi.ResourceOptions(depends_on=[writer, self.elasticsearch, *monitoring_depends_on])
+            ),
+        )
+        self.register_outputs(
+            {"namespace": NAMESPACE, "elasticsearchUrl": ES_URL, "kibanaService": f"{NAMESPACE}/{KIBANA_NAME}-kb-http"}
+        )
 
-    def _ilm_job(self, name: str, job_name: str, opts: pulumi.ResourceOptions,
-                 deps: Sequence[pulumi.Resource]) -> None:
+    def _ilm_job(self, name: str, job_name: str, opts: pulumi.ResourceOptions, deps: Sequence[pulumi.Resource]) -> None:
         container = k8s.core.v1.ContainerArgs(
             name="ilm",
             image=ES_IMAGE,
             image_pull_policy="Always",
             command=["/bin/sh", "-c", ILM_SCRIPT],
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "200m", "memory": "128Mi"}),
+                requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "200m", "memory": "128Mi"}
+            ),
             security_context=_restricted_container(),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="ilm", mount_path="/etc/ilm", read_only=True),
@@ -411,19 +511,28 @@ class LoggingStack(pulumi.ComponentResource):
                         security_context=_restricted_pod(),
                         containers=[container],
                         volumes=[
-                            k8s.core.v1.VolumeArgs(name="ilm", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                name="logging-ilm")),
-                            k8s.core.v1.VolumeArgs(name="es-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                secret_name=ES_HTTP_CA_SECRET)),
-                            k8s.core.v1.VolumeArgs(name="es-user", secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                secret_name=LIFECYCLE_SECRET, items=[
-                                    k8s.core.v1.KeyToPathArgs(key="username", path="username"),
-                                    k8s.core.v1.KeyToPathArgs(key="password", path="password")])),
+                            k8s.core.v1.VolumeArgs(
+                                name="ilm", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name="logging-ilm")
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="es-ca", secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=ES_HTTP_CA_SECRET)
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="es-user",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                                    secret_name=LIFECYCLE_SECRET,
+                                    items=[
+                                        k8s.core.v1.KeyToPathArgs(key="username", path="username"),
+                                        k8s.core.v1.KeyToPathArgs(key="password", path="password"),
+                                    ],
+                                ),
+                            ),
                         ],
                     ),
                 ),
             ),
             # A changed policy gives a new Job name; delete the finished old Job first.
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                depends_on=list(deps), delete_before_replace=True)),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=list(deps), delete_before_replace=True)
+            ),
         )

@@ -86,8 +86,13 @@ class PrometheusStackArgs:
 
 
 def _pvc(storage_class: str, gib: int) -> dict[str, Any]:
-    return {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"],
-                     "resources": {"requests": {"storage": f"{gib}Gi"}}}}
+    return {
+        "spec": {
+            "storageClassName": storage_class,
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": f"{gib}Gi"}},
+        }
+    }
 
 
 def alertmanager_config(receivers: Sequence[Receiver]) -> dict[str, Any]:
@@ -96,27 +101,35 @@ def alertmanager_config(receivers: Sequence[Receiver]) -> dict[str, Any]:
     routes: list[dict[str, Any]] = [{"matchers": ['alertname = "Watchdog"'], "receiver": "null"}]
     configs: list[dict[str, Any]] = [{"name": "null"}]
     for r in receivers:
-        routes.append({"matchers": [f'severity =~ "{"|".join(r.severities)}"'], "receiver": r.name,
-                       "continue": True})
+        routes.append({"matchers": [f'severity =~ "{"|".join(r.severities)}"'], "receiver": r.name, "continue": True})
         path = f"{_SECRETS_DIR}/{RECEIVERS_SECRET}/{r.name}"
         if r.type == "slack":
-            configs.append({"name": r.name, "slack_configs": [
-                {"api_url_file": path, "channel": r.channel, "send_resolved": True}]})
+            configs.append(
+                {"name": r.name, "slack_configs": [{"api_url_file": path, "channel": r.channel, "send_resolved": True}]}
+            )
         elif r.type == "pagerduty":
             configs.append({"name": r.name, "pagerduty_configs": [{"routing_key_file": path, "send_resolved": True}]})
         else:
             configs.append({"name": r.name, "webhook_configs": [{"url_file": path, "send_resolved": True}]})
     return {
-        "route": {"receiver": "null", "group_by": ["alertname", "namespace"], "group_wait": "30s",
-                  "group_interval": "5m", "repeat_interval": "4h", "routes": routes},
+        "route": {
+            "receiver": "null",
+            "group_by": ["alertname", "namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": routes,
+        },
         "receivers": configs,
     }
 
 
 def chart_overrides(args: PrometheusStackArgs) -> dict[str, Any]:
     """Environment-dependent kube-prometheus-stack values (merged onto charts/values)."""
-    am_spec: dict[str, Any] = {"replicas": args.alertmanager_replicas,
-                               "storage": {"volumeClaimTemplate": _pvc(args.storage_class, 2)}}
+    am_spec: dict[str, Any] = {
+        "replicas": args.alertmanager_replicas,
+        "storage": {"volumeClaimTemplate": _pvc(args.storage_class, 2)},
+    }
     if args.receivers:
         am_spec["secrets"] = [RECEIVERS_SECRET]
     allowlist = ",".join(node_labels_for_allowlist(args.pool_label))
@@ -135,8 +148,13 @@ def chart_overrides(args: PrometheusStackArgs) -> dict[str, Any]:
         "alertmanager": {"config": alertmanager_config(args.receivers), "alertmanagerSpec": am_spec},
         "grafana": {
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "persistence": {"enabled": True, "type": "pvc", "storageClassName": args.storage_class,
-                            "accessModes": ["ReadWriteOnce"], "size": f"{args.grafana_storage_gib}Gi"},
+            "persistence": {
+                "enabled": True,
+                "type": "pvc",
+                "storageClassName": args.storage_class,
+                "accessModes": ["ReadWriteOnce"],
+                "size": f"{args.grafana_storage_gib}Gi",
+            },
         },
         # The platform rules join GPU series with node pools through kube_node_labels, which only carries
         # the labels on this allowlist.
@@ -159,17 +177,31 @@ def envoy_pod_monitor_spec() -> dict[str, Any]:
         "selector": {"matchExpressions": [{"key": "istio-prometheus-ignore", "operator": "DoesNotExist"}]},
         "namespaceSelector": {"any": True},
         "jobLabel": "envoy-stats",
-        "podMetricsEndpoints": [{
-            "path": "/stats/prometheus",
-            "interval": "15s",
-            "relabelings": [
-                {"action": "keep", "sourceLabels": ["__meta_kubernetes_pod_container_name"], "regex": "istio-proxy"},
-                {"action": "keep", "sourceLabels": ["__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape"]},
-                # The merged-metrics port Istio announces in the pod's prometheus.io/port annotation.
-                {"action": "replace", "sourceLabels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
-                 "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "targetLabel": "__address__"},
-            ],
-        }],
+        "podMetricsEndpoints": [
+            {
+                "path": "/stats/prometheus",
+                "interval": "15s",
+                "relabelings": [
+                    {
+                        "action": "keep",
+                        "sourceLabels": ["__meta_kubernetes_pod_container_name"],
+                        "regex": "istio-proxy",
+                    },
+                    {
+                        "action": "keep",
+                        "sourceLabels": ["__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape"],
+                    },
+                    # The merged-metrics port Istio announces in the pod's prometheus.io/port annotation.
+                    {
+                        "action": "replace",
+                        "sourceLabels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                        "regex": "([^:]+)(?::\\d+)?;(\\d+)",
+                        "replacement": "$1:$2",
+                        "targetLabel": "__address__",
+                    },
+                ],
+            }
+        ],
     }
 
 
@@ -184,7 +216,9 @@ def gpu_dashboard(pool_label: str = POOL_LABEL) -> dict[str, Any]:
 
     def panel(pid: int, title: str, expr: str, legend: str, unit: str, x: int, y: int) -> dict[str, Any]:
         return {
-            "id": pid, "type": "timeseries", "title": title,
+            "id": pid,
+            "type": "timeseries",
+            "title": title,
             "datasource": {"type": "prometheus", "uid": "${datasource}"},
             "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
@@ -194,13 +228,34 @@ def gpu_dashboard(pool_label: str = POOL_LABEL) -> dict[str, Any]:
     panels = [
         panel(1, "GPU utilisation by pool", "pool:gpu_utilisation:avg_ratio", "{{pool}}", "percentunit", 0, 0),
         panel(2, "GPU utilisation by node", "node:gpu_utilisation:avg_ratio", "{{node}}", "percentunit", 12, 0),
-        panel(3, "GPU memory used", "sum by (Hostname, gpu) (DCGM_FI_DEV_FB_USED) * 1024 * 1024",
-              "{{Hostname}} gpu{{gpu}}", "bytes", 0, 8),
+        panel(
+            3,
+            "GPU memory used",
+            "sum by (Hostname, gpu) (DCGM_FI_DEV_FB_USED) * 1024 * 1024",
+            "{{Hostname}} gpu{{gpu}}",
+            "bytes",
+            0,
+            8,
+        ),
         panel(4, "GPU power", "sum by (Hostname) (DCGM_FI_DEV_POWER_USAGE)", "{{Hostname}}", "watt", 12, 8),
-        panel(5, "GPU temperature", "max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP)", "{{Hostname}} gpu{{gpu}}",
-              "celsius", 0, 16),
-        panel(6, "Xid errors (last code)", "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS) != 0",
-              "{{Hostname}} gpu{{gpu}}", "none", 12, 16),
+        panel(
+            5,
+            "GPU temperature",
+            "max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP)",
+            "{{Hostname}} gpu{{gpu}}",
+            "celsius",
+            0,
+            16,
+        ),
+        panel(
+            6,
+            "Xid errors (last code)",
+            "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS) != 0",
+            "{{Hostname}} gpu{{gpu}}",
+            "none",
+            12,
+            16,
+        ),
     ]
     return {
         "uid": "gpu-platform-gpus",
@@ -219,57 +274,82 @@ class PrometheusStack(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     grafana_admin_password: pulumi.Output[str]
 
-    def __init__(self, name: str, args: PrometheusStackArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, istiod: pulumi.Resource | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: PrometheusStackArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        istiod: pulumi.Resource | None = None,
+    ) -> None:
         super().__init__("gpu-platform:observability:PrometheusStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             # node-exporter needs the host's PID and network namespaces, so this namespace cannot enforce
             # the baseline Pod Security level; warn about restricted violations instead.
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels={
-                "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "restricted"}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE,
+                labels={
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            ),
             opts=child,
         )
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
 
         if args.grafana_admin_password is None:
-            generated = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self))
+            generated = random.RandomPassword(
+                f"{name}-grafana-admin", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
             password: pulumi.Output[str] = generated.result
         else:
             password = pulumi.Output.secret(args.grafana_admin_password)
         self.grafana_admin_password = pulumi.Output.secret(password)
-        secrets: list[pulumi.Resource] = [k8s.core.v1.Secret(
-            f"{name}-grafana-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=NAMESPACE),
-            type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": self.grafana_admin_password},
-            opts=in_ns,
-        )]
-        if args.receivers:
-            secrets.append(k8s.core.v1.Secret(
-                f"{name}-alertmanager-receivers",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=RECEIVERS_SECRET, namespace=NAMESPACE),
+        secrets: list[pulumi.Resource] = [
+            k8s.core.v1.Secret(
+                f"{name}-grafana-admin",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=NAMESPACE),
                 type="Opaque",
-                string_data={r.name: pulumi.Output.secret(r.secret) for r in args.receivers},
+                string_data={"admin-user": "admin", "admin-password": self.grafana_admin_password},
                 opts=in_ns,
-            ))
+            )
+        ]
+        if args.receivers:
+            secrets.append(
+                k8s.core.v1.Secret(
+                    f"{name}-alertmanager-receivers",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=RECEIVERS_SECRET, namespace=NAMESPACE),
+                    type="Opaque",
+                    string_data={r.name: pulumi.Output.secret(r.secret) for r in args.receivers},
+                    opts=in_ns,
+                )
+            )
         self.release = helm.release(
-            RELEASE, "kube-prometheus-stack", namespace=NAMESPACE, overrides=chart_overrides(args),
+            RELEASE,
+            "kube-prometheus-stack",
+            namespace=NAMESPACE,
+            overrides=chart_overrides(args),
             # With istio_certs the Prometheus pod needs istiod's injector in place when it is created.
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(
-                depends_on=[*secrets, *([istiod] if istiod is not None else [])])),
+            opts=pulumi.ResourceOptions.merge(
+                in_ns, pulumi.ResourceOptions(depends_on=[*secrets, *([istiod] if istiod is not None else [])])
+            ),
         )
         # Custom resources need the chart's CRDs.
         after = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.release]))
 
         def cr(suffix: str, kind: str, obj_name: str, spec: dict[str, Any]) -> None:
             k8s.apiextensions.CustomResource(
-                f"{name}-{suffix}", api_version="monitoring.coreos.com/v1", kind=kind,
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=obj_name, namespace=NAMESPACE,
-                                                    labels={"app.kubernetes.io/part-of": "gpu-platform"}),
-                spec=spec, opts=after)
+                f"{name}-{suffix}",
+                api_version="monitoring.coreos.com/v1",
+                kind=kind,
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=obj_name, namespace=NAMESPACE, labels={"app.kubernetes.io/part-of": "gpu-platform"}
+                ),
+                spec=spec,
+                opts=after,
+            )
 
         if args.dcgm_service_monitor:
             cr("dcgm-exporter", "ServiceMonitor", "dcgm-exporter", dcgm_service_monitor_spec())
@@ -277,8 +357,9 @@ class PrometheusStack(pulumi.ComponentResource):
         cr("platform-rules", "PrometheusRule", "gpu-platform", prometheus_rule_spec(rule_groups(args.pool_label)))
         k8s.core.v1.ConfigMap(
             f"{name}-gpu-dashboard",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="gpu-platform-gpu-dashboard", namespace=NAMESPACE,
-                                                labels=dict(DASHBOARD_LABEL)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="gpu-platform-gpu-dashboard", namespace=NAMESPACE, labels=dict(DASHBOARD_LABEL)
+            ),
             data={"gpu-platform-gpus.json": json.dumps(gpu_dashboard(args.pool_label), sort_keys=True, indent=1)},
             opts=in_ns,
         )

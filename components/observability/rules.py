@@ -53,9 +53,7 @@ def _node_pools(pool_label: str, node_filter: str) -> str:
     # One series per node with its pool as `pool`. `max by` collapses duplicates from several
     # kube-state-metrics replicas, which would otherwise make every group_left join many-to-many.
     key = ksm_label(pool_label)
-    return (
-        f'label_replace(max by (node, {key}) (kube_node_labels{{{node_filter}}}), "pool", "$1", "{key}", "(.*)")'
-    )
+    return f'label_replace(max by (node, {key}) (kube_node_labels{{{node_filter}}}), "pool", "$1", "{key}", "(.*)")'
 
 
 def gpu_recording_rules(pool_label: str) -> dict[str, Any]:
@@ -187,9 +185,7 @@ def prometheus_rule(
     }
 
 
-def _alert(
-    name: str, expr: str, for_: str | None, severity: str, *, summary: str, description: str
-) -> dict[str, Any]:
+def _alert(name: str, expr: str, for_: str | None, severity: str, *, summary: str, description: str) -> dict[str, Any]:
     rule: dict[str, Any] = {"alert": name, "expr": expr}
     if for_ is not None:
         rule["for"] = for_

@@ -141,8 +141,7 @@ def request_rate(w: Scope, window: str) -> str:
 def p99_latency_ms(w: Scope, window: str) -> str:
     """P99 request duration in ms over `window` (NaN when there were no requests, which compares false)."""
     return (
-        f"histogram_quantile(0.99, sum by (le, {_by(w)}) "
-        f"(rate({DURATION_BUCKETS}{_selector(w)}[{_window(window)}])))"
+        f"histogram_quantile(0.99, sum by (le, {_by(w)}) (rate({DURATION_BUCKETS}{_selector(w)}[{_window(window)}])))"
     )
 
 
@@ -153,7 +152,7 @@ def error_ratio(w: Scope, window: str) -> str:
     5xx series at all; `or 0 * <all requests>` fills in the 0. Status 0 (client went away, frequent with
     streaming LLM clients) is not a server error and only counts in the denominator."""
     everything = request_rate(w, window)
-    failed = f'sum by ({_by(w)}) (rate({REQUESTS}{_selector(w, "response_code=~" + escape_label_value("5.."))}[{_window(window)}]))'
+    failed = f"sum by ({_by(w)}) (rate({REQUESTS}{_selector(w, 'response_code=~' + escape_label_value('5..'))}[{_window(window)}]))"
     return f"({failed} or 0 * {everything}) / {everything}"
 
 
@@ -242,7 +241,7 @@ def slo_alert_rules(
             {**labels, "severity": severity, "slo": "latency"},
             summary=f"{subject}: P99 latency above {_number(slo.p99_ms)}ms",
             description=(
-                f"P99 latency of {subject} over {slo.window} is {{{{ $value | printf \"%.0f\" }}}}ms, "
+                f'P99 latency of {subject} over {slo.window} is {{{{ $value | printf "%.0f" }}}}ms, '
                 f"above the {_number(slo.p99_ms)}ms objective ({guard})."
             ),
             runbook_url=f"{runbook_base_url}/{latency_name}",

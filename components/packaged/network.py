@@ -3,7 +3,6 @@
 No `from __future__ import annotations`: the schema analyzer reads the `args` annotation as a live type.
 """
 
-
 from enum import Enum
 from typing import NotRequired, TypedDict
 
@@ -12,7 +11,7 @@ import pulumi
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 
 
-class NatGateways(str, Enum):
+class NatGateways(str, Enum):  # noqa: UP042 -- the schema analyzer (pulumi.provider) reads str+Enum
     # An Enum, not a Literal: the schema analyzer maps Enums to schema enums and rejects Literals.
     SINGLE = "single"
     """One NAT gateway in the first zone (cheaper; dev)."""
@@ -45,15 +44,24 @@ class GpuNetwork(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpuplatform:index:GpuNetwork", name, None, opts)
-        net = AwsNetwork(name, AwsNetworkArgs(
-            cluster_name=args["clusterName"],
-            vpc_cidr=args["vpcCidr"],
-            zones=tuple(args["zones"]),
-            nat_gateways="perZone" if args.get("natGateways") == NatGateways.PER_ZONE else "single",
-            tags=dict(args.get("tags", {})),
-        ), opts=pulumi.ResourceOptions(parent=self))
+        net = AwsNetwork(
+            name,
+            AwsNetworkArgs(
+                cluster_name=args["clusterName"],
+                vpc_cidr=args["vpcCidr"],
+                zones=tuple(args["zones"]),
+                nat_gateways="perZone" if args.get("natGateways") == NatGateways.PER_ZONE else "single",
+                tags=dict(args.get("tags", {})),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.vpc_id = net.vpc.id
         self.private_subnet_ids = net.private_subnet_ids
         self.public_subnet_ids = net.public_subnet_ids
-        self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids,
-                               "publicSubnetIds": self.public_subnet_ids})
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "privateSubnetIds": self.private_subnet_ids,
+                "publicSubnetIds": self.public_subnet_ids,
+            }
+        )

@@ -73,8 +73,10 @@ def _servicer() -> _PolicyAnalyzerServicer:
 
 
 def _findings(resp: Any) -> list[Finding]:
-    return [Finding(d.policyName, LEVELS.get(d.enforcementLevel, str(d.enforcementLevel)), d.message, d.urn)
-            for d in resp.diagnostics]
+    return [
+        Finding(d.policyName, LEVELS.get(d.enforcementLevel, str(d.enforcementLevel)), d.message, d.urn)
+        for d in resp.diagnostics
+    ]
 
 
 def analyze(resources: list[dict[str, Any]]) -> list[Finding]:
@@ -84,22 +86,43 @@ def analyze(resources: list[dict[str, Any]]) -> list[Finding]:
     for r in resources:
         if not r.get("custom", True) or r["type"].startswith("pulumi:"):
             continue  # components and providers never reach the analyzer's resource hook
-        req = analyzer_pb2.AnalyzeRequest(type=r["type"], urn=r["urn"], name=r["name"],
-                                          properties=_struct(r["inputs"]), options=_options(r))
-        out += [f if f.urn else Finding(f.policy, f.level, f.message, r["urn"]) for f in _findings(s.Analyze(req, None))]
-    stack = analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=r["type"], urn=r["urn"], name=r["name"], properties=_struct(r["inputs"]),
-                                      options=_options(r), parent=r.get("parent", ""),
-                                      dependencies=r.get("options", {}).get("dependsOn", []))
-        for r in resources if r.get("custom", True) and not r["type"].startswith("pulumi:")])
+        req = analyzer_pb2.AnalyzeRequest(
+            type=r["type"], urn=r["urn"], name=r["name"], properties=_struct(r["inputs"]), options=_options(r)
+        )
+        out += [
+            f if f.urn else Finding(f.policy, f.level, f.message, r["urn"]) for f in _findings(s.Analyze(req, None))
+        ]
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r["type"],
+                urn=r["urn"],
+                name=r["name"],
+                properties=_struct(r["inputs"]),
+                options=_options(r),
+                parent=r.get("parent", ""),
+                dependencies=r.get("options", {}).get("dependsOn", []),
+            )
+            for r in resources
+            if r.get("custom", True) and not r["type"].startswith("pulumi:")
+        ]
+    )
     out += _findings(s.AnalyzeStack(stack, None))
     return out
 
 
-def resource(type_: str, name: str, inputs: dict[str, Any], stack: str = "dev", protect: bool = False,
-             parent_type: str = "") -> dict[str, Any]:
+def resource(
+    type_: str, name: str, inputs: dict[str, Any], stack: str = "dev", protect: bool = False, parent_type: str = ""
+) -> dict[str, Any]:
     """A plan-shaped resource for fixtures."""
     qualified = f"{parent_type}${type_}" if parent_type else type_
-    return {"urn": f"urn:pulumi:{stack}::gpu-platform::{qualified}::{name}", "type": type_, "name": name,
-            "parent": "", "custom": True, "provider": "", "inputs": inputs,
-            "options": {"protect": protect, "aliases": [], "ignoreChanges": [], "dependsOn": []}}
+    return {
+        "urn": f"urn:pulumi:{stack}::gpu-platform::{qualified}::{name}",
+        "type": type_,
+        "name": name,
+        "parent": "",
+        "custom": True,
+        "provider": "",
+        "inputs": inputs,
+        "options": {"protect": protect, "aliases": [], "ignoreChanges": [], "dependsOn": []},
+    }

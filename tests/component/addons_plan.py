@@ -18,7 +18,7 @@ import yaml
 
 from tools.offline.runner import PROJECT_DIR, run_stack
 
-PROGRAM = '''
+PROGRAM = """
 import pulumi_kubernetes as k8s
 
 from components.alicloud.ack import DEFAULT_STORAGE_CLASS as ACK_CLASS
@@ -33,7 +33,7 @@ addons.build(spec, ClusterFacts(
     cloud=spec.cloud, name=spec.cluster_name, region=spec.region,
     kubernetes_version=spec.cluster.kubernetes_version, k8s_provider=provider, pools=pool_facts(spec),
     storage_class=EKS_CLASS if spec.cloud == "aws" else ACK_CLASS))
-'''
+"""
 
 
 def run_addons(stack: str, config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -40,9 +40,15 @@ def resource(stack: str, type_: str, name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_chart_is_pinned_from_pins_yaml(stack: str) -> None:
-    addon_of = {"istio-base": "istio-base", "istiod": "istiod", "istio-ingressgateway": "istio-gateway",
-                "kube-prometheus-stack": "kube-prometheus-stack", "elastic-operator": "eck-operator",
-                "fluent-bit": "fluent-bit", "keda": "keda"}
+    addon_of = {
+        "istio-base": "istio-base",
+        "istiod": "istiod",
+        "istio-ingressgateway": "istio-gateway",
+        "kube-prometheus-stack": "kube-prometheus-stack",
+        "elastic-operator": "eck-operator",
+        "fluent-bit": "fluent-bit",
+        "keda": "keda",
+    }
     rels = releases(stack)
     assert sorted(rels) == sorted(addon_of)
     for name, addon in addon_of.items():
@@ -68,7 +74,9 @@ def test_mesh_is_mtls_strict_with_request_telemetry() -> None:
     tel = objects("dev", "Telemetry")["mesh-default"]["spec"]["metrics"][0]
     assert tel["providers"] == [{"name": "prometheus"}]
     assert {(o["match"]["metric"], o["match"]["mode"], o["disabled"]) for o in tel["overrides"]} == {
-        ("REQUEST_COUNT", "CLIENT_AND_SERVER", False), ("REQUEST_DURATION", "CLIENT_AND_SERVER", False)}
+        ("REQUEST_COUNT", "CLIENT_AND_SERVER", False),
+        ("REQUEST_DURATION", "CLIENT_AND_SERVER", False),
+    }
 
 
 def test_istiod_is_ha_with_pdb_in_prod_only() -> None:
@@ -87,17 +95,24 @@ def test_gateway_load_balancer_is_internal_in_dev_and_internet_facing_in_prod() 
     assert prod["values"]["service"]["annotations"][key] == "internet-facing"
     assert prod["values"]["service"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
     assert prod["values"]["podDisruptionBudget"] == {"minAvailable": 1} and dev["values"]["podDisruptionBudget"] == {}
-    assert prod["values"]["autoscaling"] | {} == {"enabled": True, "minReplicas": 2, "maxReplicas": 10,
-                                                  "targetCPUUtilizationPercentage": 70}
+    assert prod["values"]["autoscaling"] | {} == {
+        "enabled": True,
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "targetCPUUtilizationPercentage": 70,
+    }
     assert prod["values"]["containerSecurityContext"] | RESTRICTED == prod["values"]["containerSecurityContext"]
 
 
 def test_alicloud_gateway_gets_slb_annotations() -> None:
     from components.mesh.gateway import service_annotations
+
     assert service_annotations("alicloud", "internal") == {
-        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet"}
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet"
+    }
     assert service_annotations("alicloud", "internet-facing") == {
-        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet"}
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet"
+    }
     with pytest.raises(ValueError, match="cloud 'gcp' has no load balancer annotations"):
         service_annotations("gcp", "internal")
 
@@ -105,15 +120,40 @@ def test_alicloud_gateway_gets_slb_annotations() -> None:
 def test_gateway_serves_tls_and_requires_a_jwt_on_model_routes() -> None:
     gw = objects("prod", "Gateway")["api-gateway"]["spec"]
     https, http = gw["servers"]
-    assert https["tls"] == {"mode": "SIMPLE", "credentialName": "models-example-com-tls", "minProtocolVersion": "TLSV1_2"}
+    assert https["tls"] == {
+        "mode": "SIMPLE",
+        "credentialName": "models-example-com-tls",
+        "minProtocolVersion": "TLSV1_2",
+    }
     assert https["hosts"] == ["models.example.com"] and http["tls"] == {"httpsRedirect": True}
     ra = objects("prod", "RequestAuthentication")["api-gateway-jwt"]["spec"]
-    assert ra["jwtRules"] == [{"issuer": "https://auth.example.com/", "forwardOriginalToken": True,
-                               "jwksUri": "https://auth.example.com/.well-known/jwks.json", "audiences": ["models-api"]}]
+    assert ra["jwtRules"] == [
+        {
+            "issuer": "https://auth.example.com/",
+            "forwardOriginalToken": True,
+            "jwksUri": "https://auth.example.com/.well-known/jwks.json",
+            "audiences": ["models-api"],
+        }
+    ]
     ap = objects("prod", "AuthorizationPolicy")["api-gateway-require-jwt"]["spec"]
     assert ap["action"] == "DENY"
-    assert ap["rules"] == [{"from": [{"source": {"notRequestPrincipals": ["*"]}}], "to": [{"operation": {"paths": [
-        "/v1/models/llama3-8b", "/v1/models/llama3-8b/*", "/v1/models/embeddings", "/v1/models/embeddings/*"]}}]}]
+    assert ap["rules"] == [
+        {
+            "from": [{"source": {"notRequestPrincipals": ["*"]}}],
+            "to": [
+                {
+                    "operation": {
+                        "paths": [
+                            "/v1/models/llama3-8b",
+                            "/v1/models/llama3-8b/*",
+                            "/v1/models/embeddings",
+                            "/v1/models/embeddings/*",
+                        ]
+                    }
+                }
+            ],
+        }
+    ]
     assert ra["selector"] == ap["selector"] == {"matchLabels": {"istio": "ingressgateway"}}
 
 
@@ -122,9 +162,12 @@ def test_rate_limits_are_per_route_token_buckets() -> None:
     filt, *routes = ef["configPatches"]
     assert filt["patch"]["operation"] == "INSERT_BEFORE"
     assert filt["patch"]["value"]["name"] == "envoy.filters.http.local_ratelimit"
-    buckets = {r["match"]["routeConfiguration"]["vhost"]["route"]["name"]:
-               r["patch"]["value"]["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]["token_bucket"]
-               for r in routes}
+    buckets = {
+        r["match"]["routeConfiguration"]["vhost"]["route"]["name"]: r["patch"]["value"]["typed_per_filter_config"][
+            "envoy.filters.http.local_ratelimit"
+        ]["token_bucket"]
+        for r in routes
+    }
     # embeddings' burst defaults to its per-minute rate. Refills never exceed the bucket (Envoy caps it
     # at max_tokens): a 3000-token fill into a 600-token bucket once a minute would allow 600/min.
     assert buckets == {
@@ -133,7 +176,9 @@ def test_rate_limits_are_per_route_token_buckets() -> None:
     }
 
 
-@pytest.mark.parametrize(("rpm", "burst"), [(3000, 600), (12000, None), (600, 10), (100, None), (90, 5), (7, 1), (1, None)])
+@pytest.mark.parametrize(
+    ("rpm", "burst"), [(3000, 600), (12000, None), (600, 10), (100, None), (90, 5), (7, 1), (1, None)]
+)
 def test_token_bucket_sustains_the_per_minute_rate_whatever_the_burst(rpm: int, burst: int | None) -> None:
     b = token_bucket(RateLimit(rpm, burst))
     interval_s = float(b["fill_interval"].removesuffix("s"))
@@ -155,7 +200,8 @@ def test_prometheus_values_retention_storage_and_selectors() -> None:
     assert v["grafana"]["admin"]["existingSecret"] == "grafana-admin"
     assert v["grafana"]["persistence"]["storageClassName"] == "gp3-encrypted"
     assert v["kube-state-metrics"]["metricLabelsAllowlist"] == [
-        "nodes=[gpu-platform.io/gpu-model,gpu-platform.io/pool]"]
+        "nodes=[gpu-platform.io/gpu-model,gpu-platform.io/pool]"
+    ]
     assert releases("dev")["kube-prometheus-stack"]["values"]["prometheus"]["prometheusSpec"]["replicas"] == 1
 
 
@@ -198,21 +244,35 @@ def test_grafana_password_is_generated_when_not_configured() -> None:
 
 
 def test_receivers_read_secrets_from_secret_config_and_values_hold_only_file_paths() -> None:
-    receivers = [{"name": "oncall", "type": "pagerduty", "secretKey": "pdKey"},
-                 {"name": "chat", "type": "slack", "secretKey": "slackUrl", "channel": "#gpu", "severities": ["critical"]}]
-    addons = {"istio": {"enabled": False}, "logging": {"enabled": False},
-              "prometheus": {"alertmanager": {"receivers": receivers}, "grafana": {"adminPasswordKey": "grafanaPw"}}}
-    plan = run_addons("dev", {"gpu-platform:addons": addons, "gpu-platform-secrets:pdKey": {"secure": "x"},
-                              "gpu-platform-secrets:slackUrl": {"secure": "y"},
-                              "gpu-platform-secrets:grafanaPw": {"secure": "z"}})
+    receivers = [
+        {"name": "oncall", "type": "pagerduty", "secretKey": "pdKey"},
+        {"name": "chat", "type": "slack", "secretKey": "slackUrl", "channel": "#gpu", "severities": ["critical"]},
+    ]
+    addons = {
+        "istio": {"enabled": False},
+        "logging": {"enabled": False},
+        "prometheus": {"alertmanager": {"receivers": receivers}, "grafana": {"adminPasswordKey": "grafanaPw"}},
+    }
+    plan = run_addons(
+        "dev",
+        {
+            "gpu-platform:addons": addons,
+            "gpu-platform-secrets:pdKey": {"secure": "x"},
+            "gpu-platform-secrets:slackUrl": {"secure": "y"},
+            "gpu-platform-secrets:grafanaPw": {"secure": "z"},
+        },
+    )
     rel = next(r for r in helm_releases(plan) if r["name"] == "kube-prometheus-stack")
     am = rel["values"]["alertmanager"]
     assert am["alertmanagerSpec"]["secrets"] == ["alertmanager-receivers"]
     cfg = {r["name"]: r for r in am["config"]["receivers"]}
     assert cfg["oncall"]["pagerduty_configs"] == [
-        {"routing_key_file": "/etc/alertmanager/secrets/alertmanager-receivers/oncall", "send_resolved": True}]
+        {"routing_key_file": "/etc/alertmanager/secrets/alertmanager-receivers/oncall", "send_resolved": True}
+    ]
     assert cfg["chat"]["slack_configs"][0]["channel"] == "#gpu"
-    assert {"matchers": ['severity =~ "critical"'], "receiver": "chat", "continue": True} in am["config"]["route"]["routes"]
+    assert {"matchers": ['severity =~ "critical"'], "receiver": "chat", "continue": True} in am["config"]["route"][
+        "routes"
+    ]
     assert "offline-secret-placeholder" not in json.dumps(plan["resources"])
     types = [r["type"] for r in plan["resources"]]
     assert "random:index/randomPassword:RandomPassword" not in types  # the configured password is used
@@ -221,23 +281,34 @@ def test_receivers_read_secrets_from_secret_config_and_values_hold_only_file_pat
 
 
 def test_missing_receiver_secret_fails_naming_the_key() -> None:
-    addons = {"prometheus": {"alertmanager": {"receivers": [{"name": "oncall", "type": "webhook", "secretKey": "hook"}]}}}
+    addons = {
+        "prometheus": {"alertmanager": {"receivers": [{"name": "oncall", "type": "webhook", "secretKey": "hook"}]}}
+    }
     with pytest.raises(pulumi.ConfigMissingError, match="gpu-platform-secrets:hook"):
         run_addons("dev", {"gpu-platform:addons": addons})
 
 
 def test_elasticsearch_is_protected_in_prod_and_keeps_its_volumes() -> None:
-    assert resource("prod", "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch",
-                    "logging-elasticsearch")["options"]["protect"] is True
-    assert resource("dev", "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch",
-                    "logging-elasticsearch")["options"]["protect"] is False
+    assert (
+        resource("prod", "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch", "logging-elasticsearch")[
+            "options"
+        ]["protect"]
+        is True
+    )
+    assert (
+        resource("dev", "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch", "logging-elasticsearch")["options"][
+            "protect"
+        ]
+        is False
+    )
     prod, dev = objects("prod", "Elasticsearch")["logs"]["spec"], objects("dev", "Elasticsearch")["logs"]["spec"]
     assert prod["volumeClaimDeletePolicy"] == "DeleteOnScaledownOnly"
     assert (dev["nodeSets"][0]["count"], prod["nodeSets"][0]["count"]) == (1, 3)
     claim = prod["nodeSets"][0]["volumeClaimTemplates"][0]
     assert claim["metadata"]["name"] == "elasticsearch-data"
     assert claim["spec"]["storageClassName"] == "gp3-encrypted" and claim["spec"]["resources"]["requests"] == {
-        "storage": "500Gi"}
+        "storage": "500Gi"
+    }
     assert "topologySpreadConstraints" in prod["nodeSets"][0]["podTemplate"]["spec"]
     container = prod["nodeSets"][0]["podTemplate"]["spec"]["containers"][0]
     assert container["securityContext"] == RESTRICTED | {"runAsNonRoot": True} and container["resources"]["limits"]
@@ -257,8 +328,12 @@ def test_fluent_bit_tolerates_gpu_taint_and_ships_to_elasticsearch_over_tls() ->
     v = releases("prod")["fluent-bit"]["values"]
     assert GPU_TAINT.toleration() in v["tolerations"]
     out = v["config"]["outputs"]
-    for line in ("Host logs-es-http.logging.svc", "tls.verify On", "Logstash_Prefix k8s-logs",
-                 "HTTP_Passwd ${ES_PASSWORD}"):
+    for line in (
+        "Host logs-es-http.logging.svc",
+        "tls.verify On",
+        "Logstash_Prefix k8s-logs",
+        "HTTP_Passwd ${ES_PASSWORD}",
+    ):
         assert f"    {line}\n" in out
     assert "    Merge_Parser model_json\n" in v["config"]["filters"]
     assert "    Format json\n" in v["config"]["customParsers"]
@@ -268,8 +343,12 @@ def test_fluent_bit_tolerates_gpu_taint_and_ships_to_elasticsearch_over_tls() ->
 
 
 def test_disabled_addons_render_nothing() -> None:
-    off = {"istio": {"enabled": False}, "prometheus": {"enabled": False}, "logging": {"enabled": False},
-           "keda": {"enabled": False}}
+    off = {
+        "istio": {"enabled": False},
+        "prometheus": {"enabled": False},
+        "logging": {"enabled": False},
+        "keda": {"enabled": False},
+    }
     # Without KEDA a model may not autoscale with it (spec rule): give dev's model fixed replicas.
     models = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]["gpu-platform:models"]
     models[0]["autoscaling"]["engine"] = "none"

@@ -50,8 +50,11 @@ def test_cluster_secure_defaults_dev(plan: Callable[[str], Plan]) -> None:
     assert i["enableRrsa"] is True
     assert i["disableEncryption"] is False
     assert i["encryptionProviderKey"] == "<computed>"  # the KMS key created next to it
-    assert i["controlPlaneLogComponents"] == list(CONTROL_PLANE_LOG_COMPONENTS) == [
-        "apiserver", "kcm", "scheduler", "ccm", "controlplane-events"]
+    assert (
+        i["controlPlaneLogComponents"]
+        == list(CONTROL_PLANE_LOG_COMPONENTS)
+        == ["apiserver", "kcm", "scheduler", "ccm", "controlplane-events"]
+    )
     assert i["controlPlaneLogTtl"] == "90"
     assert i["auditLogConfig"] == {"enabled": True}
     assert i["isEnterpriseSecurityGroup"] is True
@@ -59,10 +62,18 @@ def test_cluster_secure_defaults_dev(plan: Callable[[str], Plan]) -> None:
     assert {"deleteMode": "retain", "resourceType": "SLS_ControlPlane"} in i["deleteOptions"]
     # Terway is listed explicitly (pulumi-alicloud#1027), first, with pod vSwitches.
     assert [a["name"] for a in i["addons"]] == [
-        "terway-eniip", "csi-plugin", "managed-csiprovisioner", "ack-node-problem-detector", "node-lifecycle-controller"]
+        "terway-eniip",
+        "csi-plugin",
+        "managed-csiprovisioner",
+        "ack-node-problem-detector",
+        "node-lifecycle-controller",
+    ]
     assert i["podVswitchIds"] == "<computed>" and "podCidr" not in i
-    assert ack["options"]["ignoreChanges"] == sorted(CLUSTER_IGNORE_CHANGES) == [
-        "addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds", "slbInternetEnabled"]
+    assert (
+        ack["options"]["ignoreChanges"]
+        == sorted(CLUSTER_IGNORE_CHANGES)
+        == ["addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds", "slbInternetEnabled"]
+    )
     assert ack["options"]["protect"] is False
     assert p.one(KEY)["options"]["protect"] is True  # keys are protected in every environment
     key = p.one(KEY)["inputs"]
@@ -80,8 +91,10 @@ def test_prod_cluster_is_protected_and_keeps_logs_a_year(plan: Callable[[str], P
 
 
 def test_public_endpoint_only_when_configured() -> None:
-    p = variant("ali-public", ("cluster.endpoint", {"publicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"],
-                                                    "allowWorld": True}))
+    p = variant(
+        "ali-public",
+        ("cluster.endpoint", {"publicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"], "allowWorld": True}),
+    )
     assert p.one(ACK)["inputs"]["slbInternetEnabled"] is True
 
 
@@ -118,8 +131,11 @@ def test_enhanced_nat_eip_and_snat_for_every_node_and_pod_vswitch(plan: Callable
     assert dev.one("alicloud:ecs/eipAssociation:EipAssociation")["inputs"]["instanceType"] == "Nat"
     snats = dev.of_type(SNAT)
     assert sorted(s["name"] for s in snats) == [
-        "gpu-dev-snat-nodes-cn-hangzhou-h", "gpu-dev-snat-nodes-cn-hangzhou-i",
-        "gpu-dev-snat-pods-cn-hangzhou-h", "gpu-dev-snat-pods-cn-hangzhou-i"]
+        "gpu-dev-snat-nodes-cn-hangzhou-h",
+        "gpu-dev-snat-nodes-cn-hangzhou-i",
+        "gpu-dev-snat-pods-cn-hangzhou-h",
+        "gpu-dev-snat-pods-cn-hangzhou-i",
+    ]
     assoc_urn = dev.one("alicloud:ecs/eipAssociation:EipAssociation")["urn"]
     assert all(s["options"]["dependsOn"] == [assoc_urn] for s in snats)
     # The cluster is created only once its nodes have egress (SNAT + routes) to pull images.
@@ -127,11 +143,15 @@ def test_enhanced_nat_eip_and_snat_for_every_node_and_pod_vswitch(plan: Callable
     assert {s["urn"] for s in snats} | {r["urn"] for r in dev.of_type(ROUTE)} <= waits_for
     routes = dev.of_type(ROUTE)
     assert {(r["inputs"]["destinationCidrblock"], r["inputs"]["nexthopType"]) for r in routes} == {
-        ("0.0.0.0/0", "NatGateway")}
+        ("0.0.0.0/0", "NatGateway")
+    }
     assert len(routes) == 2
     prod = plan("alicloud-prod")
     assert sorted(r["name"] for r in prod.of_type(NAT)) == [
-        "gpu-ali-prod-nat-cn-shanghai-e", "gpu-ali-prod-nat-cn-shanghai-f", "gpu-ali-prod-nat-cn-shanghai-g"]
+        "gpu-ali-prod-nat-cn-shanghai-e",
+        "gpu-ali-prod-nat-cn-shanghai-f",
+        "gpu-ali-prod-nat-cn-shanghai-g",
+    ]
     assert len(prod.of_type(SNAT)) == 6 and len(prod.of_type("alicloud:ecs/eipAddress:EipAddress")) == 3
 
 

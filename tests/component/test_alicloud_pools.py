@@ -99,7 +99,8 @@ def test_mig_pool_is_bare_metal_and_carries_the_mig_config(plan: Callable[[str],
     assert [d["message"] for d in p.data["diagnostics"] if "MIG on ACK" in d["message"]] == [
         "nodePools[gpu-a100-mig]: MIG on ACK is partitioned by ACK, not by this platform; the pool carries "
         "nvidia.com/mig.config for the scheduler and planner, but enable MIG mode and the layout with ACK's MIG "
-        "node-pool guide before scheduling MIG workloads"]
+        "node-pool guide before scheduling MIG workloads"
+    ]
 
 
 def test_managed_autoscaler_is_gpu_aware(plan: Callable[[str], Plan]) -> None:
@@ -127,8 +128,11 @@ def test_managed_autoscaler_is_gpu_aware(plan: Callable[[str], Plan]) -> None:
 
 
 def test_autoscaler_follows_spec_and_can_create_service_roles() -> None:
-    raw = mutate(raw_stack("alicloud-dev"), "addons.clusterAutoscaler",
-                 {"scaleDownUnneededTime": "20m", "scaleDownGpuUtilizationThreshold": 0.25})
+    raw = mutate(
+        raw_stack("alicloud-dev"),
+        "addons.clusterAutoscaler",
+        {"scaleDownUnneededTime": "20m", "scaleDownGpuUtilizationThreshold": 0.25},
+    )
     raw = mutate(raw, "cluster.alicloud", {"createServiceRoles": True})
     p = Plan(run_stack("ali-roles", config=config_from_raw(raw, "ali-roles")))
     ca = p.one(AUTOSCALING)["inputs"]
@@ -136,8 +140,10 @@ def test_autoscaler_follows_spec_and_can_create_service_roles() -> None:
     roles = {r["inputs"]["roleName"]: r["inputs"] for r in p.of_type("alicloud:ram/role:Role")}
     assert sorted(roles) == ["AliyunCSManagedAutoScalerRole", "AliyunCSManagedNlcRole"]
     assert all(r["assumeRolePolicyDocument"] == SERVICE_TRUST for r in roles.values())
-    attachments = {r["inputs"]["policyName"]: r["inputs"]["policyType"]
-                   for r in p.of_type("alicloud:ram/rolePolicyAttachment:RolePolicyAttachment")}
+    attachments = {
+        r["inputs"]["policyName"]: r["inputs"]["policyType"]
+        for r in p.of_type("alicloud:ram/rolePolicyAttachment:RolePolicyAttachment")
+    }
     assert attachments == {"AliyunCSManagedAutoScalerRolePolicy": "System", "AliyunCSManagedNlcRolePolicy": "System"}
 
 

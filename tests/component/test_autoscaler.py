@@ -29,7 +29,9 @@ def test_image_tag_matches_every_supported_kubernetes_minor() -> None:
     assert sorted(autoscaler.IMAGE_TAGS) == sorted(KUBERNETES_VERSIONS)
     for minor, tag in autoscaler.IMAGE_TAGS.items():
         assert re.fullmatch(rf"v{re.escape(minor)}\.\d+", tag), (minor, tag)
-    with pytest.raises(ValueError, match=r"no cluster-autoscaler image for Kubernetes 1.30; known: 1.31, 1.32, 1.33, 1.34"):
+    with pytest.raises(
+        ValueError, match=r"no cluster-autoscaler image for Kubernetes 1.30; known: 1.31, 1.32, 1.33, 1.34"
+    ):
         autoscaler.image_tag("1.30")
 
 
@@ -39,8 +41,10 @@ def test_prod_chart_values_and_flags(plan: Callable[[str], Plan]) -> None:
     values = chart["values"]
     assert values["image"] == {"repository": "registry.k8s.io/autoscaling/cluster-autoscaler", "tag": "v1.33.6"}
     assert values["cloudProvider"] == "aws" and values["awsRegion"] == "us-east-1"
-    assert values["autoDiscovery"] == {"clusterName": "gpu-prod", "tags": [
-        "k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/gpu-prod"]}
+    assert values["autoDiscovery"] == {
+        "clusterName": "gpu-prod",
+        "tags": ["k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/gpu-prod"],
+    }
     assert values["extraArgs"] == {
         "aws-use-static-instance-list": False,
         "balance-similar-node-groups": True,
@@ -72,8 +76,9 @@ def test_prod_priorities_prefer_cheaper_gpu_pools(plan: Callable[[str], Plan]) -
 
 def test_node_group_patterns_match_their_asg_and_no_other() -> None:
     # ASG names as EKS builds them: eks-<node group name prefix + generated suffix>-<uuid>.
-    asgs = {pool: f"eks-gpu-prod-{pool}-20261122040506789000000001-{UUID}"
-            for pool in ("gpu-l4", "gpu-l4-shared", "system")}
+    asgs = {
+        pool: f"eks-gpu-prod-{pool}-20261122040506789000000001-{UUID}" for pool in ("gpu-l4", "gpu-l4-shared", "system")
+    }
     for pool, asg in asgs.items():
         matching = [p for p in asgs if re.search(autoscaler.node_group_pattern("gpu-prod", p), asg)]
         assert matching == [pool]
@@ -85,30 +90,46 @@ def test_priority_of_unpriced_gpu_pools_is_the_floor() -> None:
     unpriced = pool_shape("aws", "nop", "p5e.48xlarge")
     assert unpriced.instance.price_usd_per_hour is None
     assert autoscaler.priorities("c", [unpriced, priced]) == {
-        1: [autoscaler.node_group_pattern("c", "nop")], 10: [autoscaler.node_group_pattern("c", "cheap")]}
+        1: [autoscaler.node_group_pattern("c", "nop")],
+        10: [autoscaler.node_group_pattern("c", "cheap")],
+    }
 
 
 def test_iam_policy_writes_only_to_owned_node_groups(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
-    policy = json.loads(p.one("aws:iam/rolePolicy:RolePolicy", "gpu-prod-cluster-autoscaler-inline")
-                        ["inputs"]["policy"])
+    policy = json.loads(
+        p.one("aws:iam/rolePolicy:RolePolicy", "gpu-prod-cluster-autoscaler-inline")["inputs"]["policy"]
+    )
     assert policy == json.loads(autoscaler.permissions_policy("gpu-prod", "us-east-1"))
     stmts = {s["Sid"]: s for s in policy["Statement"]}
     assert stmts["ScaleOwnedNodeGroups"] == {
-        "Sid": "ScaleOwnedNodeGroups", "Effect": "Allow", "Resource": "*",
+        "Sid": "ScaleOwnedNodeGroups",
+        "Effect": "Allow",
+        "Resource": "*",
         "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-        "Condition": {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/gpu-prod": "owned",
-                                       "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true"}},
+        "Condition": {
+            "StringEquals": {
+                "aws:ResourceTag/k8s.io/cluster-autoscaler/gpu-prod": "owned",
+                "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+            }
+        },
     }
     read = stmts["DescribeScalingInputs"]
     assert read["Resource"] == "*" and "Condition" not in read
     assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in read["Action"])
     assert stmts["DescribeOwnNodeGroups"]["Resource"] == "arn:aws:eks:us-east-1:*:nodegroup/gpu-prod/*/*"
     aws_provider = p.one("pulumi:providers:aws", "aws")["urn"]
-    assert all(r["provider"] == aws_provider for r in p.resources if r["type"].startswith("aws:iam/")
-               and "cluster-autoscaler" in r["name"])
-    writes = [a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-              if not a.split(":")[1].startswith(("Describe", "Get"))]
+    assert all(
+        r["provider"] == aws_provider
+        for r in p.resources
+        if r["type"].startswith("aws:iam/") and "cluster-autoscaler" in r["name"]
+    )
+    writes = [
+        a
+        for s in policy["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if not a.split(":")[1].startswith(("Describe", "Get"))
+    ]
     assert sorted(writes) == sorted(autoscaler.WRITE_ACTIONS)
 
 
@@ -119,24 +140,40 @@ def test_role_trusts_only_the_autoscaler_service_account(plan: Callable[[str], P
     assert role["assumeRolePolicy"] == "<computed>"  # built from the OIDC provider ARN, known after apply
     issuer = "https://oidc.eks.us-east-1.amazonaws.com/id/ABC"
     provider = "arn:aws:iam::444455556666:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"
-    assert json.loads(autoscaler.trust_policy(provider, issuer)) == {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {
-            "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:kube-system:cluster-autoscaler",
-            "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com"}}}]}
+    assert json.loads(autoscaler.trust_policy(provider, issuer)) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:kube-system:cluster-autoscaler",
+                        "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
     sa = p.one("kubernetes:core/v1:ServiceAccount", "gpu-prod-cluster-autoscaler")["inputs"]
     assert sa["metadata"]["name"] == "cluster-autoscaler" and sa["metadata"]["namespace"] == "kube-system"
     assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "<computed>"}
     chart = p.one(CHART, "gpu-prod-cluster-autoscaler")
-    assert p.one("kubernetes:core/v1:ServiceAccount", "gpu-prod-cluster-autoscaler")["urn"] in chart["options"]["dependsOn"]
+    assert (
+        p.one("kubernetes:core/v1:ServiceAccount", "gpu-prod-cluster-autoscaler")["urn"]
+        in chart["options"]["dependsOn"]
+    )
 
 
 def test_dev_uses_the_clusters_minor_and_the_spec_scale_down_keys(plan: Callable[[str], Plan]) -> None:
     values = _values(plan("dev"), "gpu-dev")
     assert values["image"]["tag"] == autoscaler.IMAGE_TAGS["1.33"]
     prio = yaml.safe_load(values["expanderPriorities"])
-    assert prio == {1: [autoscaler.node_group_pattern("gpu-dev", "system")],
-                    10: [autoscaler.node_group_pattern("gpu-dev", "gpu-l4")]}
+    assert prio == {
+        1: [autoscaler.node_group_pattern("gpu-dev", "system")],
+        10: [autoscaler.node_group_pattern("gpu-dev", "gpu-l4")],
+    }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -145,19 +182,33 @@ def test_dev_uses_the_clusters_minor_and_the_spec_scale_down_keys(plan: Callable
 
 def _templates(p: Plan, cluster: str, pool: str) -> dict[str, str]:
     prefix = f"{cluster}-{pool}-asg-"
-    return {r["inputs"]["tag"]["key"].removeprefix(TEMPLATE + "/"): r["inputs"]["tag"]["value"]
-            for r in p.of_type(TAG) if r["name"].startswith(prefix)
-            and r["inputs"]["tag"]["key"].startswith(TEMPLATE)}
+    return {
+        r["inputs"]["tag"]["key"].removeprefix(TEMPLATE + "/"): r["inputs"]["tag"]["value"]
+        for r in p.of_type(TAG)
+        if r["name"].startswith(prefix) and r["inputs"]["tag"]["key"].startswith(TEMPLATE)
+    }
 
 
-@pytest.mark.parametrize(("pool", "labelled", "resources"), [
-    ("gpu-a10g", True, {"nvidia.com/gpu": "1"}),  # whole GPUs
-    ("gpu-l4-shared", True, {"nvidia.com/gpu": "4"}),  # time-slicing keeps nvidia.com/gpu (1 GPU x 4)
-    ("gpu-a100-mig", False, {"nvidia.com/mig-1g.5gb": "16", "nvidia.com/mig-2g.10gb": "8",
-                             "nvidia.com/mig-3g.20gb": "8", "nvidia.com/gpu": "0"}),  # MIG mixed: 8 GPUs x all-balanced
-])
-def test_accelerator_label_policy_per_sharing_mode(pool: str, labelled: bool, resources: dict[str, str],
-                                                   plan: Callable[[str], Plan]) -> None:
+@pytest.mark.parametrize(
+    ("pool", "labelled", "resources"),
+    [
+        ("gpu-a10g", True, {"nvidia.com/gpu": "1"}),  # whole GPUs
+        ("gpu-l4-shared", True, {"nvidia.com/gpu": "4"}),  # time-slicing keeps nvidia.com/gpu (1 GPU x 4)
+        (
+            "gpu-a100-mig",
+            False,
+            {
+                "nvidia.com/mig-1g.5gb": "16",
+                "nvidia.com/mig-2g.10gb": "8",
+                "nvidia.com/mig-3g.20gb": "8",
+                "nvidia.com/gpu": "0",
+            },
+        ),  # MIG mixed: 8 GPUs x all-balanced
+    ],
+)
+def test_accelerator_label_policy_per_sharing_mode(
+    pool: str, labelled: bool, resources: dict[str, str], plan: Callable[[str], Plan]
+) -> None:
     p = plan("prod")
     ng = next(r for r in p.of_type("aws:eks/nodeGroup:NodeGroup") if r["name"] == f"gpu-prod-{pool}-ng")
     labels = ng["inputs"]["labels"]

@@ -49,8 +49,10 @@ def test_dev_repositories_are_not_protected_but_the_key_is(plan: Callable[[str],
 def test_scanning_basic_in_dev_enhanced_continuous_in_prod(plan: Callable[[str], Plan]) -> None:
     dev = plan("dev").one(SCAN)["inputs"]
     prod = plan("prod").one(SCAN)["inputs"]
-    assert dev == {"scanType": "BASIC", "rules": [{"scanFrequency": "SCAN_ON_PUSH",
-                                                   "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}]}
+    assert dev == {
+        "scanType": "BASIC",
+        "rules": [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}],
+    }
     assert prod["scanType"] == "ENHANCED" and prod["rules"][0]["scanFrequency"] == "CONTINUOUS_SCAN"
 
 
@@ -58,10 +60,18 @@ def test_lifecycle_keeps_releases_and_expires_untagged(plan: Callable[[str], Pla
     policies = plan("prod").of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
     assert policies and all(r["inputs"]["policy"] == lifecycle_policy(30, 7) for r in policies)
     rules = json.loads(lifecycle_policy(30, 7))["rules"]
-    assert rules[0]["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                                     "countNumber": 7}
-    assert rules[1]["selection"] == {"tagStatus": "tagged", "tagPatternList": ["*"],
-                                     "countType": "imageCountMoreThan", "countNumber": 30}
+    assert rules[0]["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": 7,
+    }
+    assert rules[1]["selection"] == {
+        "tagStatus": "tagged",
+        "tagPatternList": ["*"],
+        "countType": "imageCountMoreThan",
+        "countNumber": 30,
+    }
     assert [r["action"] for r in rules] == [{"type": "expire"}] * 2
 
 
@@ -82,23 +92,37 @@ def test_repository_policy_nodes_pull_only_ci_pushes() -> None:
 
 def test_ci_role_trusts_only_the_configured_github_refs(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
-    oidc = [r for r in p.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-            if r["name"] == "gpu-prod-registry-github-oidc"]
+    oidc = [
+        r
+        for r in p.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+        if r["name"] == "gpu-prod-registry-github-oidc"
+    ]
     assert oidc[0]["inputs"]["url"] == "https://token.actions.githubusercontent.com"
-    (trust,) = [json.loads(d) for n, _, k, d in rendered_policies("prod")
-                if n == "gpu-prod-registry-ci-push" and k == "assumeRolePolicy"]
+    (trust,) = [
+        json.loads(d)
+        for n, _, k, d in rendered_policies("prod")
+        if n == "gpu-prod-registry-ci-push" and k == "assumeRolePolicy"
+    ]
     (stmt,) = trust["Statement"]
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert stmt["Condition"] == {
         "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
-        "StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/models:ref:refs/heads/main"]}}
+        "StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/models:ref:refs/heads/main"]},
+    }
     # A bare owner/repo allows every ref of that repository, nothing else.
     any_ref = json.loads(iam_docs.github_oidc_trust("arn:p", ["acme/x"]))
-    assert any_ref["Statement"][0]["Condition"]["StringLike"] == {"token.actions.githubusercontent.com:sub": ["repo:acme/x:*"]}
-    (push,) = [json.loads(d) for n, _, k, d in rendered_policies("prod")
-               if n == "gpu-prod-registry-ci-push" and k == "policy"]
-    assert push["Statement"][0] == {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
-                                    "Resource": "*"}
+    assert any_ref["Statement"][0]["Condition"]["StringLike"] == {
+        "token.actions.githubusercontent.com:sub": ["repo:acme/x:*"]
+    }
+    (push,) = [
+        json.loads(d) for n, _, k, d in rendered_policies("prod") if n == "gpu-prod-registry-ci-push" and k == "policy"
+    ]
+    assert push["Statement"][0] == {
+        "Sid": "EcrLogin",
+        "Effect": "Allow",
+        "Action": "ecr:GetAuthorizationToken",
+        "Resource": "*",
+    }
     assert all(r.startswith("arn:aws:ecr:") for r in push["Statement"][1]["Resource"])
     assert "ciPushRoleArn" in p.outputs
 

@@ -16,7 +16,9 @@ from tests.spec_helpers import mutate, raw_stack
 from tools.offline.config import config_from_raw
 from tools.offline.runner import run_stack
 
-AWS_STACKS = [s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws" and "clusterStack" not in raw_stack(s)]  # models-only stacks build no cluster
+AWS_STACKS = [
+    s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws" and "clusterStack" not in raw_stack(s)
+]  # models-only stacks build no cluster
 
 CLUSTER = "aws:eks/cluster:Cluster"
 KEY = "aws:kms/key:Key"
@@ -44,8 +46,10 @@ def test_control_plane_secure_defaults(stack: str, plan: Callable[[str], Plan]) 
     assert tuple(i["enabledClusterLogTypes"]) == CONTROL_PLANE_LOG_TYPES
     assert i["upgradePolicy"] == {"supportType": "STANDARD"}
     assert i["kubernetesNetworkConfig"] == {"ipFamily": "ipv4", "serviceIpv4Cidr": "172.20.0.0/16"}
-    assert c["options"]["ignoreChanges"] == ["accessConfig.bootstrapClusterCreatorAdminPermissions",
-                                             "bootstrapSelfManagedAddons"]
+    assert c["options"]["ignoreChanges"] == [
+        "accessConfig.bootstrapClusterCreatorAdminPermissions",
+        "bootstrapSelfManagedAddons",
+    ]
     # The log group exists before EKS would create an unbounded, unencrypted one.
     log_group = p.one(LOG_GROUP)
     assert log_group["urn"] in c["options"]["dependsOn"]
@@ -62,8 +66,7 @@ def test_cluster_protected_in_prod_keys_and_logs_everywhere(plan: Callable[[str]
         s = p.data["stack"]
         assert p.one(CLUSTER, f"gpu-{s}-eks")["options"]["protect"] is cluster_protected
         # DESIGN "nothing lost": keys and log storage are protected in every environment.
-        for type_, name in ((LOG_GROUP, f"gpu-{s}-control-plane"), (KEY, f"gpu-{s}-secrets"),
-                            (KEY, f"gpu-{s}-logs")):
+        for type_, name in ((LOG_GROUP, f"gpu-{s}-control-plane"), (KEY, f"gpu-{s}-secrets"), (KEY, f"gpu-{s}-logs")):
             assert p.one(type_, name)["options"]["protect"] is True, name
 
 
@@ -76,15 +79,20 @@ def test_kms_keys_rotate_and_log_key_is_scoped_to_the_log_group(stack: str, plan
     service = logs["Statement"][1]
     region = {"dev": "us-west-2", "prod": "us-east-1"}[stack]
     assert service["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
-    assert service["Condition"] == {"StringEquals": {"kms:EncryptionContext:aws:logs:arn":
-                                    f"arn:aws:logs:{region}:123456789012:log-group:/aws/eks/gpu-{stack}/cluster"}}
+    assert service["Condition"] == {
+        "StringEquals": {
+            "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:123456789012:log-group:/aws/eks/gpu-{stack}/cluster"
+        }
+    }
 
 
 def test_admin_principals_get_access_entries_with_cluster_admin(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
     entries = sorted(r["inputs"]["principalArn"] for r in p.of_type(ENTRY))
-    assert entries == ["arn:aws:iam::444455556666:role/platform-admin",
-                       "arn:aws:iam::444455556666:role/platform-breakglass"]
+    assert entries == [
+        "arn:aws:iam::444455556666:role/platform-admin",
+        "arn:aws:iam::444455556666:role/platform-breakglass",
+    ]
     for r in p.of_type(ENTRY):
         assert r["inputs"]["type"] == "STANDARD"
     assocs = p.of_type(ASSOC)
@@ -97,8 +105,14 @@ def test_admin_principals_get_access_entries_with_cluster_admin(plan: Callable[[
 
 def test_addon_pins_cover_every_supported_kubernetes_version() -> None:
     pins = addon_pins()
-    assert sorted(pins) == ["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy",
-                            "metrics-server", "vpc-cni"]
+    assert sorted(pins) == [
+        "aws-ebs-csi-driver",
+        "coredns",
+        "eks-pod-identity-agent",
+        "kube-proxy",
+        "metrics-server",
+        "vpc-cni",
+    ]
     for pin in pins.values():
         assert sorted(pin.versions) == sorted(KUBERNETES_VERSIONS), pin.name
         assert all(v.startswith("v") and "eksbuild" in v for v in pin.versions.values()), pin.name
@@ -134,20 +148,29 @@ def test_addons_pinned_and_ordered_around_the_node_groups(stack: str, plan: Call
 
 def test_ebs_csi_role_is_pod_identity_scoped_to_its_service_account(plan: Callable[[str], Plan]) -> None:
     from tests.validators.test_iam_policies import rendered_policies
-    (trust,) = [json.loads(doc) for name, _, key, doc in rendered_policies("dev")
-                if name == "gpu-dev-addons-ebs-csi-role" and key == "assumeRolePolicy"]
+
+    (trust,) = [
+        json.loads(doc)
+        for name, _, key, doc in rendered_policies("dev")
+        if name == "gpu-dev-addons-ebs-csi-role" and key == "assumeRolePolicy"
+    ]
     (stmt,) = trust["Statement"]
     assert stmt["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert stmt["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     assert stmt["Condition"]["StringEquals"] == {
         "aws:RequestTag/kubernetes-namespace": "kube-system",
         "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa",
-        "aws:SourceAccount": "123456789012"}
+        "aws:SourceAccount": "123456789012",
+    }
     assert stmt["Condition"]["ArnEquals"] == {"aws:SourceArn": "arn:aws:eks:us-east-1:123456789012:cluster/gpu-dev-eks"}
-    attach = [r for r in plan("dev").of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-              if r["name"].startswith("gpu-dev-addons-ebs-csi")]
+    attach = [
+        r
+        for r in plan("dev").of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r["name"].startswith("gpu-dev-addons-ebs-csi")
+    ]
     assert [a["inputs"]["policyArn"] for a in attach] == [
-        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
+        "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -174,18 +197,26 @@ def test_k8s_provider_has_a_stable_identity_and_no_embedded_secret(stack: str, p
 def test_kubeconfig_uses_exec_auth_without_credentials() -> None:
     cfg = json.loads(kubeconfig("gpu-dev", "us-west-2", "https://ABC.gr7.us-west-2.eks.amazonaws.com", "Q0E="))
     (user,) = cfg["users"]
-    assert user["user"] == {"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "interactiveMode": "Never",
-        "args": ["--region", "us-west-2", "eks", "get-token", "--cluster-name", "gpu-dev", "--output", "json"]}}
-    assert cfg["clusters"][0]["cluster"] == {"server": "https://ABC.gr7.us-west-2.eks.amazonaws.com",
-                                             "certificate-authority-data": "Q0E="}
+    assert user["user"] == {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "interactiveMode": "Never",
+            "args": ["--region", "us-west-2", "eks", "get-token", "--cluster-name", "gpu-dev", "--output", "json"],
+        }
+    }
+    assert cfg["clusters"][0]["cluster"] == {
+        "server": "https://ABC.gr7.us-west-2.eks.amazonaws.com",
+        "certificate-authority-data": "Q0E=",
+    }
     text = json.dumps(cfg)
     assert "token" not in text.replace("get-token", "") and "password" not in text and "client-key" not in text
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_every_cluster_layer_resource_is_parented_and_uses_the_stack_provider(
-        stack: str, plan: Callable[[str], Plan]) -> None:
+    stack: str, plan: Callable[[str], Plan]
+) -> None:
     p = plan(stack)
     aws_provider = p.one(AWS_PROVIDER, "aws")["urn"]
     ours = [r for r in p.resources if r["type"].startswith("aws:") and "::gpu-platform:aws:" in r["urn"]]
@@ -196,8 +227,11 @@ def test_every_cluster_layer_resource_is_parented_and_uses_the_stack_provider(
 
 
 def test_oidc_provider_for_irsa(plan: Callable[[str], Plan]) -> None:
-    oidc = [r for r in plan("dev").of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-            if r["name"] == "gpu-dev-oidc"]
+    oidc = [
+        r
+        for r in plan("dev").of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+        if r["name"] == "gpu-dev-oidc"
+    ]
     assert len(oidc) == 1
     assert oidc[0]["inputs"]["clientIdLists"] == ["sts.amazonaws.com"] and oidc[0]["inputs"]["url"] == "<computed>"
 
@@ -211,8 +245,11 @@ def test_iam_permissions_exist_before_the_cluster_and_node_groups(stack: str, pl
     urn = {r["name"]: r["urn"] for r in p.resources}
     deps = set(p.one(CLUSTER)["options"]["dependsOn"])
     assert {urn[f"gpu-{stack}-cluster-policy"], urn[f"gpu-{stack}-cluster-encryption"]} <= deps
-    node_policies = {r["urn"] for r in p.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                     if r["name"].startswith(f"gpu-{stack}-node-")}
+    node_policies = {
+        r["urn"]
+        for r in p.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r["name"].startswith(f"gpu-{stack}-node-")
+    }
     assert len(node_policies) == 3
     for ng in p.of_type("aws:eks/nodeGroup:NodeGroup"):
         assert node_policies <= set(ng["options"]["dependsOn"]), ng["name"]
@@ -233,7 +270,9 @@ def test_long_cluster_names_keep_role_names_within_iam_limits() -> None:
     IAM's 64 characters. WorkloadRole (also used by other stacks with their own names) switches to a
     provider-completed name_prefix when a resource name would not fit."""
     name = "a" * 30  # one-letter pools keep the node group prefixes legal
-    raw = mutate(mutate(mutate(raw_stack("dev"), "cluster.name", name), "nodePools.0.name", "s"), "nodePools.1.name", "g")
+    raw = mutate(
+        mutate(mutate(raw_stack("dev"), "cluster.name", name), "nodePools.0.name", "s"), "nodePools.1.name", "g"
+    )
     p = run_stack("long", config=config_from_raw(raw, "long"))
     roles = [r for r in p["resources"] if r["type"] == "aws:iam/role:Role"]
     assert f"{name}-cluster-autoscaler-role" in {r["name"] for r in roles}

@@ -22,10 +22,14 @@ GPU_TOLERATION = Toleration("nvidia.com/gpu", "Equal", "present", "NoSchedule")
 
 def _facts(raw: dict[str, Any]) -> ClusterFacts:
     spec = parse_spec(raw)
-    return ClusterFacts(cloud=spec.cloud, name=spec.cluster_name, region=spec.region,
-                        kubernetes_version=spec.cluster.kubernetes_version,
-                        k8s_provider=None,  # pyright: ignore[reportArgumentType]  # the planner never touches it
-                        pools=pool_facts(spec))
+    return ClusterFacts(
+        cloud=spec.cloud,
+        name=spec.cluster_name,
+        region=spec.region,
+        kubernetes_version=spec.cluster.kubernetes_version,
+        k8s_provider=None,  # pyright: ignore[reportArgumentType]  # the planner never touches it
+        pools=pool_facts(spec),
+    )
 
 
 PROD = _facts(raw_stack("prod"))
@@ -53,33 +57,56 @@ def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
     out = plan("prod").outputs["capacity"]
     assert list(out["pools"]) == ["gpu-a100-mig", "gpu-a10g", "gpu-l4-shared", "system"]
     assert out["pools"]["gpu-l4-shared"] == {
-        "instanceType": "g6.xlarge", "gpuModel": "l4", "gpusPerNode": 1, "sharing": "time-slicing",
+        "instanceType": "g6.xlarge",
+        "gpuModel": "l4",
+        "gpusPerNode": 1,
+        "sharing": "time-slicing",
         "gpuResourcesPerNode": {"nvidia.com/gpu": 4},
         # catalog g6.xlarge allocatable 3920m / 14162Mi minus 0.43 cores / 0.961 GiB of DaemonSets
         "allocatablePerNode": {"cpu": 3.49, "memory": 12.869, "nvidia.com/gpu": 4, "pods": 58},
         "reservedPerNode": {"cpu": 0.43, "memoryGib": 0.961},
         # The model releases' worst rollout steps (stacks/model_capacity.py) are the plan's demands: the
         # reranker (2 pods + 1 surge, 1 time-sliced GPU, 3 CPU each) opens one node at peak.
-        "minNodes": 0, "maxNodes": 4, "nodesAtPeak": 1,
-        "usdPerNodeHour": 0.8048, "usdPerHourAtMin": 0, "usdPerHourAtPeak": 0.8048, "usdPerHourAtMax": 3.2192,
+        "minNodes": 0,
+        "maxNodes": 4,
+        "nodesAtPeak": 1,
+        "usdPerNodeHour": 0.8048,
+        "usdPerHourAtMin": 0,
+        "usdPerHourAtPeak": 0.8048,
+        "usdPerHourAtMax": 3.2192,
         "utilisation": {"cpu": 0.9456, "memory": 0.9908, "nvidia.com/gpu": 0.75, "pods": 0.0517},
     }
     mig_pool = out["pools"]["gpu-a100-mig"]
-    assert mig_pool["gpuResourcesPerNode"] == {"nvidia.com/mig-1g.5gb": 16, "nvidia.com/mig-2g.10gb": 8,
-                                               "nvidia.com/mig-3g.20gb": 8}
+    assert mig_pool["gpuResourcesPerNode"] == {
+        "nvidia.com/mig-1g.5gb": 16,
+        "nvidia.com/mig-2g.10gb": 8,
+        "nvidia.com/mig-3g.20gb": 8,
+    }
     assert (mig_pool["usdPerNodeHour"], mig_pool["usdPerHourAtMax"]) == (21.9576, 43.9153)
     # min = the system pool's 3 always-on nodes; peak = + the nodes the releases' worst steps open;
     # max = every pool at maxSize.
     assert (out["fits"], out["usdPerHourAtMin"], out["usdPerHourAtPeak"], out["usdPerHourAtMax"]) == (
-        True, 0.576, 29.3984, round(sum((p.price_usd_per_node_hour or 0) * p.max_size for p in PROD.pools), 4))
+        True,
+        0.576,
+        29.3984,
+        round(sum((p.price_usd_per_node_hour or 0) * p.max_size for p in PROD.pools), 4),
+    )
     assert out["usdPerHourAtMax"] == 55.5585
 
 
 def test_capacity_report_output_is_the_planner_markdown(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
     demands = release_demands(parse_spec(raw_stack("prod")), PROD.pools)
-    assert [d.name for d in demands] == ["llama3-8b/v1", "llama3-8b/v2", "llama3-8b/v2/surge", "embeddings/v3",
-                                         "embeddings/v4", "embeddings/v3/surge", "reranker/v1", "reranker/v1/surge"]
+    assert [d.name for d in demands] == [
+        "llama3-8b/v1",
+        "llama3-8b/v2",
+        "llama3-8b/v2/surge",
+        "embeddings/v3",
+        "embeddings/v4",
+        "embeddings/v3/surge",
+        "reranker/v1",
+        "reranker/v1/surge",
+    ]
     assert p.outputs["capacityReport"] == capacity.render_markdown(gpu_layer.plan_capacity(PROD, demands))
     assert "| llama3-8b/v2/surge | model llama3-8b at " in p.outputs["capacityReport"]
 
@@ -100,8 +127,9 @@ def test_report_md_has_capacity_per_pool_and_cost(stack: str, plan: Callable[[st
 
 
 def test_extra_demands_are_planned_and_priced() -> None:
-    llm = Demand("llm-3g", "chat", 9, {"nvidia.com/mig-3g.20gb": 1, "cpu": 4, "memory": 32},
-                 tolerations=(GPU_TOLERATION,))
+    llm = Demand(
+        "llm-3g", "chat", 9, {"nvidia.com/mig-3g.20gb": 1, "cpu": 4, "memory": 32}, tolerations=(GPU_TOLERATION,)
+    )
     plan = gpu_layer.plan_capacity(PROD, [llm])
     assert plan.fits
     assert plan.demands[0].placements == {"gpu-a100-mig": 9}
@@ -111,14 +139,21 @@ def test_extra_demands_are_planned_and_priced() -> None:
     assert plan.usd_per_hour_at_peak == pytest.approx(0.576 + 2 * p4d)
     out = gpu_layer.capacity_output(PROD, plan)["pools"]["gpu-a100-mig"]
     assert out["utilisation"]["nvidia.com/mig-3g.20gb"] == round(9 / 16, 4)
-    too_many = gpu_layer.plan_capacity(PROD, [Demand("llm-3g", "chat", 17, llm.requests,
-                                                     tolerations=(GPU_TOLERATION,))])
+    too_many = gpu_layer.plan_capacity(
+        PROD, [Demand("llm-3g", "chat", 17, llm.requests, tolerations=(GPU_TOLERATION,))]
+    )
     assert too_many.demands[0].fixes == ("raise nodePools[gpu-a100-mig].maxSize from 2 to 3",)
 
 
 def test_time_sliced_replicas_count_against_the_shared_gpu() -> None:
-    small = Demand("embed", "search", 10, {"nvidia.com/gpu": 1, "cpu": 0.5, "memory": 2},
-                   node_selector={"gpu-platform.io/pool": "gpu-l4-shared"}, tolerations=(GPU_TOLERATION,))
+    small = Demand(
+        "embed",
+        "search",
+        10,
+        {"nvidia.com/gpu": 1, "cpu": 0.5, "memory": 2},
+        node_selector={"gpu-platform.io/pool": "gpu-l4-shared"},
+        tolerations=(GPU_TOLERATION,),
+    )
     plan = gpu_layer.plan_capacity(PROD, [small])
     use = next(p for p in plan.pools if p.name == "gpu-l4-shared")
     assert (plan.demands[0].placements, use.nodes_used) == ({"gpu-l4-shared": 10}, 3)  # 4 replicas per L4
@@ -129,4 +164,7 @@ def test_bottlerocket_pools_bring_their_own_device_plugin() -> None:
     spec = parse_spec(raw)
     pools = gpu_layer.gpu_pools(spec, _facts(raw))
     assert {p.name: p.os_ships_device_plugin for p in pools} == {
-        "gpu-a10g": True, "gpu-l4-shared": False, "gpu-a100-mig": False}
+        "gpu-a10g": True,
+        "gpu-l4-shared": False,
+        "gpu-a100-mig": False,
+    }

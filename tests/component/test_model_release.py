@@ -34,9 +34,18 @@ def test_dev_renders_one_release_with_its_objects(plan: Callable[[str], Plan]) -
     p = plan("dev")
     (rel,) = p.of_type(REL)
     kinds = sorted(r["type"].rsplit(":", 1)[-1] for r in p.resources if r["parent"] == rel["urn"])
-    assert kinds == sorted([
-        "ModelNamespace", "ServiceAccount", "Service", "NetworkPolicy", "NetworkPolicy", "DestinationRule",
-        "VirtualService", *["Deployment", "PodDisruptionBudget", "ScaledObject", "ServiceMonitor", "PrometheusRule"] * 2])
+    assert kinds == sorted(
+        [
+            "ModelNamespace",
+            "ServiceAccount",
+            "Service",
+            "NetworkPolicy",
+            "NetworkPolicy",
+            "DestinationRule",
+            "VirtualService",
+            *["Deployment", "PodDisruptionBudget", "ScaledObject", "ServiceMonitor", "PrometheusRule"] * 2,
+        ]
+    )
     ns = obj(p, "kubernetes:core/v1:Namespace", "llama3-8b-ns")["metadata"]["labels"]
     assert ns["pod-security.kubernetes.io/enforce"] == "restricted"
     assert ns["istio-injection"] == "enabled"
@@ -74,17 +83,31 @@ def test_deployment_is_hardened_pinned_and_sized_from_the_load_budget(plan: Call
     assert dep["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == "1500"
     pod = dep["spec"]["template"]["spec"]
     c = container(dep)
-    assert c["startupProbe"] == {"failureThreshold": 60, "httpGet": {"path": "/health", "port": "http"},
-                                 "periodSeconds": 10, "timeoutSeconds": 5}
+    assert c["startupProbe"] == {
+        "failureThreshold": 60,
+        "httpGet": {"path": "/health", "port": "http"},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+    }
     assert c["image"].endswith("@sha256:" + "2" * 64) and c["imagePullPolicy"] == "Always"
-    assert c["resources"] == {"limits": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"},
-                              "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}}
+    assert c["resources"] == {
+        "limits": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"},
+        "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"},
+    }
     assert c["securityContext"] == {
-        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "privileged": False,
-        "readOnlyRootFilesystem": True, "runAsGroup": 10001, "runAsNonRoot": True, "runAsUser": 10001,
-        "seccompProfile": {"type": "RuntimeDefault"}}
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsGroup": 10001,
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert pod["automountServiceAccountToken"] is False
-    assert pod["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Equal", "value": "present"}]
+    assert pod["tolerations"] == [
+        {"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Equal", "value": "present"}
+    ]
     assert pod["nodeSelector"] == {"gpu-platform.io/gpu-sharing": "none"}
     # timeout 120s: preStop 10 + 120 + 15 grace; sidecar drains for the timeout + 5s
     assert pod["terminationGracePeriodSeconds"] == 145
@@ -109,10 +132,17 @@ def test_prod_ab_route_comes_before_the_split_and_shadow_mirrors(plan: Callable[
     # from inside the mesh on any path, through the gateway only under its route's prefix
     assert ab["match"] == [
         {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["mesh"]},
-        {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["istio-ingress/api-gateway"],
-         "uri": {"exact": "/v1/models/llama3-8b"}},
-        {"headers": {"x-model-variant": {"exact": "v2"}}, "gateways": ["istio-ingress/api-gateway"],
-         "uri": {"prefix": "/v1/models/llama3-8b/"}}]
+        {
+            "headers": {"x-model-variant": {"exact": "v2"}},
+            "gateways": ["istio-ingress/api-gateway"],
+            "uri": {"exact": "/v1/models/llama3-8b"},
+        },
+        {
+            "headers": {"x-model-variant": {"exact": "v2"}},
+            "gateways": ["istio-ingress/api-gateway"],
+            "uri": {"prefix": "/v1/models/llama3-8b/"},
+        },
+    ]
     assert [r["destination"]["subset"] for r in ab["route"]] == ["v2"]
     assert [(r["destination"]["subset"], r["weight"]) for r in weighted["route"]] == [("v1", 90), ("v2", 10)]
     (emb,) = obj(p, VS, "embeddings")["spec"]["http"]
@@ -136,16 +166,21 @@ def test_prod_artifact_store_is_protected_and_identity_is_read_only(plan: Callab
     p = plan("prod")
     assert p.one("aws:s3/bucket:Bucket", "llama3-8b-bucket")["options"]["protect"] is True
     assert p.one("aws:kms/key:Key", "llama3-8b-key")["options"]["protect"] is True
-    assert obj(p, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "llama3-8b-public-access")[
-        "restrictPublicBuckets"] is True
+    assert (
+        obj(p, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "llama3-8b-public-access")[
+            "restrictPublicBuckets"
+        ]
+        is True
+    )
     # The reader role is the shared IRSA WorkloadRole: trusted by this model's ServiceAccount only, and
     # its one inline policy reads objects and decrypts — nothing else.
     role = p.one("gpu-platform:aws:WorkloadRole", "llama3-8b-reader")
     inline = next(r for r in p.children(role["urn"]) if r["type"] == "aws:iam/rolePolicy:RolePolicy")
     assert inline["name"] == "llama3-8b-reader-inline"
     statements = json.loads(read_policy("arn:aws:s3:::b", "arn:aws:kms:us-east-1:1:key/k"))["Statement"]
-    assert sorted(a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])) \
-        == ["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+    assert sorted(
+        a for st in statements for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    ) == ["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
     sa = obj(p, "kubernetes:core/v1:ServiceAccount", "llama3-8b")
     assert sa["automountServiceAccountToken"] is False
     assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
@@ -155,18 +190,25 @@ def test_prod_artifact_store_is_protected_and_identity_is_read_only(plan: Callab
 
 
 def test_priority_classes_per_tier(plan: Callable[[str], Plan]) -> None:
-    pcs = {r["inputs"]["metadata"]["name"]: r["inputs"]
-           for r in plan("prod").of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")
-           if r["inputs"]["metadata"]["name"].startswith("gpu-platform-")}
+    pcs = {
+        r["inputs"]["metadata"]["name"]: r["inputs"]
+        for r in plan("prod").of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")
+        if r["inputs"]["metadata"]["name"].startswith("gpu-platform-")
+    }
     assert {n: (v["value"], v["preemptionPolicy"]) for n, v in pcs.items()} == {
         "gpu-platform-critical": (1000000, "PreemptLowerPriority"),
         "gpu-platform-standard": (100000, "PreemptLowerPriority"),
-        "gpu-platform-batch": (1000, "Never")}
+        "gpu-platform-batch": (1000, "Never"),
+    }
 
 
 def test_no_deployment_under_an_autoscaler_declares_replicas(plan: Callable[[str], Plan]) -> None:
     for stack in ("dev", "prod"):
-        deps = [r for r in plan(stack).of_type(DEP) if r["parent"].endswith(tuple(f"::{n}" for n in ("llama3-8b", "embeddings", "reranker")))]
+        deps = [
+            r
+            for r in plan(stack).of_type(DEP)
+            if r["parent"].endswith(tuple(f"::{n}" for n in ("llama3-8b", "embeddings", "reranker")))
+        ]
         assert deps and all("replicas" not in r["inputs"]["spec"] for r in deps)
 
 
@@ -190,7 +232,9 @@ def test_changing_a_candidate_weight_changes_only_its_virtual_service(plan: Call
     d = diff_plans(plan("prod").data, _plan_with("prod", edit))
     assert [(c.op, c.type, c.name) for c in d.changes] == [("update", VS, "llama3-8b")]
     assert [(path, a, b) for path, a, b in d.changes[0].paths] == [
-        ("inputs.spec.http[1].route[0].weight", 90, 75), ("inputs.spec.http[1].route[1].weight", 10, 25)]
+        ("inputs.spec.http[1].route[0].weight", 90, 75),
+        ("inputs.spec.http[1].route[1].weight", 10, 25),
+    ]
 
 
 def test_adding_a_release_changes_nothing_outside_its_subtree(plan: Callable[[str], Plan]) -> None:
@@ -211,9 +255,15 @@ def test_adding_a_release_changes_nothing_outside_its_subtree(plan: Callable[[st
 
     assert d.changes and all(c.op == "create" for c in d.changes)
     # The registry gives every model its own ECR repository (issue 3's design): that is the model's, too.
-    outside = [c.urn for c in d.changes if not in_subtree(c.urn)
-               and not (c.urn.startswith("urn:pulumi:prod::gpu-platform::gpu-platform:aws:Registry$aws:ecr/")
-                        and "-classifier" in c.name)]
+    outside = [
+        c.urn
+        for c in d.changes
+        if not in_subtree(c.urn)
+        and not (
+            c.urn.startswith("urn:pulumi:prod::gpu-platform::gpu-platform:aws:Registry$aws:ecr/")
+            and "-classifier" in c.name
+        )
+    ]
     assert outside == []
     assert {"classifier", "classifier-v1"} <= {c.name for c in d.changes}
 

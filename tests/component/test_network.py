@@ -28,8 +28,12 @@ def test_subnet_plan_is_derived_from_cidr_and_zones() -> None:
 def test_dev_has_private_and_public_subnets_per_zone_tagged_for_load_balancers(plan: Callable[[str], Plan]) -> None:
     p = plan("dev")
     subnets = {r["name"]: r["inputs"] for r in p.of_type(SUBNET)}
-    assert sorted(subnets) == ["gpu-dev-private-us-west-2a", "gpu-dev-private-us-west-2b",
-                               "gpu-dev-public-us-west-2a", "gpu-dev-public-us-west-2b"]
+    assert sorted(subnets) == [
+        "gpu-dev-private-us-west-2a",
+        "gpu-dev-private-us-west-2b",
+        "gpu-dev-public-us-west-2a",
+        "gpu-dev-public-us-west-2b",
+    ]
     priv = subnets["gpu-dev-private-us-west-2a"]
     assert priv["cidrBlock"] == "10.20.0.0/19" and priv["availabilityZone"] == "us-west-2a"
     assert priv["tags"]["kubernetes.io/role/internal-elb"] == "1"
@@ -41,7 +45,10 @@ def test_dev_has_private_and_public_subnets_per_zone_tagged_for_load_balancers(p
 def test_dev_shares_one_nat_and_prod_has_one_per_zone(plan: Callable[[str], Plan]) -> None:
     assert [r["name"] for r in plan("dev").of_type(NAT)] == ["gpu-dev-nat-us-west-2a"]
     assert sorted(r["name"] for r in plan("prod").of_type(NAT)) == [
-        "gpu-prod-nat-us-east-1a", "gpu-prod-nat-us-east-1b", "gpu-prod-nat-us-east-1c"]
+        "gpu-prod-nat-us-east-1a",
+        "gpu-prod-nat-us-east-1b",
+        "gpu-prod-nat-us-east-1c",
+    ]
 
 
 def test_private_routes_go_through_nat_and_public_through_igw(plan: Callable[[str], Plan]) -> None:

@@ -20,15 +20,21 @@ from tools.offline.runner import run_stack
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 NG = "aws:eks/nodeGroup:NodeGroup"
 TAG = "aws:autoscaling/tag:Tag"
-AMI = {"dev": {"system": "AL2023_x86_64_STANDARD", "gpu-l4": "AL2023_x86_64_NVIDIA"},
-       "prod": {"system": "AL2023_x86_64_STANDARD", "gpu-a10g": "AL2023_x86_64_NVIDIA",
-                "gpu-l4-shared": "AL2023_x86_64_NVIDIA", "gpu-a100-mig": "AL2023_x86_64_NVIDIA"}}
+AMI = {
+    "dev": {"system": "AL2023_x86_64_STANDARD", "gpu-l4": "AL2023_x86_64_NVIDIA"},
+    "prod": {
+        "system": "AL2023_x86_64_STANDARD",
+        "gpu-a10g": "AL2023_x86_64_NVIDIA",
+        "gpu-l4-shared": "AL2023_x86_64_NVIDIA",
+        "gpu-a100-mig": "AL2023_x86_64_NVIDIA",
+    },
+}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
 
 
 def _by_pool(p: Plan, type_: str, suffix: str) -> dict[str, dict[str, Any]]:
     prefix = f"gpu-{p.data['stack']}-"
-    return {r["name"][len(prefix):-len(suffix)]: r for r in p.of_type(type_) if r["name"].endswith(suffix)}
+    return {r["name"][len(prefix) : -len(suffix)]: r for r in p.of_type(type_) if r["name"].endswith(suffix)}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -37,13 +43,19 @@ def test_every_launch_template_is_hardened(stack: str, plan: Callable[[str], Pla
     assert sorted(lts) == sorted(AMI[stack])
     for pool, r in lts.items():
         i = r["inputs"]
-        assert i["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
-                                        "httpPutResponseHopLimit": 1, "instanceMetadataTags": "disabled"}
+        assert i["metadataOptions"] == {
+            "httpEndpoint": "enabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": 1,
+            "instanceMetadataTags": "disabled",
+        }
         (bdm,) = i["blockDeviceMappings"]
         gpu = pool != "system"
         size = 500 if pool == "gpu-a100-mig" else (200 if gpu else 50)
-        assert bdm == {"deviceName": "/dev/xvda", "ebs": {"deleteOnTermination": "true", "encrypted": "true",
-                                                          "volumeSize": size, "volumeType": "gp3"}}
+        assert bdm == {
+            "deviceName": "/dev/xvda",
+            "ebs": {"deleteOnTermination": "true", "encrypted": "true", "volumeSize": size, "volumeType": "gp3"},
+        }
         assert "keyName" not in i and "iamInstanceProfile" not in i and "userData" not in i
         assert [t["resourceType"] for t in i["tagSpecifications"]] == ["instance", "volume", "network-interface"]
         assert i["namePrefix"] == f"gpu-{stack}-{pool}-"
@@ -64,8 +76,11 @@ def test_node_groups_follow_the_pool_shape(stack: str, plan: Callable[[str], Pla
         assert i["instanceTypes"] == list(pools[name].instance_types)
         assert i["capacityType"] == "ON_DEMAND" and i["version"] == "1.33"
         assert i["nodeGroupNamePrefix"] == f"gpu-{stack}-{name}-" and "nodeGroupName" not in i
-        assert i["scalingConfig"] == {"minSize": pools[name].min_size, "maxSize": pools[name].max_size,
-                                      "desiredSize": pools[name].min_size}
+        assert i["scalingConfig"] == {
+            "minSize": pools[name].min_size,
+            "maxSize": pools[name].max_size,
+            "desiredSize": pools[name].min_size,
+        }
         assert r["options"]["ignoreChanges"] == ["scalingConfig.desiredSize"]
         assert r["options"]["deleteBeforeReplace"] is False
         assert i["labels"] == shapes[name].labels()
@@ -95,8 +110,11 @@ def test_asg_tags_match_the_pool_shape(stack: str, plan: Callable[[str], Plan]) 
 
 
 def test_prod_mig_pool_can_scale_from_zero_on_mig_slices(plan: Callable[[str], Plan]) -> None:
-    values = {r["inputs"]["tag"]["key"]: r["inputs"]["tag"]["value"] for r in plan("prod").of_type(TAG)
-              if r["name"].startswith("gpu-prod-gpu-a100-mig-asg-")}
+    values = {
+        r["inputs"]["tag"]["key"]: r["inputs"]["tag"]["value"]
+        for r in plan("prod").of_type(TAG)
+        if r["name"].startswith("gpu-prod-gpu-a100-mig-asg-")
+    }
     ca = "k8s.io/cluster-autoscaler"
     assert values[f"{ca}/node-template/resources/nvidia.com/mig-1g.5gb"] == "16"
     assert values[f"{ca}/node-template/taint/nvidia.com/gpu"] == "present:NoSchedule"
@@ -115,8 +133,15 @@ def test_efa_pool_gets_interfaces_placement_group_and_one_zone() -> None:
     assert pg["name"] == "gpu-prod-gpu-a100-mig-placement" and pg["inputs"]["strategy"] == "cluster"
     lt = p.one(LT, "gpu-prod-gpu-a100-mig-lt")["inputs"]
     assert lt["placement"] == {"groupName": "<computed>"}
-    assert lt["networkInterfaces"] == [{"deleteOnTermination": "true", "deviceIndex": 0, "interfaceType": "efa",
-                                        "networkCardIndex": 0, "securityGroups": ["<computed>"]}]
+    assert lt["networkInterfaces"] == [
+        {
+            "deleteOnTermination": "true",
+            "deviceIndex": 0,
+            "interfaceType": "efa",
+            "networkCardIndex": 0,
+            "securityGroups": ["<computed>"],
+        }
+    ]
     # Other pools are untouched.
     assert "networkInterfaces" not in p.one(LT, "gpu-prod-gpu-a10g-lt")["inputs"]
 

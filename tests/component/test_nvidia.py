@@ -26,8 +26,13 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 GPU_TOLERATION = {"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Equal", "value": "present"}
-GPU_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-    {"matchExpressions": [{"key": "gpu-platform.io/gpu-model", "operator": "Exists"}]}]}}}
+GPU_NODES = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "gpu-platform.io/gpu-model", "operator": "Exists"}]}]
+        }
+    }
+}
 
 
 def _golden(name: str, rendered: str) -> None:
@@ -60,22 +65,31 @@ def test_prod_device_plugin_has_one_config_per_sharing_mode_the_pools_use(plan: 
         "time-slicing-4": {
             "version": "v1",
             "flags": {"failOnInitError": True, "migStrategy": "none"},
-            "sharing": {"timeSlicing": {"failRequestsGreaterThanOne": True, "renameByDefault": False,
-                                        "resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}},
+            "sharing": {
+                "timeSlicing": {
+                    "failRequestsGreaterThanOne": True,
+                    "renameByDefault": False,
+                    "resources": [{"name": "nvidia.com/gpu", "replicas": 4}],
+                }
+            },
         },
     }
 
 
 def test_every_pool_label_names_an_existing_config_entry(plan: Callable[[str], Plan]) -> None:
     # The node label (set by the node pool) and the config map must agree, or the plugin falls back.
-    for stack, expected in (("dev", {"gpu-l4": "default"}),
-                            ("prod", {"gpu-a10g": "default", "gpu-l4-shared": "time-slicing-4",
-                                      "gpu-a100-mig": "mig-mixed"})):
+    for stack, expected in (
+        ("dev", {"gpu-l4": "default"}),
+        ("prod", {"gpu-a10g": "default", "gpu-l4-shared": "time-slicing-4", "gpu-a100-mig": "mig-mixed"}),
+    ):
         p = plan(stack)
         entries = set(_chart(p, f"gpu-{stack}-device-plugin")["values"]["config"]["map"])
-        labels = {r["inputs"]["nodeGroupNamePrefix"].removeprefix(f"gpu-{stack}-").rstrip("-"):
-                  r["inputs"]["labels"].get(DEVICE_PLUGIN_CONFIG_LABEL)
-                  for r in p.of_type("aws:eks/nodeGroup:NodeGroup")}
+        labels = {
+            r["inputs"]["nodeGroupNamePrefix"].removeprefix(f"gpu-{stack}-").rstrip("-"): r["inputs"]["labels"].get(
+                DEVICE_PLUGIN_CONFIG_LABEL
+            )
+            for r in p.of_type("aws:eks/nodeGroup:NodeGroup")
+        }
         gpu_labels = {k: v for k, v in labels.items() if v is not None}
         assert gpu_labels == expected
         assert set(gpu_labels.values()) <= entries
@@ -103,16 +117,26 @@ def test_golden_device_plugin_values(stack: str, plan: Callable[[str], Plan]) ->
 
 def test_extra_pool_taints_are_tolerated_and_bottlerocket_pools_are_excluded() -> None:
     dedicated = Taint("dedicated", "inference", "NoSchedule")
-    shared = pool_shape("aws", "l4", "g6.xlarge", sharing="time-slicing", time_slicing_replicas=8,
-                        extra_taints=(dedicated,))
+    shared = pool_shape(
+        "aws", "l4", "g6.xlarge", sharing="time-slicing", time_slicing_replicas=8, extra_taints=(dedicated,)
+    )
     bottlerocket = pool_shape("aws", "br", "g5.xlarge")
     args = NvidiaGpuStackArgs(cloud="aws", pools=(GpuPool(shared), GpuPool(bottlerocket, os_ships_device_plugin=True)))
     values = nvidia.device_plugin_values(args)
     assert values["tolerations"] == [
-        {"effect": "NoSchedule", "key": "dedicated", "operator": "Equal", "value": "inference"}, GPU_TOLERATION]
-    assert values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
-        {"matchExpressions": [{"key": "gpu-platform.io/gpu-model", "operator": "Exists"},
-                              {"key": "gpu-platform.io/pool", "operator": "NotIn", "values": ["br"]}]}]
+        {"effect": "NoSchedule", "key": "dedicated", "operator": "Equal", "value": "inference"},
+        GPU_TOLERATION,
+    ]
+    assert values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ] == [
+        {
+            "matchExpressions": [
+                {"key": "gpu-platform.io/gpu-model", "operator": "Exists"},
+                {"key": "gpu-platform.io/pool", "operator": "NotIn", "values": ["br"]},
+            ]
+        }
+    ]
     assert sorted(values["config"]["map"]) == ["default", "time-slicing-8"]
     # DCGM still runs on the Bottlerocket pool: only the device plugin comes with its OS.
     assert nvidia.dcgm_values(args)["affinity"] == GPU_NODES
@@ -122,15 +146,21 @@ def test_single_strategy_pools_get_their_own_entry() -> None:
     single = pool_shape("aws", "h100", "p5.48xlarge", sharing="mig", mig_strategy="single", mig_layout="all-1g.10gb")
     assert GpuPool(single).device_plugin_config == "mig-single"
     assert nvidia.device_plugin_config("mig-single", [GpuPool(single)]) == {
-        "version": "v1", "flags": {"failOnInitError": True, "migStrategy": "single"}}
+        "version": "v1",
+        "flags": {"failOnInitError": True, "migStrategy": "single"},
+    }
     with pytest.raises(ValueError, match="no pool selects device-plugin config 'time-slicing-3'"):
         nvidia.device_plugin_config("time-slicing-3", [GpuPool(single)])
 
 
 def test_ack_installs_neither_device_plugin_nor_mig_manager_but_keeps_dcgm() -> None:
     # Alibaba: ACK ships driver + device plugin; the seam is install_device_plugin / install_mig_manager.
-    args = NvidiaGpuStackArgs(cloud="alicloud", pools=(GpuPool(pool_shape("alicloud", "gpu", "ecs.gn7e-c16g1.4xlarge")),),
-                              install_device_plugin=False, install_mig_manager=False)
+    args = NvidiaGpuStackArgs(
+        cloud="alicloud",
+        pools=(GpuPool(pool_shape("alicloud", "gpu", "ecs.gn7e-c16g1.4xlarge")),),
+        install_device_plugin=False,
+        install_mig_manager=False,
+    )
     assert args.plugin_pools == () and args.mig_pools == ()
     assert nvidia.dcgm_values(args)["tolerations"] == [GPU_TOLERATION]
 
@@ -150,11 +180,15 @@ def test_prod_mig_parted_config_map_holds_exactly_the_pools_layouts(plan: Callab
     assert list(cm["data"]) == ["config.yaml"]
     rendered = yaml.safe_load(cm["data"]["config.yaml"])
     assert rendered == mig.render_mig_parted_config([("a100-40gb", "all-balanced")])
-    assert rendered == {"version": "v1", "mig-configs": {
-        "all-balanced-a100-40gb": [{"devices": "all", "mig-enabled": True,
-                                    "mig-devices": {"1g.5gb": 2, "2g.10gb": 1, "3g.20gb": 1}}],
-        "all-disabled": [{"devices": "all", "mig-enabled": False}],
-    }}
+    assert rendered == {
+        "version": "v1",
+        "mig-configs": {
+            "all-balanced-a100-40gb": [
+                {"devices": "all", "mig-enabled": True, "mig-devices": {"1g.5gb": 2, "2g.10gb": 1, "3g.20gb": 1}}
+            ],
+            "all-disabled": [{"devices": "all", "mig-enabled": False}],
+        },
+    }
     _golden("mig-parted-config-prod.yaml", cm["data"]["config.yaml"])
 
 
@@ -190,8 +224,18 @@ def test_gpu_operator_values_are_valid_cluster_policy_fields(plan: Callable[[str
     spec_schema = schema["properties"]["spec"]
     values = plan("prod").one(RELEASE, "gpu-prod-gpu-operator")["inputs"]["values"]
     cr_spec = {k: v for k, v in values.items() if k in spec_schema["properties"]}
-    assert set(cr_spec) == {"daemonsets", "dcgm", "dcgmExporter", "devicePlugin", "driver", "gfd", "mig",
-                            "migManager", "nodeStatusExporter", "toolkit"}
+    assert set(cr_spec) == {
+        "daemonsets",
+        "dcgm",
+        "dcgmExporter",
+        "devicePlugin",
+        "driver",
+        "gfd",
+        "mig",
+        "migManager",
+        "nodeStatusExporter",
+        "toolkit",
+    }
     sub = {**spec_schema, "required": []}
     errors = sorted(e.message for e in jsonschema.Draft7Validator(sub).iter_errors(cr_spec))
     assert errors == []
@@ -219,13 +263,16 @@ def test_dcgm_exporter_tolerates_gpu_nodes_and_has_requests(plan: Callable[[str]
 
 
 def test_service_monitor_selects_the_dcgm_service(plan: Callable[[str], Plan]) -> None:
-    sm = plan("prod").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "gpu-prod-dcgm-servicemonitor")["inputs"]
+    sm = plan("prod").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "gpu-prod-dcgm-servicemonitor")[
+        "inputs"
+    ]
     assert sm["metadata"]["labels"]["app.kubernetes.io/name"] == "dcgm-exporter"
     assert sm["spec"] == {
         "endpoints": [{"interval": "15s", "path": "/metrics", "port": "metrics"}],
         "namespaceSelector": {"matchNames": ["nvidia-gpu"]},
-        "selector": {"matchLabels": {"app.kubernetes.io/instance": "dcgm-exporter",
-                                     "app.kubernetes.io/name": "dcgm-exporter"}},
+        "selector": {
+            "matchLabels": {"app.kubernetes.io/instance": "dcgm-exporter", "app.kubernetes.io/name": "dcgm-exporter"}
+        },
     }
 
 
@@ -240,10 +287,12 @@ def test_toggles_remove_dcgm_service_monitor_and_autoscaler() -> None:
     raw = mutate(raw, "addons.nvidia.dcgmExporter", False)
     raw = mutate(raw, "addons.clusterAutoscaler.enabled", False)
     p = Plan(run_stack("dev", config=config_from_raw(raw, "dev")))
-    assert [r["name"] for r in p.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
-            if "dcgm" in r["name"]] == []
+    assert [
+        r["name"] for r in p.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor") if "dcgm" in r["name"]
+    ] == []
     assert [r["inputs"]["chart"] for r in p.of_type(CHART) if r["parent"].endswith("NvidiaGpuStack::gpu-dev")] == [
-        "nvidia-device-plugin"]
+        "nvidia-device-plugin"
+    ]
     assert p.of_type("gpu-platform:gpu:ClusterAutoscaler") == []
     raw = mutate(raw, "addons.nvidia.enabled", False)
     p = Plan(run_stack("dev", config=config_from_raw(raw, "dev")))

@@ -20,8 +20,7 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 def summary(p: Plan) -> str:
     counts = Counter(r["type"] for r in p.resources)
-    lines = [f"# {len(p.resources)} resources", *(f"{n:5d} {t}" for t, n in sorted(counts.items())),
-             "# protected"]
+    lines = [f"# {len(p.resources)} resources", *(f"{n:5d} {t}" for t, n in sorted(counts.items())), "# protected"]
     lines += sorted(f"      {r['type']} {r['name']}" for r in p.resources if r["options"]["protect"])
     return "\n".join(lines) + "\n"
 

@@ -17,8 +17,9 @@ from tools.offline.runner import PROJECT_DIR, run_stack
 
 
 def _cli(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tools.plan", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.plan", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_stacks_exist() -> None:
@@ -30,8 +31,15 @@ def test_plan_shape(plan: Callable[[str], Plan]) -> None:
     assert (p["project"], p["stack"]) == ("gpu-platform", "dev")
     r = p["resources"][0]
     assert set(r) == {"urn", "type", "name", "parent", "custom", "provider", "inputs", "options"}
-    assert set(r["options"]) == {"protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges",
-                                 "replaceOnChanges", "aliases", "dependsOn"}
+    assert set(r["options"]) == {
+        "protect",
+        "retainOnDelete",
+        "deleteBeforeReplace",
+        "ignoreChanges",
+        "replaceOnChanges",
+        "aliases",
+        "dependsOn",
+    }
     assert [x["urn"] for x in p["resources"]] == sorted(x["urn"] for x in p["resources"])
     assert p["outputs"]["clusterName"] == "gpu-dev"
     assert p["outputs"]["vpcId"] == "<computed>"  # unknown until applied, as in a real preview
@@ -68,7 +76,8 @@ def test_bad_stack_file_exits_2_with_messages_and_no_traceback(tmp_path: Path) -
     assert res.stderr == (
         "bad: invalid stack configuration (2 problems):\n"
         "  - gpu-platform:environment: 'qa' is not allowed; choose one of 'dev', 'staging' or 'prod'\n"
-        "  - gpu-platform:nodePools[1].maxSze: unknown key; did you mean 'maxSize'?\n")
+        "  - gpu-platform:nodePools[1].maxSze: unknown key; did you mean 'maxSize'?\n"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -87,8 +96,12 @@ def test_diff_shows_property_paths_and_flags_stateful_deletes(plan: Callable[[st
     head = copy.deepcopy(base)
     vpc = next(r for r in head["resources"] if r["type"] == "aws:ec2/vpc:Vpc")
     vpc["inputs"]["cidrBlock"] = "10.99.0.0/16"
-    repo = {**copy.deepcopy(vpc), "urn": "urn:x::aws:ecr/repository:Repository::models", "type":
-            "aws:ecr/repository:Repository", "name": "models"}
+    repo = {
+        **copy.deepcopy(vpc),
+        "urn": "urn:x::aws:ecr/repository:Repository::models",
+        "type": "aws:ecr/repository:Repository",
+        "name": "models",
+    }
     base = {**base, "resources": [*base["resources"], repo]}
     d = diff_plans(base, head)
     text = render_text(d)
@@ -101,9 +114,18 @@ def test_diff_shows_property_paths_and_flags_stateful_deletes(plan: Callable[[st
 
 def test_diff_cli_exit_3_on_stateful_delete(tmp_path: Path, plan: Callable[[str], Plan]) -> None:
     base = copy.deepcopy(plan("dev").data)
-    base["resources"].append({"urn": "urn:x::aws:kms/key:Key::k", "type": "aws:kms/key:Key", "name": "k",
-                              "parent": "", "custom": True, "provider": "", "inputs": {},
-                              "options": {"protect": True}})
+    base["resources"].append(
+        {
+            "urn": "urn:x::aws:kms/key:Key::k",
+            "type": "aws:kms/key:Key",
+            "name": "k",
+            "parent": "",
+            "custom": True,
+            "provider": "",
+            "inputs": {},
+            "options": {"protect": True},
+        }
+    )
     (tmp_path / "base.json").write_text(json.dumps(base))
     (tmp_path / "head.json").write_text(json.dumps(plan("dev").data))
     res = _cli("diff", str(tmp_path / "base.json"), str(tmp_path / "head.json"), "--fail-on-stateful-delete")

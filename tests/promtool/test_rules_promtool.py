@@ -213,7 +213,7 @@ def test_rule_groups_are_deterministic() -> None:
     assert platform_groups() == platform_groups()
     assert gpu_recording_rules(POOL_LABEL)["rules"][2]["expr"] == (
         "avg by (pool) (node:gpu_utilisation:avg_ratio * on (node) group_left (pool) "
-        "label_replace(max by (node, label_gpu_platform_io_pool) (kube_node_labels{label_gpu_platform_io_pool!=\"\"}), "
+        'label_replace(max by (node, label_gpu_platform_io_pool) (kube_node_labels{label_gpu_platform_io_pool!=""}), '
         '"pool", "$1", "label_gpu_platform_io_pool", "(.*)"))'
     )
 

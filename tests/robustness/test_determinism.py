@@ -18,8 +18,14 @@ from tools.offline.config import PROJECT_DIR
 
 def _plan_bytes(stack: str, seed: str, out: Path) -> bytes:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    res = subprocess.run([sys.executable, "-m", "tools.plan", stack, "--out", str(out)], cwd=PROJECT_DIR, env=env,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "tools.plan", stack, "--out", str(out)],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     return (out / "plan.json").read_bytes()
 

@@ -19,20 +19,28 @@ from tools.offline.runner import run_stack
 
 BASES = {s: raw_stack(s) for s in STACKS}
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False, width=32),
-                    st.text(max_size=12), st.sampled_from(["", "0.0.0.0/0", "10.0.0.0/8", "mig", "SPOT", "prod"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=6)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=False, width=32),
+    st.text(max_size=12),
+    st.sampled_from(["", "0.0.0.0/0", "10.0.0.0/8", "mig", "SPOT", "prod"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = [prefix] if prefix else []
     if isinstance(node, dict):
-        for k, v in node.items():  # pyright: ignore[reportUnknownVariableType]
+        for k, v in node.items():
             out += _paths(v, (*prefix, k))
     elif isinstance(node, list):
-        for i, v in enumerate(node):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        for i, v in enumerate(node):
             out += _paths(v, (*prefix, i))
     return out
 

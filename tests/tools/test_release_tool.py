@@ -29,7 +29,7 @@ def project(tmp_path: Path) -> Path:
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
     a, b = before.splitlines(), after.splitlines()
     assert len(a) == len(b), "the edit must not add or drop lines"
-    return [(x, y) for x, y in zip(a, b) if x != y]
+    return [(x, y) for x, y in zip(a, b, strict=True) if x != y]
 
 
 def test_round_trip_keeps_the_stack_file_byte_for_byte(project: Path) -> None:
@@ -43,7 +43,8 @@ def test_status_lists_every_model(project: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_promote_next_edits_one_line_and_shows_the_virtual_service_diff(
-        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (project / "Pulumi.dev.yaml").read_text()
     assert release.main(["--project-dir", str(project), "promote", "llama3-8b", "--stack", "dev", "--next"]) == 0
     after = (project / "Pulumi.dev.yaml").read_text()
@@ -58,14 +59,18 @@ def test_promote_next_edits_one_line_and_shows_the_virtual_service_diff(
     assert out[5].startswith("1 to update, ") and out[5].endswith(" unchanged")
 
 
-def test_rollback_sets_the_candidate_to_zero_and_keeps_the_stable(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollback_sets_the_candidate_to_zero_and_keeps_the_stable(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (project / "Pulumi.dev.yaml").read_text()
     assert release.main(["--project-dir", str(project), "rollback", "llama3-8b", "--stack", "dev"]) == 0
     after = (project / "Pulumi.dev.yaml").read_text()
     assert changed_lines(before, after) == [("        candidateWeight: 10", "        candidateWeight: 0")]
     out = capsys.readouterr().out
-    assert out.startswith("llama3-8b: rollback, stable v1 90%, candidate v2 10% -> stable v1 100%, candidate v2 0% "
-                          "(stable was never scaled down)\n~ update  kubernetes:networking.istio.io/v1:VirtualService llama3-8b\n")
+    assert out.startswith(
+        "llama3-8b: rollback, stable v1 90%, candidate v2 10% -> stable v1 100%, candidate v2 0% "
+        "(stable was never scaled down)\n~ update  kubernetes:networking.istio.io/v1:VirtualService llama3-8b\n"
+    )
     # only the weights change: both Deployments stay, nothing is created or deleted
     assert "Deployment" not in out and "1 to update" in out
     assert release.main(["--project-dir", str(project), "rollback", "llama3-8b", "--stack", "dev"]) == 0
@@ -77,30 +82,44 @@ def test_full_rollout_then_finish_makes_the_candidate_stable(project: Path, caps
     assert release.main([*args, "--to", "100"]) == 0
     assert release.main([*args, "--next"]) == 0
     out = capsys.readouterr().out
-    assert "llama3-8b: rollout finished, stable v1 0%, candidate v2 100% -> stable v2 100% (previous stable stays deployed, warm)" in out
+    assert (
+        "llama3-8b: rollout finished, stable v1 0%, candidate v2 100% -> stable v2 100% (previous stable stays deployed, warm)"
+        in out
+    )
     m = release.StackFile.load(project, "dev").model("llama3-8b")
     assert dict(m["traffic"]) == {"stable": "v2", "timeoutSeconds": 120}
     assert [v["name"] for v in m["versions"]] == ["v1", "v2"]
 
 
-def test_out_of_range_weight_is_refused_and_the_file_untouched(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_of_range_weight_is_refused_and_the_file_untouched(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (project / "Pulumi.dev.yaml").read_text()
     assert release.main(["--project-dir", str(project), "promote", "llama3-8b", "--stack", "dev", "--to", "150"]) == 2
     assert capsys.readouterr().err == "error: weight must be 0-100, got 150\n"
     assert (project / "Pulumi.dev.yaml").read_text() == before
 
 
-def test_a_step_that_breaks_validation_is_refused_and_restored(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_step_that_breaks_validation_is_refused_and_restored(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = project / "Pulumi.dev.yaml"
     # a candidate that scales to zero may not take canary traffic: the step from 0 -> 10 is invalid
-    text = path.read_text().replace("        candidateWeight: 10", "        candidateWeight: 0").replace(
-        "          loadSeconds: 600\n      traffic:",
-        "          loadSeconds: 600\n          autoscaling: {minReplicas: 0, maxReplicas: 1}\n      traffic:")
+    text = (
+        path.read_text()
+        .replace("        candidateWeight: 10", "        candidateWeight: 0")
+        .replace(
+            "          loadSeconds: 600\n      traffic:",
+            "          loadSeconds: 600\n          autoscaling: {minReplicas: 0, maxReplicas: 1}\n      traffic:",
+        )
+    )
     path.write_text(text)
     assert release.main(["--project-dir", str(project), "promote", "llama3-8b", "--stack", "dev", "--next"]) == 2
     err = capsys.readouterr().err
     assert "refused, the new config is invalid; Pulumi.dev.yaml left unchanged" in err
-    assert "versions[1].autoscaling.minReplicas: 0 (scale to zero) for version 'v2', which takes 10% canary traffic" in err
+    assert (
+        "versions[1].autoscaling.minReplicas: 0 (scale to zero) for version 'v2', which takes 10% canary traffic" in err
+    )
     assert path.read_text() == text
 
 
@@ -110,8 +129,12 @@ def test_a_step_that_breaks_validation_is_refused_and_restored(project: Path, ca
 
 SLO = SloTarget(p99_ms=2000, error_ratio=0.01, window="5m", min_rps=0.1)
 # namespace -> (requests per second, share of 5xx, all requests faster than le)
-SCENARIOS = {"llama3-8b": (2.0, 0.0, 250), "llama-bad": (2.0, 0.2, 250), "llama-slow": (2.0, 0.0, 5000),
-             "llama-quiet": (0.02, 0.0, 250)}
+SCENARIOS = {
+    "llama3-8b": (2.0, 0.0, 250),
+    "llama-bad": (2.0, 0.2, 250),
+    "llama-slow": (2.0, 0.0, 5000),
+    "llama-quiet": (0.02, 0.0, 250),
+}
 LE = ("100", "250", "1000", "2500", "5000", "10000", "+Inf")
 
 
@@ -121,16 +144,23 @@ def openmetrics(now: int) -> str:
     start, step = now - 1800, 15
     times = range(start, now - 15, step)
     for ns, (rps, bad, fast_le) in SCENARIOS.items():
-        base = (f'reporter="destination",destination_workload_namespace="{ns}",'
-                f'destination_canonical_service="llama3-8b",destination_version="v2"')
+        base = (
+            f'reporter="destination",destination_workload_namespace="{ns}",'
+            f'destination_canonical_service="llama3-8b",destination_version="v2"'
+        )
         for code, share in (("200", 1 - bad), ("503", bad)):
             if share:
-                lines += [f'istio_requests_total{{{base},response_code="{code}"}} {rps * share * (t - start):.3f} {t}'
-                          for t in times]
+                lines += [
+                    f'istio_requests_total{{{base},response_code="{code}"}} {rps * share * (t - start):.3f} {t}'
+                    for t in times
+                ]
         for le in LE:
             under = le == "+Inf" or float(le) >= fast_le
-            lines += [f'istio_request_duration_milliseconds_bucket{{{base},le="{le}"}} '
-                      f'{rps * (t - start) if under else 0:.3f} {t}' for t in times]
+            lines += [
+                f'istio_request_duration_milliseconds_bucket{{{base},le="{le}"}} '
+                f"{rps * (t - start) if under else 0:.3f} {t}"
+                for t in times
+            ]
     return "\n".join(lines) + "\n# EOF\n"
 
 
@@ -147,14 +177,30 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("prometheus is not on PATH: `make system-deps` (Debian package prometheus)", pytrace=False)
     work = tmp_path_factory.mktemp("prom")
     (work / "series.om").write_text(openmetrics(int(time.time())))
-    subprocess.run([promtool(), "tsdb", "create-blocks-from", "openmetrics", "series.om", "data"], cwd=work,
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [promtool(), "tsdb", "create-blocks-from", "openmetrics", "series.om", "data"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (work / "prometheus.yml").write_text("global: {evaluation_interval: 15s}\n")
     port = _free_port()
     # `timeout` bounds the server even if the test process dies; the fixture also stops it.
-    proc = subprocess.Popen(["timeout", "300", binary, "--config.file=prometheus.yml", "--storage.tsdb.path=data",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d"],
-                            cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "timeout",
+            "300",
+            binary,
+            "--config.file=prometheus.yml",
+            "--storage.tsdb.path=data",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1d",
+        ],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -172,36 +218,77 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-@pytest.mark.parametrize(("namespace", "verdict", "counts"), [
-    ("llama3-8b", "pass", {"errors": 0, "latency": 0, "traffic": 1}),
-    ("llama-bad", "fail", {"errors": 1, "latency": 0, "traffic": 1}),
-    ("llama-slow", "fail", {"errors": 0, "latency": 1, "traffic": 1}),
-    ("llama-quiet", "inconclusive", {"errors": 0, "latency": 0, "traffic": 0}),
-    ("no-such-model", "inconclusive", {"errors": 0, "latency": 0, "traffic": 0}),
-])
-def test_gate_verdicts_from_real_prometheus(prometheus: str, namespace: str, verdict: str, counts: dict[str, int]) -> None:
+@pytest.mark.parametrize(
+    ("namespace", "verdict", "counts"),
+    [
+        ("llama3-8b", "pass", {"errors": 0, "latency": 0, "traffic": 1}),
+        ("llama-bad", "fail", {"errors": 1, "latency": 0, "traffic": 1}),
+        ("llama-slow", "fail", {"errors": 0, "latency": 1, "traffic": 1}),
+        ("llama-quiet", "inconclusive", {"errors": 0, "latency": 0, "traffic": 0}),
+        ("no-such-model", "inconclusive", {"errors": 0, "latency": 0, "traffic": 0}),
+    ],
+)
+def test_gate_verdicts_from_real_prometheus(
+    prometheus: str, namespace: str, verdict: str, counts: dict[str, int]
+) -> None:
     assert release.evaluate_gate(prometheus, Workload(namespace, "llama3-8b", "v2"), SLO) == (verdict, counts)
 
 
 def test_promote_passes_the_gate_then_steps(prometheus: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert release.main(["--project-dir", str(project), "promote", "llama3-8b", "--stack", "dev", "--next",
-                         "--prometheus", prometheus]) == 0
+    assert (
+        release.main(
+            [
+                "--project-dir",
+                str(project),
+                "promote",
+                "llama3-8b",
+                "--stack",
+                "dev",
+                "--next",
+                "--prometheus",
+                prometheus,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert out.startswith("gate llama3-8b v2 at 10%: pass (series: errors 0, latency 0, traffic 1)\n"
-                          "llama3-8b: stable v1 90%, candidate v2 10% -> stable v1 75%, candidate v2 25%\n")
+    assert out.startswith(
+        "gate llama3-8b v2 at 10%: pass (series: errors 0, latency 0, traffic 1)\n"
+        "llama3-8b: stable v1 90%, candidate v2 10% -> stable v1 75%, candidate v2 25%\n"
+    )
 
 
-@pytest.mark.parametrize(("namespace", "verdict", "why"), [
-    ("llama-bad", "fail", "SLO breached; roll back with: python -m tools.release rollback llama3-8b --stack dev"),
-    ("llama-quiet", "inconclusive", "too little traffic to judge; inconclusive is never a pass"),
-])
-def test_promote_refuses_on_fail_and_inconclusive(prometheus: str, project: Path, capsys: pytest.CaptureFixture[str],
-                                                  namespace: str, verdict: str, why: str) -> None:
+@pytest.mark.parametrize(
+    ("namespace", "verdict", "why"),
+    [
+        ("llama-bad", "fail", "SLO breached; roll back with: python -m tools.release rollback llama3-8b --stack dev"),
+        ("llama-quiet", "inconclusive", "too little traffic to judge; inconclusive is never a pass"),
+    ],
+)
+def test_promote_refuses_on_fail_and_inconclusive(
+    prometheus: str, project: Path, capsys: pytest.CaptureFixture[str], namespace: str, verdict: str, why: str
+) -> None:
     path = project / "Pulumi.dev.yaml"
-    path.write_text(path.read_text().replace("      hosts: [llama3-8b", f"      namespace: {namespace}\n      hosts: [llama3-8b"))
+    path.write_text(
+        path.read_text().replace("      hosts: [llama3-8b", f"      namespace: {namespace}\n      hosts: [llama3-8b")
+    )
     before = path.read_text()
-    assert release.main(["--project-dir", str(project), "promote", "llama3-8b", "--stack", "dev", "--next",
-                         "--prometheus", prometheus]) == 1
+    assert (
+        release.main(
+            [
+                "--project-dir",
+                str(project),
+                "promote",
+                "llama3-8b",
+                "--stack",
+                "dev",
+                "--next",
+                "--prometheus",
+                prometheus,
+            ]
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     assert captured.out.startswith(f"gate llama3-8b v2 at 10%: {verdict} ")
     assert captured.err.startswith(f"promotion refused: {why}")

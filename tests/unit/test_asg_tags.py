@@ -43,20 +43,28 @@ def test_time_sliced_pool_declares_the_shared_replicas() -> None:
 def test_mig_mixed_pool_declares_every_slice_and_no_accelerator_label() -> None:
     shape = pool_shape("aws", "a100", "p4d.24xlarge", sharing="mig", mig_strategy="mixed", mig_layout="all-balanced")
     tags = autoscaler_tags("gpu-prod", shape)
-    resources = {k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 1)[-1]: v for k, v in tags.items()
-                 if "/resources/" in k}
+    resources = {k.rsplit("/", 2)[-2] + "/" + k.rsplit("/", 1)[-1]: v for k, v in tags.items() if "/resources/" in k}
     # 8 A100-40GB GPUs, all-balanced = 2x 1g.5gb + 1x 2g.10gb + 1x 3g.20gb per GPU.
     # ... and explicitly no whole GPUs, or the autoscaler would assume the instance type's 8.
-    assert resources == {"nvidia.com/mig-1g.5gb": "16", "nvidia.com/mig-2g.10gb": "8", "nvidia.com/mig-3g.20gb": "8",
-                         "nvidia.com/gpu": "0"}
+    assert resources == {
+        "nvidia.com/mig-1g.5gb": "16",
+        "nvidia.com/mig-2g.10gb": "8",
+        "nvidia.com/mig-3g.20gb": "8",
+        "nvidia.com/gpu": "0",
+    }
     # kubernetes/autoscaler#8095: with the accelerator label a mixed-MIG node would never count as ready.
     assert not any("k8s.amazonaws.com/accelerator" in k for k in tags)
     assert tags[f"{CA}/node-template/label/nvidia.com/mig.config"] == "all-balanced-a100-40gb"
 
 
 def test_extra_taints_and_ephemeral_storage() -> None:
-    shape = pool_shape("aws", "batch", "m6i.large", extra_taints=(Taint("dedicated", "batch", "NoExecute"),),
-                       extra_labels={"team": "ml"})
+    shape = pool_shape(
+        "aws",
+        "batch",
+        "m6i.large",
+        extra_taints=(Taint("dedicated", "batch", "NoExecute"),),
+        extra_labels={"team": "ml"},
+    )
     tags = autoscaler_tags("c", shape, ephemeral_storage_gib=45)
     assert tags[f"{CA}/node-template/taint/dedicated"] == "batch:NoExecute"
     assert tags[f"{CA}/node-template/label/team"] == "ml"

@@ -31,20 +31,42 @@ def _it(name: str) -> InstanceType:
 
 
 def _a10g_pool(max_nodes: int = 2, min_nodes: int = 0) -> PoolCapacity:
-    return pool_capacity("gpu-a10g", _it("g5.12xlarge"), gpu_resources_per_node(_it("g5.12xlarge")),
-                         labels={"pool": "gpu-a10g"}, taints=(GPU_TAINT,), min_nodes=min_nodes, max_nodes=max_nodes,
-                         reserved_cpu=0.5, reserved_memory_gib=1.0)
+    return pool_capacity(
+        "gpu-a10g",
+        _it("g5.12xlarge"),
+        gpu_resources_per_node(_it("g5.12xlarge")),
+        labels={"pool": "gpu-a10g"},
+        taints=(GPU_TAINT,),
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        reserved_cpu=0.5,
+        reserved_memory_gib=1.0,
+    )
 
 
 def _p5_mixed_pool(max_nodes: int = 1) -> PoolCapacity:
     res = gpu_resources_per_node(_it("p5.48xlarge"), "mig", "mixed", "all-balanced")
-    return pool_capacity("gpu-h100-mig", _it("p5.48xlarge"), res, labels={"pool": "gpu-h100-mig"},
-                         taints=(GPU_TAINT,), max_nodes=max_nodes)
+    return pool_capacity(
+        "gpu-h100-mig",
+        _it("p5.48xlarge"),
+        res,
+        labels={"pool": "gpu-h100-mig"},
+        taints=(GPU_TAINT,),
+        max_nodes=max_nodes,
+    )
 
 
 def _system_pool() -> PoolCapacity:
-    return pool_capacity("system", _it("m6i.xlarge"), {}, labels={"pool": "system"}, min_nodes=2, max_nodes=4,
-                         reserved_cpu=0.5, reserved_memory_gib=1.0)
+    return pool_capacity(
+        "system",
+        _it("m6i.xlarge"),
+        {},
+        labels={"pool": "system"},
+        min_nodes=2,
+        max_nodes=4,
+        reserved_cpu=0.5,
+        reserved_memory_gib=1.0,
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -79,8 +101,13 @@ def test_pool_rejects_min_above_max() -> None:
 
 def test_eligible_names_selector_taint_and_resource_problems() -> None:
     pool = _a10g_pool()
-    d = Demand("llm", "chat", 1, {"nvidia.com/gpu": 8, "nvidia.com/mig-1g.10gb": 1},
-               node_selector={"pool": "gpu-h100", "zone": "a"})
+    d = Demand(
+        "llm",
+        "chat",
+        1,
+        {"nvidia.com/gpu": 8, "nvidia.com/mig-1g.10gb": 1},
+        node_selector={"pool": "gpu-h100", "zone": "a"},
+    )
     assert eligible(pool, d) == [
         "nodeSelector pool=gpu-h100: pool has pool=gpu-a10g",
         "nodeSelector zone=a: pool has no label zone",
@@ -106,8 +133,10 @@ def test_toleration_semantics() -> None:
 
 
 def test_whole_gpu_demand_fits_and_packs_tightly() -> None:
-    p = plan([_a10g_pool(max_nodes=3)], [Demand("llm", "chat", 6, {"nvidia.com/gpu": 1, "cpu": 4, "memory": 16},
-                                                tolerations=TOLERATE_GPU)])
+    p = plan(
+        [_a10g_pool(max_nodes=3)],
+        [Demand("llm", "chat", 6, {"nvidia.com/gpu": 1, "cpu": 4, "memory": 16}, tolerations=TOLERATE_GPU)],
+    )
     assert p.fits and p.demands[0].placements == {"gpu-a10g": 6}
     pool = p.pools[0]
     assert pool.nodes_used == 2 and pool.requested["nvidia.com/gpu"] == 6
@@ -131,38 +160,54 @@ def test_pod_larger_than_any_node() -> None:
 
 
 def test_missing_mig_profile_suggests_a_mig_pool() -> None:
-    p = plan([_a10g_pool(), _p5_mixed_pool()],
-             [Demand("llm", "chat", 1, {"nvidia.com/mig-3g.40gb": 1}, tolerations=TOLERATE_GPU),
-              Demand("emb", "search", 1, {"nvidia.com/mig-1g.20gb": 1}, tolerations=TOLERATE_GPU)])
+    p = plan(
+        [_a10g_pool(), _p5_mixed_pool()],
+        [
+            Demand("llm", "chat", 1, {"nvidia.com/mig-3g.40gb": 1}, tolerations=TOLERATE_GPU),
+            Demand("emb", "search", 1, {"nvidia.com/mig-1g.20gb": 1}, tolerations=TOLERATE_GPU),
+        ],
+    )
     assert p.demands[0].fits and p.demands[0].placements == {"gpu-h100-mig": 1}
     assert p.demands[1].fixes == ("no pool offers nvidia.com/mig-1g.20gb: add a MIG pool with layout all-1g.20gb",)
 
 
 def test_selector_or_taint_mismatch_says_how_to_reach_the_pool() -> None:
     p = plan([_a10g_pool()], [Demand("llm", "chat", 1, {"nvidia.com/gpu": 1}, node_selector={"pool": "gpu-l4"})])
-    assert p.demands[0].fixes == ("to use pool gpu-a10g: nodeSelector pool=gpu-l4: pool has pool=gpu-a10g; "
-                                  "taint nvidia.com/gpu=present:NoSchedule is not tolerated",)
+    assert p.demands[0].fixes == (
+        "to use pool gpu-a10g: nodeSelector pool=gpu-l4: pool has pool=gpu-a10g; "
+        "taint nvidia.com/gpu=present:NoSchedule is not tolerated",
+    )
 
 
 def test_mig_mixed_layout_packs_each_profile_separately() -> None:
-    demands = [Demand("big", "chat", 8, {"nvidia.com/mig-3g.40gb": 1, "cpu": 8, "memory": 64}, tolerations=TOLERATE_GPU),
-               Demand("mid", "chat", 8, {"nvidia.com/mig-2g.20gb": 1, "cpu": 4, "memory": 32}, tolerations=TOLERATE_GPU),
-               Demand("small", "chat", 17, {"nvidia.com/mig-1g.10gb": 1, "cpu": 1, "memory": 8},
-                      tolerations=TOLERATE_GPU)]
+    demands = [
+        Demand("big", "chat", 8, {"nvidia.com/mig-3g.40gb": 1, "cpu": 8, "memory": 64}, tolerations=TOLERATE_GPU),
+        Demand("mid", "chat", 8, {"nvidia.com/mig-2g.20gb": 1, "cpu": 4, "memory": 32}, tolerations=TOLERATE_GPU),
+        Demand("small", "chat", 17, {"nvidia.com/mig-1g.10gb": 1, "cpu": 1, "memory": 8}, tolerations=TOLERATE_GPU),
+    ]
     p = plan([_p5_mixed_pool(max_nodes=1)], demands)
     assert [d.fits for d in p.demands] == [True, True, False]
     assert p.demands[2].fixes == ("raise nodePools[gpu-h100-mig].maxSize from 1 to 2",)
     pool = p.pools[0]
     assert {r: pool.utilisation(r) for r in pool.gpu_resources} == {
-        "nvidia.com/mig-1g.10gb": 1.0, "nvidia.com/mig-2g.20gb": 1.0, "nvidia.com/mig-3g.40gb": 1.0}
+        "nvidia.com/mig-1g.10gb": 1.0,
+        "nvidia.com/mig-2g.20gb": 1.0,
+        "nvidia.com/mig-3g.40gb": 1.0,
+    }
 
 
 def test_time_slicing_fits_more_pods_per_gpu() -> None:
     g6 = _it("g6.12xlarge")
-    sliced = pool_capacity("gpu-l4-ts", g6, gpu_resources_per_node(g6, "time-slicing", time_slicing_replicas=4),
-                           taints=(GPU_TAINT,), max_nodes=1)
-    p = plan([sliced], [Demand("emb", "search", 16, {"nvidia.com/gpu": 1, "cpu": 2, "memory": 8},
-                               tolerations=TOLERATE_GPU)])
+    sliced = pool_capacity(
+        "gpu-l4-ts",
+        g6,
+        gpu_resources_per_node(g6, "time-slicing", time_slicing_replicas=4),
+        taints=(GPU_TAINT,),
+        max_nodes=1,
+    )
+    p = plan(
+        [sliced], [Demand("emb", "search", 16, {"nvidia.com/gpu": 1, "cpu": 2, "memory": 8}, tolerations=TOLERATE_GPU)]
+    )
     assert p.fits and p.pools[0].nodes_used == 1 and p.pools[0].utilisation("nvidia.com/gpu") == 1.0
 
 
@@ -196,10 +241,13 @@ def test_float_requests_do_not_spill() -> None:
 
 
 def test_resources_split_across_pools_is_named() -> None:
-    p = plan([PoolCapacity("mem", {"memory": 8}), PoolCapacity("cpu", {"cpu": 8})],
-             [Demand("d", "g", 1, {"cpu": 1, "memory": 1})])
-    assert p.demands[0].fixes == ("no pool's node has all of cpu=1, memory=1: add a pool whose nodes do, "
-                                  "or lower the requests",)
+    p = plan(
+        [PoolCapacity("mem", {"memory": 8}), PoolCapacity("cpu", {"cpu": 8})],
+        [Demand("d", "g", 1, {"cpu": 1, "memory": 1})],
+    )
+    assert p.demands[0].fixes == (
+        "no pool's node has all of cpu=1, memory=1: add a pool whose nodes do, or lower the requests",
+    )
 
 
 def test_duplicate_pool_names_rejected() -> None:
@@ -212,11 +260,15 @@ def test_duplicate_pool_names_rejected() -> None:
 
 def test_render_markdown_is_deterministic_and_complete() -> None:
     pools = [_system_pool(), _a10g_pool(max_nodes=1)]
-    demands = [Demand("llm", "chat", 5, {"nvidia.com/gpu": 1, "cpu": 4, "memory": 16}, tolerations=TOLERATE_GPU),
-               Demand("api", "platform", 2, {"cpu": 1, "memory": 2})]
+    demands = [
+        Demand("llm", "chat", 5, {"nvidia.com/gpu": 1, "cpu": 4, "memory": 16}, tolerations=TOLERATE_GPU),
+        Demand("api", "platform", 2, {"cpu": 1, "memory": 2}),
+    ]
     md = render_markdown(plan(pools, demands))
     assert md == render_markdown(plan(pools, demands))
-    assert md == """## Capacity
+    assert (
+        md
+        == """## Capacity
 
 **1 of 2 demands fit; 1 do not.**
 
@@ -259,6 +311,7 @@ nodes: min 0, max 1, used at peak 1 · $5.672/node-hour
 | gpu-a10g | 0 | $0.00 | 1 | $5.67 |
 | **total** | 2 | $0.38 | 3 | $6.06 |
 """
+    )
 
 
 def test_render_markdown_says_unknown_cost() -> None:
@@ -273,21 +326,45 @@ RESOURCES = ("cpu", "memory", "nvidia.com/gpu", "nvidia.com/mig-1g.10gb")
 _alloc = st.dictionaries(st.sampled_from(RESOURCES), st.floats(0.5, 64, allow_nan=False), min_size=1)
 _req = st.dictionaries(st.sampled_from(RESOURCES), st.floats(0, 16, allow_nan=False), min_size=1)
 _pools = st.lists(
-    st.builds(lambda i, a, mx, price, tainted: PoolCapacity(
-        f"p{i}", a, labels={"pool": f"p{i}"}, taints=(GPU_TAINT,) if tainted else (), max_nodes=mx,
-        price_usd_per_node_hour=price),
-        st.integers(0, 99), _alloc, st.integers(1, 6), st.none() | st.floats(0.1, 50), st.booleans()),
-    min_size=1, max_size=4, unique_by=lambda p: p.name)
+    st.builds(
+        lambda i, a, mx, price, tainted: PoolCapacity(
+            f"p{i}",
+            a,
+            labels={"pool": f"p{i}"},
+            taints=(GPU_TAINT,) if tainted else (),
+            max_nodes=mx,
+            price_usd_per_node_hour=price,
+        ),
+        st.integers(0, 99),
+        _alloc,
+        st.integers(1, 6),
+        st.none() | st.floats(0.1, 50),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda p: p.name,
+)
 _demands = st.lists(
-    st.builds(lambda i, r, n, tol, sel: Demand(f"d{i}", "g", n, r, node_selector={"pool": sel} if sel else {},
-                                               tolerations=TOLERATE_GPU if tol else ()),
-              st.integers(0, 99), _req, st.integers(0, 40), st.booleans(), st.none() | st.sampled_from(["p1", "p2"])),
-    max_size=6)
+    st.builds(
+        lambda i, r, n, tol, sel: Demand(
+            f"d{i}", "g", n, r, node_selector={"pool": sel} if sel else {}, tolerations=TOLERATE_GPU if tol else ()
+        ),
+        st.integers(0, 99),
+        _req,
+        st.integers(0, 40),
+        st.booleans(),
+        st.none() | st.sampled_from(["p1", "p2"]),
+    ),
+    max_size=6,
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(_pools, _demands)
-def test_plan_never_overcommits_and_accounts_for_every_replica(pools: list[PoolCapacity], demands: list[Demand]) -> None:
+def test_plan_never_overcommits_and_accounts_for_every_replica(
+    pools: list[PoolCapacity], demands: list[Demand]
+) -> None:
     result = plan(pools, demands)
     by_name = {p.name: p for p in pools}
     for usage in result.pools:
@@ -296,7 +373,7 @@ def test_plan_never_overcommits_and_accounts_for_every_replica(pools: list[PoolC
         for load in usage.node_loads:
             for res, used in load.items():
                 assert used <= pool.allocatable.get(res, 0.0) + 1e-6, (usage.name, res)
-    for demand, fit in zip(demands, result.demands):
+    for demand, fit in zip(demands, result.demands, strict=True):
         assert fit.placed == sum(fit.placements.values()) <= demand.replicas
         for pool_name in fit.placements:
             assert eligible(by_name[pool_name], demand) == []

@@ -13,7 +13,14 @@ from components.gpu.catalog import CLOUDS, GpuModel, catalog, consistency_errors
 def test_p5_48xlarge_facts_match_the_reference() -> None:
     p5 = catalog().instance("aws", "p5.48xlarge")
     assert p5 is not None
-    assert (p5.vcpu, p5.memory_gib, p5.arch, p5.gpu_model, p5.gpu_count, p5.efa) == (192, 2048, "x86_64", "h100-80gb", 8, True)
+    assert (p5.vcpu, p5.memory_gib, p5.arch, p5.gpu_model, p5.gpu_count, p5.efa) == (
+        192,
+        2048,
+        "x86_64",
+        "h100-80gb",
+        8,
+        True,
+    )
     assert (p5.price_usd_per_hour, p5.price_source) == (55.04, "karp_price")
     assert p5.is_gpu and p5.gpu is not None and p5.gpu.product.startswith("NVIDIA H100 80GB")
     assert p5.allocatable_cpu == 191.45 and p5.max_pods == 100 and p5.mig_allowed
@@ -28,14 +35,30 @@ def test_cpu_instances_are_not_gpu_and_arm_is_arm() -> None:
     m7g = catalog().instance("aws", "m7g.xlarge")
     m6i = catalog().instance("aws", "m6i.4xlarge")
     assert m7g is not None and m6i is not None
-    assert (m7g.arch, m7g.vcpu, m7g.memory_gib, m7g.price_usd_per_hour, m7g.is_gpu, m7g.gpu) == ("arm64", 4, 16, 0.1632, False, None)
+    assert (m7g.arch, m7g.vcpu, m7g.memory_gib, m7g.price_usd_per_hour, m7g.is_gpu, m7g.gpu) == (
+        "arm64",
+        4,
+        16,
+        0.1632,
+        False,
+        None,
+    )
     assert (m6i.arch, m6i.vcpu, m6i.memory_gib, m6i.price_usd_per_hour) == ("x86_64", 16, 64, 0.768)
 
 
 def test_efa_only_on_the_sizes_that_have_it() -> None:
-    efa = {n: i.efa for n in ("g5.xlarge", "g5.8xlarge", "g6e.48xlarge", "p4d.24xlarge", "p3.8xlarge")
-           if (i := catalog().instance("aws", n)) is not None}
-    assert efa == {"g5.xlarge": False, "g5.8xlarge": True, "g6e.48xlarge": True, "p4d.24xlarge": True, "p3.8xlarge": False}
+    efa = {
+        n: i.efa
+        for n in ("g5.xlarge", "g5.8xlarge", "g6e.48xlarge", "p4d.24xlarge", "p3.8xlarge")
+        if (i := catalog().instance("aws", n)) is not None
+    }
+    assert efa == {
+        "g5.xlarge": False,
+        "g5.8xlarge": True,
+        "g6e.48xlarge": True,
+        "p4d.24xlarge": True,
+        "p3.8xlarge": False,
+    }
 
 
 def test_alicloud_mig_only_on_bare_metal_and_prices_unknown() -> None:
@@ -44,7 +67,13 @@ def test_alicloud_mig_only_on_bare_metal_and_prices_unknown() -> None:
     gn7e = cat.instance("alicloud", "ecs.gn7e-c16g1.32xlarge")
     gn7i = cat.instance("alicloud", "ecs.gn7i-c8g1.2xlarge")
     assert ebm is not None and gn7e is not None and gn7i is not None
-    assert (ebm.gpu_model, ebm.gpu_count, ebm.vcpu, ebm.memory_gib, ebm.mig_allowed) == ("a100-80gb", 8, 128, 1024, True)
+    assert (ebm.gpu_model, ebm.gpu_count, ebm.vcpu, ebm.memory_gib, ebm.mig_allowed) == (
+        "a100-80gb",
+        8,
+        128,
+        1024,
+        True,
+    )
     assert (gn7e.gpu_model, gn7e.mig_allowed) == ("a100-80gb", False)  # passthrough VM: ACK says no MIG
     assert (gn7i.gpu_model, gn7i.gpu_count, gn7i.vcpu) == ("a10", 1, 8)
     assert all(i.price_usd_per_hour is None for i in cat.instances["alicloud"].values())
@@ -62,8 +91,16 @@ def test_lookups() -> None:
 
 def test_ami_types() -> None:
     cat = catalog()
-    assert cat.gpu_ami_types("x86_64") == ["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA_FIPS"]
-    assert cat.gpu_ami_types("arm64") == ["AL2023_ARM_64_NVIDIA", "BOTTLEROCKET_ARM_64_NVIDIA", "BOTTLEROCKET_ARM_64_NVIDIA_FIPS"]
+    assert cat.gpu_ami_types("x86_64") == [
+        "AL2023_x86_64_NVIDIA",
+        "BOTTLEROCKET_x86_64_NVIDIA",
+        "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
+    ]
+    assert cat.gpu_ami_types("arm64") == [
+        "AL2023_ARM_64_NVIDIA",
+        "BOTTLEROCKET_ARM_64_NVIDIA",
+        "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+    ]
     assert "AL2023_ARM_64_STANDARD" in cat.standard_ami_types("arm64")
     assert cat.ami_types["AL2_x86_64_GPU"].legacy and cat.ami_types["AL2023_x86_64_NEURON"].neuron
 
@@ -71,11 +108,24 @@ def test_ami_types() -> None:
 def test_h100_profiles_and_layouts() -> None:
     h100 = catalog().gpu("h100-80gb")
     p = h100.profile("3g.40gb")
-    assert p is not None and (p.compute_slices, p.memory_gb, p.max_per_gpu, p.resource_name) == (3, 40, 2, "nvidia.com/mig-3g.40gb")
+    assert p is not None and (p.compute_slices, p.memory_gb, p.max_per_gpu, p.resource_name) == (
+        3,
+        40,
+        2,
+        "nvidia.com/mig-3g.40gb",
+    )
     me = h100.profile("1g.10gb+me")
     assert me is not None and me.resource_name == "nvidia.com/mig-1g.10gb.me"
-    assert h100.layout_names() == ["all-1g.10gb", "all-1g.10gb.me", "all-1g.20gb", "all-2g.20gb", "all-3g.40gb",
-                                   "all-4g.40gb", "all-7g.80gb", "all-balanced"]
+    assert h100.layout_names() == [
+        "all-1g.10gb",
+        "all-1g.10gb.me",
+        "all-1g.20gb",
+        "all-2g.20gb",
+        "all-3g.40gb",
+        "all-4g.40gb",
+        "all-7g.80gb",
+        "all-balanced",
+    ]
     assert dict(h100.mig_layouts["all-balanced"]) == {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}
 
 
@@ -86,14 +136,20 @@ def test_a100_40gb_names_differ_from_80gb() -> None:
     assert not catalog().gpu("a10g").mig_supported and not catalog().gpu("a10g").mig_layouts
 
 
-@pytest.mark.parametrize(("counts", "problem"), [
-    ({"3g.40gb": 3}, "3g.40gb: 3 per GPU, allowed 1..2"),
-    # 7 compute slices (within budget) but 4+4+1 memory slots > 8: only the placement check catches it.
-    ({"3g.40gb": 2, "1g.10gb": 1}, "no non-overlapping placement on the 8 memory slices of a h100-80gb"),
-    ({"1g.10gb+me": 1, "1g.10gb": 7}, "uses 8 compute slices, a h100-80gb has 7"),
-    ({"2g.10gb": 1}, "'2g.10gb' is not a MIG profile of h100-80gb; known: 1g.10gb, 1g.10gb+me, 1g.20gb, 2g.20gb, "
-                     "3g.40gb, 4g.40gb, 7g.80gb"),
-])
+@pytest.mark.parametrize(
+    ("counts", "problem"),
+    [
+        ({"3g.40gb": 3}, "3g.40gb: 3 per GPU, allowed 1..2"),
+        # 7 compute slices (within budget) but 4+4+1 memory slots > 8: only the placement check catches it.
+        ({"3g.40gb": 2, "1g.10gb": 1}, "no non-overlapping placement on the 8 memory slices of a h100-80gb"),
+        ({"1g.10gb+me": 1, "1g.10gb": 7}, "uses 8 compute slices, a h100-80gb has 7"),
+        (
+            {"2g.10gb": 1},
+            "'2g.10gb' is not a MIG profile of h100-80gb; known: 1g.10gb, 1g.10gb+me, 1g.20gb, 2g.20gb, "
+            "3g.40gb, 4g.40gb, 7g.80gb",
+        ),
+    ],
+)
 def test_layout_problems_are_named(counts: dict[str, int], problem: str) -> None:
     assert layout_problems(catalog().gpu("h100-80gb"), counts) == [problem]
 

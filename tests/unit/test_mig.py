@@ -57,7 +57,10 @@ def test_rendering_is_order_independent_and_deduplicated() -> None:
 
 def test_only_used_layouts_are_rendered() -> None:
     assert sorted(render_mig_parted_config([])["mig-configs"]) == ["all-disabled"]
-    assert sorted(render_mig_parted_config([("a100-80gb", "all-2g.20gb")])["mig-configs"]) == ["all-2g.20gb", "all-disabled"]
+    assert sorted(render_mig_parted_config([("a100-80gb", "all-2g.20gb")])["mig-configs"]) == [
+        "all-2g.20gb",
+        "all-disabled",
+    ]
 
 
 def test_same_name_different_contents_gets_distinct_labels() -> None:
@@ -81,15 +84,18 @@ def test_unambiguous_names_stay_plain_and_are_shared() -> None:
 def test_fails_when_layout_is_not_defined_for_the_gpu() -> None:
     with pytest.raises(ValueError) as err:
         render_mig_parted_config([("h100-80gb", "all-2g")])
-    assert str(err.value) == ("'all-2g' is not a MIG layout for h100-80gb; choose one of all-1g.10gb, all-1g.10gb.me, "
-                              "all-1g.20gb, all-2g.20gb, all-3g.40gb, all-4g.40gb, all-7g.80gb, all-balanced")
+    assert str(err.value) == (
+        "'all-2g' is not a MIG layout for h100-80gb; choose one of all-1g.10gb, all-1g.10gb.me, "
+        "all-1g.20gb, all-2g.20gb, all-3g.40gb, all-4g.40gb, all-7g.80gb, all-balanced"
+    )
 
 
 def test_fails_when_gpu_has_no_mig() -> None:
     with pytest.raises(ValueError) as err:
         mig_config_label("a10g", "all-1g.10gb")
-    assert str(err.value) == ("a10g does not support MIG; MIG-capable GPUs: a100-40gb, a100-80gb, a30-24gb, "
-                              "b200-180gb, h100-80gb, h200-141gb")
+    assert str(err.value) == (
+        "a10g does not support MIG; MIG-capable GPUs: a100-40gb, a100-80gb, a30-24gb, b200-180gb, h100-80gb, h200-141gb"
+    )
 
 
 def test_fails_when_gpu_model_is_unknown() -> None:
@@ -106,7 +112,9 @@ def test_whole_gpus() -> None:
 
 
 def test_time_slicing_multiplies_gpus() -> None:
-    assert gpu_resources_per_node(_it("aws", "g6.12xlarge"), "time-slicing", time_slicing_replicas=4) == {"nvidia.com/gpu": 16}
+    assert gpu_resources_per_node(_it("aws", "g6.12xlarge"), "time-slicing", time_slicing_replicas=4) == {
+        "nvidia.com/gpu": 16
+    }
 
 
 def test_mig_mixed_on_h100_balanced() -> None:
@@ -117,21 +125,27 @@ def test_mig_mixed_on_h100_balanced() -> None:
 def test_mig_mixed_on_a100_40gb_and_media_extension_names() -> None:
     p4d = _it("aws", "p4d.24xlarge")
     assert gpu_resources_per_node(p4d, "mig", "mixed", "all-balanced") == {
-        "nvidia.com/mig-1g.5gb": 16, "nvidia.com/mig-2g.10gb": 8, "nvidia.com/mig-3g.20gb": 8}
+        "nvidia.com/mig-1g.5gb": 16,
+        "nvidia.com/mig-2g.10gb": 8,
+        "nvidia.com/mig-3g.20gb": 8,
+    }
     assert gpu_resources_per_node(p4d, "mig", "mixed", "all-1g.5gb.me") == {"nvidia.com/mig-1g.5gb.me": 8}
 
 
 def test_mig_single_advertises_devices_as_gpus() -> None:
     assert gpu_resources_per_node(_it("aws", "p5.48xlarge"), "mig", "single", "all-1g.10gb") == {"nvidia.com/gpu": 56}
     assert gpu_resources_per_node(_it("alicloud", "ecs.ebmgn7e.32xlarge"), "mig", "single", "all-3g.40gb") == {
-        "nvidia.com/gpu": 16}
+        "nvidia.com/gpu": 16
+    }
 
 
 def test_fails_when_single_strategy_gets_a_mixed_layout() -> None:
     with pytest.raises(ValueError) as err:
         gpu_resources_per_node(_it("aws", "p5.48xlarge"), "mig", "single", "all-balanced")
-    assert str(err.value) == ("MIG strategy 'single' needs a layout with one profile; 'all-balanced' on h100-80gb mixes "
-                              "1g.10gb, 2g.20gb, 3g.40gb; use strategy 'mixed' or an all-<profile> layout")
+    assert str(err.value) == (
+        "MIG strategy 'single' needs a layout with one profile; 'all-balanced' on h100-80gb mixes "
+        "1g.10gb, 2g.20gb, 3g.40gb; use strategy 'mixed' or an all-<profile> layout"
+    )
 
 
 def test_fails_when_mig_on_a_gpu_without_mig() -> None:
@@ -142,17 +156,27 @@ def test_fails_when_mig_on_a_gpu_without_mig() -> None:
 def test_fails_when_cloud_forbids_mig_on_the_instance() -> None:
     with pytest.raises(ValueError) as err:
         gpu_resources_per_node(_it("alicloud", "ecs.gn7e-c16g1.32xlarge"), "mig", "mixed", "all-balanced")
-    assert str(err.value) == ("alicloud ecs.gn7e-c16g1.32xlarge: the a100-80gb GPUs cannot be put in MIG mode on this "
-                              "instance type (cloud restriction); use a bare-metal type or sharing 'none'/'time-slicing'")
+    assert str(err.value) == (
+        "alicloud ecs.gn7e-c16g1.32xlarge: the a100-80gb GPUs cannot be put in MIG mode on this "
+        "instance type (cloud restriction); use a bare-metal type or sharing 'none'/'time-slicing'"
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("none", "mixed", "all-balanced", None), "MIG strategy/layout given while sharing is 'none'; set sharing to 'mig'"),
-    (("none", None, None, 4), "time-slicing replicas given while sharing is 'none'; set sharing to 'time-slicing'"),
-    (("time-slicing", None, None, 1), "time-slicing needs replicas >= 2, got 1"),
-    (("mig", "mixed", None, None), "sharing 'mig' needs both a strategy (single or mixed) and a layout"),
-])
-def test_fails_on_contradictory_sharing_args(args: tuple[str, str | None, str | None, int | None], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("none", "mixed", "all-balanced", None),
+            "MIG strategy/layout given while sharing is 'none'; set sharing to 'mig'",
+        ),
+        (("none", None, None, 4), "time-slicing replicas given while sharing is 'none'; set sharing to 'time-slicing'"),
+        (("time-slicing", None, None, 1), "time-slicing needs replicas >= 2, got 1"),
+        (("mig", "mixed", None, None), "sharing 'mig' needs both a strategy (single or mixed) and a layout"),
+    ],
+)
+def test_fails_on_contradictory_sharing_args(
+    args: tuple[str, str | None, str | None, int | None], message: str
+) -> None:
     sharing, strategy, layout, replicas = args
     with pytest.raises(ValueError) as err:
         gpu_resources_per_node(_it("aws", "p5.48xlarge"), sharing, strategy, layout, replicas)  # type: ignore[arg-type]

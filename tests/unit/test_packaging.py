@@ -30,27 +30,46 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for d in ("components", "charts"):
         shutil.copytree(PROJECT_DIR / d, src / d, ignore=ignore)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp / "dist"), str(src)], check=True,
-                   capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "-w", str(tmp / "dist"), str(src)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     wheels = list((tmp / "dist").glob("*.whl"))
     assert [w.name for w in wheels] == ["gpu_platform-0.1.0-py3-none-any.whl"]
     site = tmp / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheels[0])], check=True,
-                   capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", str(site), str(wheels[0])],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return site
 
 
 def _run_installed(site: Path, code: str) -> str:
     # Outside the repo, with only the install target (and the venv's dependencies) importable.
     env = {**os.environ, "PYTHONPATH": str(site)}
-    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=site.parent, env=env,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=site.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     return res.stdout
 
 
 def test_installed_components_import_with_catalog_and_chart_pins(installed: Path) -> None:
-    out = json.loads(_run_installed(installed, """
+    out = json.loads(
+        _run_installed(
+            installed,
+            """
         import json, components
         from components.gpu.catalog import catalog, CATALOG_PATH
         from components import helm
@@ -61,7 +80,9 @@ def test_installed_components_import_with_catalog_and_chart_pins(installed: Path
             "gpus": catalog().instance("aws", "p4d.24xlarge").gpu_count,
             "pin": helm.pin("nvidia-device-plugin").version,
         }))
-    """))
+    """,
+        )
+    )
     assert out["file"] == str(installed / "components" / "__init__.py")
     assert out["catalog"] == str(installed / "components" / "gpu" / "catalog.yaml")
     assert (out["l4"], out["gpus"]) == ("l4", 8)
@@ -71,11 +92,16 @@ def test_installed_components_import_with_catalog_and_chart_pins(installed: Path
 
 
 def test_network_component_schema_for_other_languages(installed: Path) -> None:
-    schema = json.loads(_run_installed(installed, """
+    schema = json.loads(
+        _run_installed(
+            installed,
+            """
         from pulumi.provider.experimental.component import ComponentProvider
         from components.packaged.network import GpuNetwork
         print(ComponentProvider([GpuNetwork], "gpuplatform", namespace="acme", version="0.1.0").schema)
-    """))
+    """,
+        )
+    )
     res = schema["resources"]["gpuplatform:index:GpuNetwork"]
     assert res["isComponent"] is True
     assert res["requiredInputs"] == ["clusterName", "vpcCidr", "zones"]
@@ -92,6 +118,7 @@ def test_the_project_dataclass_args_are_not_packageable_as_is() -> None:
     from pulumi.provider.experimental.component import ComponentProvider
 
     from components.aws.network import AwsNetwork
+
     with pytest.raises(AttributeError, match="'str' object has no attribute '__mro__'"):
         ComponentProvider([AwsNetwork], "gpuplatform")
 
@@ -100,13 +127,15 @@ def test_another_program_uses_the_packaged_component(tmp_path: Path) -> None:
     # A consumer's Pulumi program: dict args in, the same network the platform builds.
     (tmp_path / "Pulumi.yaml").write_text("name: consumer\nruntime: python\n")
     (tmp_path / "Pulumi.t.yaml").write_text("config: {}\n")
-    (tmp_path / "__main__.py").write_text(textwrap.dedent("""
+    (tmp_path / "__main__.py").write_text(
+        textwrap.dedent("""
         import pulumi
         from components.packaged.network import GpuNetwork, NatGateways
         net = GpuNetwork("edge", {"clusterName": "edge", "vpcCidr": "10.60.0.0/16",
                                   "zones": ["eu-west-1a", "eu-west-1b"], "natGateways": NatGateways.PER_ZONE})
         pulumi.export("vpcId", net.vpc_id)
-    """))
+    """)
+    )
     plan = run_stack("t", tmp_path)
     by_type: dict[str, list[dict[str, Any]]] = {}
     for r in plan["resources"]:

@@ -53,7 +53,7 @@ def test_request_rate_sums_destination_requests_of_one_version() -> None:
 def test_p99_latency_is_histogram_quantile_over_istio_duration_buckets() -> None:
     assert p99_latency_ms(W, "5m") == (
         "histogram_quantile(0.99, sum by (le, destination_workload_namespace, destination_canonical_service, "
-        "destination_version) (rate(istio_request_duration_milliseconds_bucket{reporter=\"destination\", "
+        'destination_version) (rate(istio_request_duration_milliseconds_bucket{reporter="destination", '
         'destination_workload_namespace="ml-serving", destination_canonical_service="llama3-8b", '
         'destination_version="v2"}[5m])))'
     )
@@ -155,7 +155,10 @@ def test_gate_verdict(counts: dict[str, int], verdict: str) -> None:
 def test_fails_when_gate_verdict_gets_other_queries() -> None:
     with pytest.raises(ValueError) as err:
         gate_verdict({"traffic": 1, "latency": 0})
-    assert str(err.value) == "gate_verdict: expected series counts for 'errors', 'latency' and 'traffic', got ['latency', 'traffic']"
+    assert (
+        str(err.value)
+        == "gate_verdict: expected series counts for 'errors', 'latency' and 'traffic', got ['latency', 'traffic']"
+    )
 
 
 def test_alert_rules_for_a_canary_version() -> None:
@@ -170,7 +173,7 @@ def test_alert_rules_for_a_canary_version() -> None:
             "for": "5m",
             "labels": {"model": "llama3-8b", "release_role": "candidate", "severity": "critical", "slo": "latency"},
             "annotations": {
-                "description": "P99 latency of ml-serving/llama3-8b v2 over 5m is {{ $value | printf \"%.0f\" }}ms, "
+                "description": 'P99 latency of ml-serving/llama3-8b v2 over 5m is {{ $value | printf "%.0f" }}ms, '
                 "above the 2000ms objective (evaluated only at >= 0.5 req/s).",
                 "runbook_url": "https://runbooks.example.com/gpu-platform/Llama38bV2HighP99Latency",
                 "summary": "ml-serving/llama3-8b v2: P99 latency above 2000ms",

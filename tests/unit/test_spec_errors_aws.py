@@ -15,23 +15,41 @@ P = "gpu-platform:"
 GOOD_ARN = "arn:aws:iam::444455556666:oidc-provider/token.actions.githubusercontent.com"
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
-    ("github oidc arn malformed", mutate(PROD, "registry.githubOidcProviderArn", "arn:aws:iam::1:oidc-provider/x"),
-     f"{P}registry.githubOidcProviderArn: 'arn:aws:iam::1:oidc-provider/x' is not the ARN of a GitHub Actions OIDC "
-     "provider; write it like 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'"),
-    ("github oidc arn without ci repos", mutate(DEV, "registry.githubOidcProviderArn", GOOD_ARN),
-     f"{P}registry.githubOidcProviderArn: given while ciPushRepos is empty (no CI role uses it); list the "
-     "repositories allowed to push or remove it"),
-    ("replication region malformed", mutate(PROD, "registry.replicationRegions", ["us-weast"]),
-     f"{P}registry.replicationRegions[0]: 'us-weast' is not an AWS region; write it like 'us-west-2'"),
-    ("replication region twice", mutate(PROD, "registry.replicationRegions", ["us-west-2", "us-west-2"]),
-     f"{P}registry.replicationRegions[1]: 'us-west-2' is listed twice; list each region once"),
+    (
+        "github oidc arn malformed",
+        mutate(PROD, "registry.githubOidcProviderArn", "arn:aws:iam::1:oidc-provider/x"),
+        f"{P}registry.githubOidcProviderArn: 'arn:aws:iam::1:oidc-provider/x' is not the ARN of a GitHub Actions OIDC "
+        "provider; write it like 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'",
+    ),
+    (
+        "github oidc arn without ci repos",
+        mutate(DEV, "registry.githubOidcProviderArn", GOOD_ARN),
+        f"{P}registry.githubOidcProviderArn: given while ciPushRepos is empty (no CI role uses it); list the "
+        "repositories allowed to push or remove it",
+    ),
+    (
+        "replication region malformed",
+        mutate(PROD, "registry.replicationRegions", ["us-weast"]),
+        f"{P}registry.replicationRegions[0]: 'us-weast' is not an AWS region; write it like 'us-west-2'",
+    ),
+    (
+        "replication region twice",
+        mutate(PROD, "registry.replicationRegions", ["us-west-2", "us-west-2"]),
+        f"{P}registry.replicationRegions[1]: 'us-west-2' is listed twice; list each region once",
+    ),
     # gpu-dev- (8) + 28 + - = 37 is the longest prefix EKS accepts (63 - the provider's 26-char suffix).
-    ("node group name prefix too long", mutate(DEV, "nodePools.1.name", "gpu-l4-" + "x" * 22),
-     f"{P}nodePools[1].name: 'gpu-l4-xxxxxxxxxxxxxxxxxxxxxx' makes the EKS node group name prefix "
-     "'gpu-dev-gpu-l4-xxxxxxxxxxxxxxxxxxxxxx-' 38 characters long; EKS node group names are at most 63 "
-     "characters, so the prefix may have at most 37: shorten the pool or the cluster name"),
-    ("unknown registry key suggests", mutate(PROD, "registry.githubOidcProvider", GOOD_ARN),
-     f"{P}registry.githubOidcProvider: unknown key; did you mean 'githubOidcProviderArn'?"),
+    (
+        "node group name prefix too long",
+        mutate(DEV, "nodePools.1.name", "gpu-l4-" + "x" * 22),
+        f"{P}nodePools[1].name: 'gpu-l4-xxxxxxxxxxxxxxxxxxxxxx' makes the EKS node group name prefix "
+        "'gpu-dev-gpu-l4-xxxxxxxxxxxxxxxxxxxxxx-' 38 characters long; EKS node group names are at most 63 "
+        "characters, so the prefix may have at most 37: shorten the pool or the cluster name",
+    ),
+    (
+        "unknown registry key suggests",
+        mutate(PROD, "registry.githubOidcProvider", GOOD_ARN),
+        f"{P}registry.githubOidcProvider: unknown key; did you mean 'githubOidcProviderArn'?",
+    ),
 ]
 
 
@@ -48,5 +66,6 @@ def test_existing_github_provider_is_accepted() -> None:
 
 def test_longest_node_group_prefix_is_accepted() -> None:
     from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, node_group_name_prefix
+
     spec = parse_spec(mutate(DEV, "nodePools.1.name", "gpu-l4-" + "x" * 21))
     assert len(node_group_name_prefix(spec.cluster_name, spec.node_pools[1].name)) == NODE_GROUP_NAME_PREFIX_MAX

@@ -15,29 +15,55 @@ from tests.spec_helpers import mutate, problems, raw_stack
 DEV = mutate(mutate(raw_stack("dev"), "models", []), "addons.istio.gateway.routes", [])
 PROD = mutate(mutate(raw_stack("prod"), "models", []), "addons.istio.gateway.routes", [])
 P = "gpu-platform:"
-BOTTLEROCKET_HINT = ("Bottlerocket configures GPU sharing in its own settings, which this platform does not "
-                     "render; use amiType AL2023_x86_64_NVIDIA (or AL2023_ARM_64_NVIDIA) or sharing: none")
+BOTTLEROCKET_HINT = (
+    "Bottlerocket configures GPU sharing in its own settings, which this platform does not "
+    "render; use amiType AL2023_x86_64_NVIDIA (or AL2023_ARM_64_NVIDIA) or sharing: none"
+)
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
-    ("time-slicing replicas over the cap", mutate(PROD, "nodePools.2.gpu.timeSlicing.replicas", 49),
-     f"{P}nodePools[2].gpu.timeSlicing.replicas: 49 is more than 48 pods per GPU (each needs its own CUDA "
-     "context and GPU memory); lower it, or use MIG or a larger GPU"),
-    ("time-slicing on Bottlerocket", mutate(PROD, "nodePools.2.amiType", "BOTTLEROCKET_x86_64_NVIDIA"),
-     f"{P}nodePools[2].gpu.sharing: 'time-slicing' is not supported on BOTTLEROCKET_x86_64_NVIDIA: "
-     + BOTTLEROCKET_HINT),
-    ("MIG on Bottlerocket", mutate(PROD, "nodePools.3.amiType", "BOTTLEROCKET_x86_64_NVIDIA"),
-     f"{P}nodePools[3].gpu.sharing: 'mig' is not supported on BOTTLEROCKET_x86_64_NVIDIA: " + BOTTLEROCKET_HINT),
-    ("scale-down time not a duration", mutate(DEV, "addons.clusterAutoscaler.scaleDownUnneededTime", "10 minutes"),
-     f"{P}addons.clusterAutoscaler.scaleDownUnneededTime: '10 minutes' is not a duration; write a whole number "
-     "with s, m or h, e.g. '10m'"),
-    ("GPU threshold above 1", mutate(DEV, "addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold", 1.5),
-     f"{P}addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold: must be <= 1.0, got 1.5"),
-    ("GPU threshold zero", mutate(DEV, "addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold", 0),
-     f"{P}addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold: must be > 0.0, got 0"),
-    ("dcgm toggle not a bool", mutate(DEV, "addons.nvidia.dcgmExporter", "yes please"),
-     f"{P}addons.nvidia.dcgmExporter: expected true or false, got 'yes please'"),
-    ("unknown nvidia key suggests", mutate(DEV, "addons.nvidia.dcgmExportr", False),
-     f"{P}addons.nvidia.dcgmExportr: unknown key; did you mean 'dcgmExporter'?"),
+    (
+        "time-slicing replicas over the cap",
+        mutate(PROD, "nodePools.2.gpu.timeSlicing.replicas", 49),
+        f"{P}nodePools[2].gpu.timeSlicing.replicas: 49 is more than 48 pods per GPU (each needs its own CUDA "
+        "context and GPU memory); lower it, or use MIG or a larger GPU",
+    ),
+    (
+        "time-slicing on Bottlerocket",
+        mutate(PROD, "nodePools.2.amiType", "BOTTLEROCKET_x86_64_NVIDIA"),
+        f"{P}nodePools[2].gpu.sharing: 'time-slicing' is not supported on BOTTLEROCKET_x86_64_NVIDIA: "
+        + BOTTLEROCKET_HINT,
+    ),
+    (
+        "MIG on Bottlerocket",
+        mutate(PROD, "nodePools.3.amiType", "BOTTLEROCKET_x86_64_NVIDIA"),
+        f"{P}nodePools[3].gpu.sharing: 'mig' is not supported on BOTTLEROCKET_x86_64_NVIDIA: " + BOTTLEROCKET_HINT,
+    ),
+    (
+        "scale-down time not a duration",
+        mutate(DEV, "addons.clusterAutoscaler.scaleDownUnneededTime", "10 minutes"),
+        f"{P}addons.clusterAutoscaler.scaleDownUnneededTime: '10 minutes' is not a duration; write a whole number "
+        "with s, m or h, e.g. '10m'",
+    ),
+    (
+        "GPU threshold above 1",
+        mutate(DEV, "addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold", 1.5),
+        f"{P}addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold: must be <= 1.0, got 1.5",
+    ),
+    (
+        "GPU threshold zero",
+        mutate(DEV, "addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold", 0),
+        f"{P}addons.clusterAutoscaler.scaleDownGpuUtilizationThreshold: must be > 0.0, got 0",
+    ),
+    (
+        "dcgm toggle not a bool",
+        mutate(DEV, "addons.nvidia.dcgmExporter", "yes please"),
+        f"{P}addons.nvidia.dcgmExporter: expected true or false, got 'yes please'",
+    ),
+    (
+        "unknown nvidia key suggests",
+        mutate(DEV, "addons.nvidia.dcgmExportr", False),
+        f"{P}addons.nvidia.dcgmExportr: unknown key; did you mean 'dcgmExporter'?",
+    ),
 ]
 
 

@@ -17,7 +17,13 @@ DEV = raw_stack("dev")
 PROD = raw_stack("prod")
 M = "models.0"
 # Inputs that also break a second rule: the message must be among the problems.
-ALSO_OTHERS = ['duplicate model name', 'duplicate version', 'scale to zero on stable', 'scale to zero without keda', 'two releases same host']
+ALSO_OTHERS = [
+    "duplicate model name",
+    "duplicate version",
+    "scale to zero on stable",
+    "scale to zero without keda",
+    "two releases same host",
+]
 
 
 def second_model(raw: dict[str, Any], **over: Any) -> dict[str, Any]:
@@ -31,110 +37,270 @@ def second_model(raw: dict[str, Any], **over: Any) -> dict[str, Any]:
 
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
-    ('weight above 100', mutate(DEV, f"{M}.traffic.candidateWeight", 120),
-     'gpu-platform:models[0].traffic.candidateWeight: must be <= 100, got 120'),
-    ('weight negative', mutate(DEV, f"{M}.traffic.candidateWeight", -5),
-     'gpu-platform:models[0].traffic.candidateWeight: must be >= 0, got -5'),
-    ('unknown stable', mutate(DEV, f"{M}.traffic.stable", "v9"),
-     "gpu-platform:models[0].traffic.stable: 'v9' is not a version of this model; choose one of ['v1', 'v2']"),
-    ('unknown candidate', mutate(DEV, f"{M}.traffic.candidate", "v7"),
-     "gpu-platform:models[0].traffic.candidate: 'v7' is not a version of this model; choose one of ['v1', 'v2']"),
-    ('candidate is stable', mutate(DEV, f"{M}.traffic.candidate", "v1"),
-     "gpu-platform:models[0].traffic.candidate: 'v1' is also the stable version; pick another version"),
-    ('weight without candidate', mutate(mutate(DEV, f"{M}.traffic.candidate"), f"{M}.traffic.candidateWeight", 10),
-     'gpu-platform:models[0].traffic.candidateWeight: 10 with no candidate; set traffic.candidate or make the weight 0'),
-    ('shadow with live weight', mutate(DEV, f"{M}.traffic.shadow", {"version": "v2", "percent": 5}),
-     "gpu-platform:models[0].traffic.shadow.version: 'v2' also takes 10% live traffic; its metrics would mix mirrored and live requests; shadow a version with weight 0"),
-    ('shadow of stable', mutate(DEV, f"{M}.traffic.shadow", {"version": "v1"}),
-     "gpu-platform:models[0].traffic.shadow.version: 'v1' also takes 90% live traffic; its metrics would mix mirrored and live requests; shadow a version with weight 0"),
-    ('shadow unknown version', mutate(DEV, f"{M}.traffic.shadow", {"version": "v5"}),
-     "gpu-platform:models[0].traffic.shadow.version: 'v5' is not a version of this model; choose one of ['v1', 'v2']"),
-    ('shadow percent zero', mutate(DEV, f"{M}.traffic.shadow", {"version": "v2", "percent": 0}),
-     'gpu-platform:models[0].traffic.shadow.percent: must be > 0.0, got 0'),
-    ('uppercase header', mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "X-Model-Variant", "values": ["v2"], "version": "v2"}]),
-     "gpu-platform:models[0].traffic.abRoutes[0].header: 'X-Model-Variant' must be lowercase letters, digits and '-' (Istio matches header names in lowercase); write 'x-model-variant'"),
-    ('pseudo header', mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "uri", "values": ["/x"], "version": "v2"}]),
-     "gpu-platform:models[0].traffic.abRoutes[0].header: 'uri' is an Istio pseudo-header match, not a request header; use a custom header such as 'x-model-variant'"),
-    ('ab neither values nor regex', mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "x-variant", "version": "v2"}]),
-     'gpu-platform:models[0].traffic.abRoutes[0]: set exactly one of values or regex'),
-    ('ab regex does not compile', mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "x-variant", "regex": "v(2", "version": "v2"}]),
-     "gpu-platform:models[0].traffic.abRoutes[0].regex: 'v(2' does not compile (missing ), unterminated subpattern at position 1); Istio uses RE2 syntax"),
-    ('ab unknown version', mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "x-variant", "values": ["a"], "version": "v3"}]),
-     "gpu-platform:models[0].traffic.abRoutes[0].version: 'v3' is not a version of this model; choose one of ['v1', 'v2']"),
-    ('tag instead of digest', mutate(DEV, f"{M}.versions.0.image", "111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest"),
-     "gpu-platform:models[0].versions[0].image: '111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest' is not pinned by digest; write '<repository>@sha256:<64 hex digits>' (tags can be moved; resolve one with 'crane digest <ref>')"),
-    ('bad semver', mutate(DEV, f"{M}.versions.0.semver", "2.0"),
-     "gpu-platform:models[0].versions[0].semver: '2.0' is not a semantic version; write MAJOR.MINOR.PATCH, e.g. '1.4.0'"),
-    ('duplicate version', mutate(DEV, f"{M}.versions.1.name", "v1"),
-     "gpu-platform:models[0].versions: version name 'v1' is used twice; version names must be unique"),
-    ('bad runtime', mutate(DEV, f"{M}.versions.0.runtime", "onnx"),
-     "gpu-platform:models[0].versions[0].runtime: 'onnx' is not allowed; choose one of 'triton', 'torchserve', 'tfserving', 'vllm' or 'custom'"),
-    ('mig profile not offered', mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "3g.40gb"}),
-     "gpu-platform:models[1].versions[0].gpu.migProfile: '3g.40gb' is not offered by any pool (pools offer: 1g.5gb, 2g.10gb, 3g.20gb); pick an offered profile or add a MIG pool whose layout contains it"),
-    ('mig profile syntax', mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "2g10gb"}),
-     "gpu-platform:models[1].versions[0].gpu.migProfile: '2g10gb' is not a MIG profile name; write it like '2g.10gb'"),
-    ('mig with count > 1', mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "2g.10gb", "count": 2}),
-     "gpu-platform:models[1].versions[0].gpu.count: 2 with migProfile '2g.10gb': a CUDA process uses only one MIG device, so more slices per pod are unusable; remove count or use whole GPUs"),
-    ('no gpu kind', mutate(DEV, f"{M}.versions.0.gpu", {"modelMemoryGib": 4}),
-     'gpu-platform:models[0].versions[0].gpu: set exactly one of count, migProfile, timeSliced (got none)'),
-    ('two gpu kinds', mutate(DEV, f"{M}.versions.0.gpu", {"count": 1, "timeSliced": True}),
-     'gpu-platform:models[0].versions[0].gpu: set exactly one of count, migProfile, timeSliced (got count, timeSliced)'),
-    ('model memory larger than mig slice', mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "2g.10gb", "modelMemoryGib": 16}),
-     'gpu-platform:models[1].versions[0].gpu.modelMemoryGib: 16 GiB does not fit one 2g.10gb MIG slice with 10 GiB of GPU memory; choose a larger slice or more whole GPUs, or quantise the model'),
-    ('model memory larger than gpu', mutate(DEV, f"{M}.versions.0.gpu.modelMemoryGib", 40),
-     'gpu-platform:models[0].versions[0].gpu.modelMemoryGib: 40 GiB does not fit 1 whole GPU with 24 GiB of GPU memory; choose a larger slice or more whole GPUs, or quantise the model'),
-    ('time sliced without pool', mutate(DEV, f"{M}.versions.0.gpu", {"timeSliced": True}),
-     "gpu-platform:models[0].versions[0].gpu.timeSliced: no pool shares GPUs by time-slicing; add a pool with gpu.sharing 'time-slicing' or request whole GPUs (count: 1)"),
-    ('too many gpus per pod', mutate(DEV, f"{M}.versions.0.gpu", {"count": 4}),
-     'gpu-platform:models[0].versions[0].gpu.count: 4 whole GPU(s) per pod: no pool with whole GPUs has that many per node (largest: 1); lower count or add a larger pool'),
-    ('unknown gpu model', mutate(DEV, f"{M}.versions.0.gpu", {"count": 1, "model": "h200"}),
-     "gpu-platform:models[0].versions[0].gpu.model: 'h200' is not a GPU model in the catalog; choose one of ['a10', 'a100-40gb', 'a100-80gb', 'a10g', 'a30-24gb', 'b200-180gb', 'h100-80gb', 'h200-141gb', 'l20', 'l4', 'l40s', 't4', 'v100-16gb', 'v100-32gb']"),
-    ('min > max replicas', mutate(DEV, f"{M}.autoscaling.minReplicas", 3),
-     'gpu-platform:models[0].autoscaling.minReplicas: 3 is greater than maxReplicas 1; make minReplicas <= maxReplicas'),
-    ('version min > max', mutate(DEV, f"{M}.versions.1.autoscaling", {"minReplicas": 2, "maxReplicas": 1}),
-     'gpu-platform:models[0].versions[1].autoscaling.minReplicas: 2 is greater than maxReplicas 1; make minReplicas <= maxReplicas'),
-    ('scale to zero on canary', mutate(DEV, f"{M}.versions.1.autoscaling", {"minReplicas": 0, "maxReplicas": 1}),
-     "gpu-platform:models[0].versions[1].autoscaling.minReplicas: 0 (scale to zero) for version 'v2', which takes 10% canary traffic: with no pods the rollout gates see no data and the first requests wait for a cold GPU start; use minReplicas >= 1 for it"),
-    ('scale to zero on stable', mutate(DEV, f"{M}.autoscaling.minReplicas", 0),
-     "gpu-platform:models[0].autoscaling.minReplicas: 0 (scale to zero) for version 'v1', which takes 90% live traffic as the stable version: with no pods the rollout gates see no data and the first requests wait for a cold GPU start; use minReplicas >= 1 for it"),
-    ('scale to zero without keda', mutate(mutate(DEV, f"{M}.traffic.candidate"), f"{M}.versions.1.autoscaling", {"engine": "none", "minReplicas": 0, "maxReplicas": 1}),
-     "gpu-platform:models[0].versions[1].autoscaling.minReplicas: 0 with engine 'none' runs no pods at all; use engine 'keda' or minReplicas >= 1"),
-    ('grace shorter than timeout', mutate(DEV, f"{M}.terminationGraceSeconds", 60),
-     'gpu-platform:models[0].terminationGraceSeconds: 60s is shorter than preStop 10s + traffic.timeoutSeconds 120s + 5s; in-flight requests would be killed on scale-down; use at least 135'),
-    ('timeout below slo', mutate(DEV, f"{M}.traffic.timeoutSeconds", 1),
-     'gpu-platform:models[0].traffic.timeoutSeconds: 1s is below slo.p99Ms 2000ms: requests would be cut off before the latency SLO could fire; raise the timeout or lower the SLO'),
-    ('retry on 5xx', mutate(DEV, f"{M}.traffic.retries", {"retryOn": "5xx,connect-failure"}),
-     "gpu-platform:models[0].traffic.retries.retryOn: '5xx,connect-failure' retries 5xx: a retried request re-runs its GPU work on another replica; use 'connect-failure,refused-stream' or set allowGpuRetries: true"),
-    ('too many retries', mutate(DEV, f"{M}.traffic.retries", {"attempts": 5}),
-     'gpu-platform:models[0].traffic.retries.attempts: must be <= 3, got 5'),
-    ('rollout steps not ending at 100', mutate(DEV, f"{M}.rolloutSteps", [10, 50, 25]),
-     'gpu-platform:models[0].rolloutSteps: [10, 50, 25] must be strictly increasing weights between 1 and 100 that end at 100, e.g. [10, 25, 50, 100]'),
-    ('two releases same host', second_model(DEV, hosts=["llama3-8b.models.dev.example.com"]),
-     "gpu-platform:models[1].hosts[0]: 'llama3-8b.models.dev.example.com' is already routed by model 'llama3-8b'; two VirtualServices for one host merge unpredictably; give each model its own host"),
-    ('duplicate model name', second_model(DEV, name="llama3-8b"),
-     "gpu-platform:models[1].name: model name 'llama3-8b' is used twice; model names must be unique"),
-    ('bad host', mutate(DEV, f"{M}.hosts", ["Llama.Example.com"]),
-     "gpu-platform:models[0].hosts[0]: 'Llama.Example.com' is not a lowercase DNS hostname such as 'llama.models.example.com'"),
-    ('system namespace', mutate(DEV, f"{M}.namespace", "kube-system"),
-     "gpu-platform:models[0].namespace: 'kube-system' is a system namespace; model servers need their own Pod Security and NetworkPolicy rules, so use a dedicated namespace"),
-    ('prod artifact without sha256', mutate(PROD, "models.0.versions.0.artifact", {"uri": "s3://llama3-8b-artifacts/v1/"}),
-     "gpu-platform:models[0].versions[0].artifact.sha256: required in prod; set the artifact's sha256 (64 hex) so what was evaluated is what is served"),
-    ('prod version without artifact', mutate(PROD, "models.2.versions.0.artifact"),
-     'gpu-platform:models[2].versions[0].artifact: required in prod: set {uri, sha256} so the served weights are the evaluated ones'),
-    ('hf artifact without revision', mutate(DEV, f"{M}.versions.0.artifact", {"uri": "hf://meta/llama3"}),
-     "gpu-platform:models[0].versions[0].artifact.uri: 'hf://meta/llama3' has no revision; pin 'hf://org/model@<commit>' so the weights cannot change under the same version"),
-    ('artifact unknown scheme', mutate(DEV, f"{M}.versions.0.artifact", {"uri": "ftp://x/y"}),
-     "gpu-platform:models[0].versions[0].artifact.uri: 'ftp://x/y' has no supported scheme; use one of s3://, oss://, gs://, hf://, pvc://"),
-    ('bad sha256', mutate(DEV, f"{M}.versions.0.artifact", {"uri": "s3://b/k", "sha256": "abc"}),
-     "gpu-platform:models[0].versions[0].artifact.sha256: 'abc' is not a sha256; write 64 lowercase hex digits"),
-    ('bad metadata key', mutate(DEV, f"{M}.versions.0.metadata", {"eval report": "x"}),
-     "gpu-platform:models[0].versions[0].metadata.eval report: 'eval report' cannot be an annotation name; use up to 58 letters, digits, '-', '_' or '.'"),
-    ('slo window', mutate(DEV, f"{M}.slo.window", "5 minutes"),
-     "gpu-platform:models[0].slo.window: '5 minutes' is not a Prometheus duration; write e.g. '5m' or '1h'"),
-    ('unknown model key', mutate(DEV, f"{M}.replicas", 3),
-     'gpu-platform:models[0].replicas: unknown key; allowed keys: artifactBucket, autoscaling, cache, gateway, hosts, maxSurge, name, namespace, rolloutSteps, slo, stableScaling, terminationGraceSeconds, tier, traffic, versions'),
-    ('bad tier', mutate(DEV, f"{M}.tier", "gold"),
-     "gpu-platform:models[0].tier: 'gold' is not allowed; choose one of 'critical', 'standard' or 'batch'"),
+    (
+        "weight above 100",
+        mutate(DEV, f"{M}.traffic.candidateWeight", 120),
+        "gpu-platform:models[0].traffic.candidateWeight: must be <= 100, got 120",
+    ),
+    (
+        "weight negative",
+        mutate(DEV, f"{M}.traffic.candidateWeight", -5),
+        "gpu-platform:models[0].traffic.candidateWeight: must be >= 0, got -5",
+    ),
+    (
+        "unknown stable",
+        mutate(DEV, f"{M}.traffic.stable", "v9"),
+        "gpu-platform:models[0].traffic.stable: 'v9' is not a version of this model; choose one of ['v1', 'v2']",
+    ),
+    (
+        "unknown candidate",
+        mutate(DEV, f"{M}.traffic.candidate", "v7"),
+        "gpu-platform:models[0].traffic.candidate: 'v7' is not a version of this model; choose one of ['v1', 'v2']",
+    ),
+    (
+        "candidate is stable",
+        mutate(DEV, f"{M}.traffic.candidate", "v1"),
+        "gpu-platform:models[0].traffic.candidate: 'v1' is also the stable version; pick another version",
+    ),
+    (
+        "weight without candidate",
+        mutate(mutate(DEV, f"{M}.traffic.candidate"), f"{M}.traffic.candidateWeight", 10),
+        "gpu-platform:models[0].traffic.candidateWeight: 10 with no candidate; set traffic.candidate or make the weight 0",
+    ),
+    (
+        "shadow with live weight",
+        mutate(DEV, f"{M}.traffic.shadow", {"version": "v2", "percent": 5}),
+        "gpu-platform:models[0].traffic.shadow.version: 'v2' also takes 10% live traffic; its metrics would mix mirrored and live requests; shadow a version with weight 0",
+    ),
+    (
+        "shadow of stable",
+        mutate(DEV, f"{M}.traffic.shadow", {"version": "v1"}),
+        "gpu-platform:models[0].traffic.shadow.version: 'v1' also takes 90% live traffic; its metrics would mix mirrored and live requests; shadow a version with weight 0",
+    ),
+    (
+        "shadow unknown version",
+        mutate(DEV, f"{M}.traffic.shadow", {"version": "v5"}),
+        "gpu-platform:models[0].traffic.shadow.version: 'v5' is not a version of this model; choose one of ['v1', 'v2']",
+    ),
+    (
+        "shadow percent zero",
+        mutate(DEV, f"{M}.traffic.shadow", {"version": "v2", "percent": 0}),
+        "gpu-platform:models[0].traffic.shadow.percent: must be > 0.0, got 0",
+    ),
+    (
+        "uppercase header",
+        mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "X-Model-Variant", "values": ["v2"], "version": "v2"}]),
+        "gpu-platform:models[0].traffic.abRoutes[0].header: 'X-Model-Variant' must be lowercase letters, digits and '-' (Istio matches header names in lowercase); write 'x-model-variant'",
+    ),
+    (
+        "pseudo header",
+        mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "uri", "values": ["/x"], "version": "v2"}]),
+        "gpu-platform:models[0].traffic.abRoutes[0].header: 'uri' is an Istio pseudo-header match, not a request header; use a custom header such as 'x-model-variant'",
+    ),
+    (
+        "ab neither values nor regex",
+        mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "x-variant", "version": "v2"}]),
+        "gpu-platform:models[0].traffic.abRoutes[0]: set exactly one of values or regex",
+    ),
+    (
+        "ab regex does not compile",
+        mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "x-variant", "regex": "v(2", "version": "v2"}]),
+        "gpu-platform:models[0].traffic.abRoutes[0].regex: 'v(2' does not compile (missing ), unterminated subpattern at position 1); Istio uses RE2 syntax",
+    ),
+    (
+        "ab unknown version",
+        mutate(DEV, f"{M}.traffic.abRoutes", [{"header": "x-variant", "values": ["a"], "version": "v3"}]),
+        "gpu-platform:models[0].traffic.abRoutes[0].version: 'v3' is not a version of this model; choose one of ['v1', 'v2']",
+    ),
+    (
+        "tag instead of digest",
+        mutate(DEV, f"{M}.versions.0.image", "111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest"),
+        "gpu-platform:models[0].versions[0].image: '111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest' is not pinned by digest; write '<repository>@sha256:<64 hex digits>' (tags can be moved; resolve one with 'crane digest <ref>')",
+    ),
+    (
+        "bad semver",
+        mutate(DEV, f"{M}.versions.0.semver", "2.0"),
+        "gpu-platform:models[0].versions[0].semver: '2.0' is not a semantic version; write MAJOR.MINOR.PATCH, e.g. '1.4.0'",
+    ),
+    (
+        "duplicate version",
+        mutate(DEV, f"{M}.versions.1.name", "v1"),
+        "gpu-platform:models[0].versions: version name 'v1' is used twice; version names must be unique",
+    ),
+    (
+        "bad runtime",
+        mutate(DEV, f"{M}.versions.0.runtime", "onnx"),
+        "gpu-platform:models[0].versions[0].runtime: 'onnx' is not allowed; choose one of 'triton', 'torchserve', 'tfserving', 'vllm' or 'custom'",
+    ),
+    (
+        "mig profile not offered",
+        mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "3g.40gb"}),
+        "gpu-platform:models[1].versions[0].gpu.migProfile: '3g.40gb' is not offered by any pool (pools offer: 1g.5gb, 2g.10gb, 3g.20gb); pick an offered profile or add a MIG pool whose layout contains it",
+    ),
+    (
+        "mig profile syntax",
+        mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "2g10gb"}),
+        "gpu-platform:models[1].versions[0].gpu.migProfile: '2g10gb' is not a MIG profile name; write it like '2g.10gb'",
+    ),
+    (
+        "mig with count > 1",
+        mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "2g.10gb", "count": 2}),
+        "gpu-platform:models[1].versions[0].gpu.count: 2 with migProfile '2g.10gb': a CUDA process uses only one MIG device, so more slices per pod are unusable; remove count or use whole GPUs",
+    ),
+    (
+        "no gpu kind",
+        mutate(DEV, f"{M}.versions.0.gpu", {"modelMemoryGib": 4}),
+        "gpu-platform:models[0].versions[0].gpu: set exactly one of count, migProfile, timeSliced (got none)",
+    ),
+    (
+        "two gpu kinds",
+        mutate(DEV, f"{M}.versions.0.gpu", {"count": 1, "timeSliced": True}),
+        "gpu-platform:models[0].versions[0].gpu: set exactly one of count, migProfile, timeSliced (got count, timeSliced)",
+    ),
+    (
+        "model memory larger than mig slice",
+        mutate(PROD, "models.1.versions.0.gpu", {"migProfile": "2g.10gb", "modelMemoryGib": 16}),
+        "gpu-platform:models[1].versions[0].gpu.modelMemoryGib: 16 GiB does not fit one 2g.10gb MIG slice with 10 GiB of GPU memory; choose a larger slice or more whole GPUs, or quantise the model",
+    ),
+    (
+        "model memory larger than gpu",
+        mutate(DEV, f"{M}.versions.0.gpu.modelMemoryGib", 40),
+        "gpu-platform:models[0].versions[0].gpu.modelMemoryGib: 40 GiB does not fit 1 whole GPU with 24 GiB of GPU memory; choose a larger slice or more whole GPUs, or quantise the model",
+    ),
+    (
+        "time sliced without pool",
+        mutate(DEV, f"{M}.versions.0.gpu", {"timeSliced": True}),
+        "gpu-platform:models[0].versions[0].gpu.timeSliced: no pool shares GPUs by time-slicing; add a pool with gpu.sharing 'time-slicing' or request whole GPUs (count: 1)",
+    ),
+    (
+        "too many gpus per pod",
+        mutate(DEV, f"{M}.versions.0.gpu", {"count": 4}),
+        "gpu-platform:models[0].versions[0].gpu.count: 4 whole GPU(s) per pod: no pool with whole GPUs has that many per node (largest: 1); lower count or add a larger pool",
+    ),
+    (
+        "unknown gpu model",
+        mutate(DEV, f"{M}.versions.0.gpu", {"count": 1, "model": "h200"}),
+        "gpu-platform:models[0].versions[0].gpu.model: 'h200' is not a GPU model in the catalog; choose one of ['a10', 'a100-40gb', 'a100-80gb', 'a10g', 'a30-24gb', 'b200-180gb', 'h100-80gb', 'h200-141gb', 'l20', 'l4', 'l40s', 't4', 'v100-16gb', 'v100-32gb']",
+    ),
+    (
+        "min > max replicas",
+        mutate(DEV, f"{M}.autoscaling.minReplicas", 3),
+        "gpu-platform:models[0].autoscaling.minReplicas: 3 is greater than maxReplicas 1; make minReplicas <= maxReplicas",
+    ),
+    (
+        "version min > max",
+        mutate(DEV, f"{M}.versions.1.autoscaling", {"minReplicas": 2, "maxReplicas": 1}),
+        "gpu-platform:models[0].versions[1].autoscaling.minReplicas: 2 is greater than maxReplicas 1; make minReplicas <= maxReplicas",
+    ),
+    (
+        "scale to zero on canary",
+        mutate(DEV, f"{M}.versions.1.autoscaling", {"minReplicas": 0, "maxReplicas": 1}),
+        "gpu-platform:models[0].versions[1].autoscaling.minReplicas: 0 (scale to zero) for version 'v2', which takes 10% canary traffic: with no pods the rollout gates see no data and the first requests wait for a cold GPU start; use minReplicas >= 1 for it",
+    ),
+    (
+        "scale to zero on stable",
+        mutate(DEV, f"{M}.autoscaling.minReplicas", 0),
+        "gpu-platform:models[0].autoscaling.minReplicas: 0 (scale to zero) for version 'v1', which takes 90% live traffic as the stable version: with no pods the rollout gates see no data and the first requests wait for a cold GPU start; use minReplicas >= 1 for it",
+    ),
+    (
+        "scale to zero without keda",
+        mutate(
+            mutate(DEV, f"{M}.traffic.candidate"),
+            f"{M}.versions.1.autoscaling",
+            {"engine": "none", "minReplicas": 0, "maxReplicas": 1},
+        ),
+        "gpu-platform:models[0].versions[1].autoscaling.minReplicas: 0 with engine 'none' runs no pods at all; use engine 'keda' or minReplicas >= 1",
+    ),
+    (
+        "grace shorter than timeout",
+        mutate(DEV, f"{M}.terminationGraceSeconds", 60),
+        "gpu-platform:models[0].terminationGraceSeconds: 60s is shorter than preStop 10s + traffic.timeoutSeconds 120s + 5s; in-flight requests would be killed on scale-down; use at least 135",
+    ),
+    (
+        "timeout below slo",
+        mutate(DEV, f"{M}.traffic.timeoutSeconds", 1),
+        "gpu-platform:models[0].traffic.timeoutSeconds: 1s is below slo.p99Ms 2000ms: requests would be cut off before the latency SLO could fire; raise the timeout or lower the SLO",
+    ),
+    (
+        "retry on 5xx",
+        mutate(DEV, f"{M}.traffic.retries", {"retryOn": "5xx,connect-failure"}),
+        "gpu-platform:models[0].traffic.retries.retryOn: '5xx,connect-failure' retries 5xx: a retried request re-runs its GPU work on another replica; use 'connect-failure,refused-stream' or set allowGpuRetries: true",
+    ),
+    (
+        "too many retries",
+        mutate(DEV, f"{M}.traffic.retries", {"attempts": 5}),
+        "gpu-platform:models[0].traffic.retries.attempts: must be <= 3, got 5",
+    ),
+    (
+        "rollout steps not ending at 100",
+        mutate(DEV, f"{M}.rolloutSteps", [10, 50, 25]),
+        "gpu-platform:models[0].rolloutSteps: [10, 50, 25] must be strictly increasing weights between 1 and 100 that end at 100, e.g. [10, 25, 50, 100]",
+    ),
+    (
+        "two releases same host",
+        second_model(DEV, hosts=["llama3-8b.models.dev.example.com"]),
+        "gpu-platform:models[1].hosts[0]: 'llama3-8b.models.dev.example.com' is already routed by model 'llama3-8b'; two VirtualServices for one host merge unpredictably; give each model its own host",
+    ),
+    (
+        "duplicate model name",
+        second_model(DEV, name="llama3-8b"),
+        "gpu-platform:models[1].name: model name 'llama3-8b' is used twice; model names must be unique",
+    ),
+    (
+        "bad host",
+        mutate(DEV, f"{M}.hosts", ["Llama.Example.com"]),
+        "gpu-platform:models[0].hosts[0]: 'Llama.Example.com' is not a lowercase DNS hostname such as 'llama.models.example.com'",
+    ),
+    (
+        "system namespace",
+        mutate(DEV, f"{M}.namespace", "kube-system"),
+        "gpu-platform:models[0].namespace: 'kube-system' is a system namespace; model servers need their own Pod Security and NetworkPolicy rules, so use a dedicated namespace",
+    ),
+    (
+        "prod artifact without sha256",
+        mutate(PROD, "models.0.versions.0.artifact", {"uri": "s3://llama3-8b-artifacts/v1/"}),
+        "gpu-platform:models[0].versions[0].artifact.sha256: required in prod; set the artifact's sha256 (64 hex) so what was evaluated is what is served",
+    ),
+    (
+        "prod version without artifact",
+        mutate(PROD, "models.2.versions.0.artifact"),
+        "gpu-platform:models[2].versions[0].artifact: required in prod: set {uri, sha256} so the served weights are the evaluated ones",
+    ),
+    (
+        "hf artifact without revision",
+        mutate(DEV, f"{M}.versions.0.artifact", {"uri": "hf://meta/llama3"}),
+        "gpu-platform:models[0].versions[0].artifact.uri: 'hf://meta/llama3' has no revision; pin 'hf://org/model@<commit>' so the weights cannot change under the same version",
+    ),
+    (
+        "artifact unknown scheme",
+        mutate(DEV, f"{M}.versions.0.artifact", {"uri": "ftp://x/y"}),
+        "gpu-platform:models[0].versions[0].artifact.uri: 'ftp://x/y' has no supported scheme; use one of s3://, oss://, gs://, hf://, pvc://",
+    ),
+    (
+        "bad sha256",
+        mutate(DEV, f"{M}.versions.0.artifact", {"uri": "s3://b/k", "sha256": "abc"}),
+        "gpu-platform:models[0].versions[0].artifact.sha256: 'abc' is not a sha256; write 64 lowercase hex digits",
+    ),
+    (
+        "bad metadata key",
+        mutate(DEV, f"{M}.versions.0.metadata", {"eval report": "x"}),
+        "gpu-platform:models[0].versions[0].metadata.eval report: 'eval report' cannot be an annotation name; use up to 58 letters, digits, '-', '_' or '.'",
+    ),
+    (
+        "slo window",
+        mutate(DEV, f"{M}.slo.window", "5 minutes"),
+        "gpu-platform:models[0].slo.window: '5 minutes' is not a Prometheus duration; write e.g. '5m' or '1h'",
+    ),
+    (
+        "unknown model key",
+        mutate(DEV, f"{M}.replicas", 3),
+        "gpu-platform:models[0].replicas: unknown key; allowed keys: artifactBucket, autoscaling, cache, gateway, hosts, maxSurge, name, namespace, rolloutSteps, slo, stableScaling, terminationGraceSeconds, tier, traffic, versions",
+    ),
+    (
+        "bad tier",
+        mutate(DEV, f"{M}.tier", "gold"),
+        "gpu-platform:models[0].tier: 'gold' is not allowed; choose one of 'critical', 'standard' or 'batch'",
+    ),
 ]
 
 
@@ -156,7 +322,8 @@ def test_capacity_check_names_step_numbers_and_fixes() -> None:
     assert problems(mutate(DEV, f"{M}.maxSurge", 1)) == [
         "gpu-platform:models[0]: model 'llama3-8b' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1, "
         "surge v2 x1): needs 3 nvidia.com/gpu; eligible pools gpu-l4 (maxSize 2) hold 2 nvidia.com/gpu; fixes: raise "
-        "nodePools[gpu-l4].maxSize from 2 to 3; set maxSurge: 0 (roll pods one at a time without a spare GPU)"]
+        "nodePools[gpu-l4].maxSize from 2 to 3; set maxSurge: 0 (roll pods one at a time without a spare GPU)"
+    ]
 
 
 def test_capacity_check_offers_every_fix_that_the_planner_confirms() -> None:
@@ -164,13 +331,17 @@ def test_capacity_check_offers_every_fix_that_the_planner_confirms() -> None:
         "gpu-platform:models[0]: model 'llama3-8b' does not fit at rollout step 100% (stable v1 x4, candidate v2 x4, "
         "surge v2 x1): needs 9 nvidia.com/gpu; eligible pools gpu-a10g (maxSize 6) hold 6 nvidia.com/gpu; fixes: raise "
         "nodePools[gpu-a10g].maxSize from 6 to 9; set stableScaling: shrinkWithWeight (the stable releases pods as its "
-        "traffic share falls); lower autoscaling.maxReplicas from 4 to 2"]
+        "traffic share falls); lower autoscaling.maxReplicas from 4 to 2"
+    ]
 
 
 def test_each_fix_really_fixes() -> None:
     base = mutate(PROD, "models.0.autoscaling.maxReplicas", 4)
-    for fixed in (mutate(base, "nodePools.1.maxSize", 9), mutate(base, "models.0.stableScaling", "shrinkWithWeight"),
-                  mutate(base, "models.0.autoscaling.maxReplicas", 2)):
+    for fixed in (
+        mutate(base, "nodePools.1.maxSize", 9),
+        mutate(base, "models.0.stableScaling", "shrinkWithWeight"),
+        mutate(base, "models.0.autoscaling.maxReplicas", 2),
+    ):
         try:
             problems(fixed)
         except AssertionError as accepted:
@@ -181,6 +352,8 @@ def test_each_fix_really_fixes() -> None:
 
 def test_capacity_counts_the_other_releases_on_the_same_pool() -> None:
     raw = second_model(DEV, hosts=["other.models.dev.example.com"])
-    assert ("gpu-platform:models[1]: model 'other' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1): "
-            "needs 2 nvidia.com/gpu + 2 nvidia.com/gpu for the other releases' floors; eligible pools gpu-l4 "
-            "(maxSize 2) hold 2 nvidia.com/gpu; fixes: raise nodePools[gpu-l4].maxSize from 2 to 4") in problems(raw)
+    assert (
+        "gpu-platform:models[1]: model 'other' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1): "
+        "needs 2 nvidia.com/gpu + 2 nvidia.com/gpu for the other releases' floors; eligible pools gpu-l4 "
+        "(maxSize 2) hold 2 nvidia.com/gpu; fixes: raise nodePools[gpu-l4].maxSize from 2 to 4"
+    ) in problems(raw)

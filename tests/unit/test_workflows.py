@@ -21,8 +21,9 @@ ACTIONLINT = Path(sys.executable).with_name("actionlint")
 
 def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     assert ACTIONLINT.is_file(), f"{ACTIONLINT} missing: pip install -r requirements-dev.txt"
-    return subprocess.run([str(ACTIONLINT), "-no-color", *map(str, files)], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(ACTIONLINT), "-no-color", *map(str, files)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120
+    )
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -37,7 +38,13 @@ def _steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_expected_workflows_exist() -> None:
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
-        "plan-diff-comment.yml", "plan-diff.yml", "preview.yml", "test.yml", "up-stack.yml", "up.yml"]
+        "plan-diff-comment.yml",
+        "plan-diff.yml",
+        "preview.yml",
+        "test.yml",
+        "up-stack.yml",
+        "up.yml",
+    ]
 
 
 def test_actionlint_passes_on_our_workflows() -> None:
@@ -83,6 +90,7 @@ def test_comment_workflow_is_privileged_but_never_runs_pr_code() -> None:
     assert not any("run" in s for s in _steps(wf))
     script = next(s for s in _steps(wf) if s.get("uses", "").startswith("actions/github-script@"))["with"]["script"]
     from tools.pr_diff import MARKER
+
     assert f"const marker = '{MARKER}';" in script  # finds and edits its own single comment
     assert "updateComment" in script and "pr.head.sha !== process.env.RUN_HEAD_SHA" in script
 

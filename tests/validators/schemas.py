@@ -41,12 +41,17 @@ def _definitions(version: str) -> referencing.Resource[Any]:
 @functools.cache
 def _core_validator(version: str, kind: str, api_version: str) -> jsonschema.Draft202012Validator:
     group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    path = resources.files("kubernetes_validate") / f"kubernetes-json-schema/v{version}-local-strict/{kind.lower()}-{group}.json"
+    path = (
+        resources.files("kubernetes_validate")
+        / f"kubernetes-json-schema/v{version}-local-strict/{kind.lower()}-{group}.json"
+    )
     try:
         schema = json.loads(path.read_text())
     except FileNotFoundError:
         raise NoSchema(f"no Kubernetes {version} schema for {api_version} {kind}") from None
-    registry: referencing.Registry[Any] = _definitions(version) @ (referencing.Resource.from_contents(schema) @ referencing.Registry())
+    registry: referencing.Registry[Any] = _definitions(version) @ (
+        referencing.Resource.from_contents(schema) @ referencing.Registry()
+    )
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 

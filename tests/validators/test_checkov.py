@@ -31,13 +31,31 @@ def checkov(directory: Path) -> dict[str, Any]:
     if not CHECKOV.exists():
         pytest.fail(f"checkov is not installed at {CHECKOV}; run `make checkov`", pytrace=False)
     result = subprocess.run(
-        [str(CHECKOV), "-d", str(directory), "--config-file", str(CONFIG), "--framework", "kubernetes",
-         "--skip-download", "-o", "json", "--quiet"],
-        capture_output=True, text=True, timeout=600, check=False)
+        [
+            str(CHECKOV),
+            "-d",
+            str(directory),
+            "--config-file",
+            str(CONFIG),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "-o",
+            "json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
-    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})"
-              for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']})"
+        for r in reports
+        for c in r.get("results", {}).get("failed_checks", [])
+    ]
     summary = {k: sum(r["summary"][k] for r in reports) for k in ("passed", "failed", "resource_count")}
     return {"failures": failed, **summary, "returncode": result.returncode}
 
@@ -53,8 +71,12 @@ def test_skip_list_gives_a_reason_for_every_check() -> None:
 
 
 def test_checkov_fails_an_unhardened_pod(tmp_path: Path) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad", "namespace": "x"},
-           "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"privileged": True}}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bad", "namespace": "x"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"privileged": True}}]},
+    }
     (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
     out = checkov(tmp_path)
     assert out["returncode"] == 1

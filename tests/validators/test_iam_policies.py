@@ -25,7 +25,9 @@ from tools.offline.fixtures import ACCOUNT_ID
 from tools.offline.recording import COMPUTED, PlanMocks, RecordingMonitor
 from tools.offline.runner import run_stack
 
-AWS_STACKS = [s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws" and "clusterStack" not in raw_stack(s)]  # models-only stacks build no cluster
+AWS_STACKS = [
+    s for s in STACKS if raw_stack(s).get("cloud", "aws") == "aws" and "clusterStack" not in raw_stack(s)
+]  # models-only stacks build no cluster
 
 FINDINGS_FILE = Path(__file__).with_name("iam_findings.yaml")
 ISSUER = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
@@ -129,15 +131,27 @@ def test_lint_catches_a_bad_policy() -> None:
     findings = analyze_policy_string(doc, include_community_auditors=True).findings
     assert findings and not all(is_accepted("identity", f) for f in findings)
     # ...and a trust policy's missing Resource is accepted only for trust policies.
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
     (malformed,) = analyze_policy_string(trust).findings
     assert is_accepted("trust", malformed) and not is_accepted("identity", malformed)
 
 
 def test_dev_renders_the_expected_policy_set() -> None:
     names = sorted(f"{name}.{key}" for name, _, key, _ in rendered_policies("dev"))
-    for expected in ("gpu-dev-cluster-role.assumeRolePolicy", "gpu-dev-node-role.assumeRolePolicy",
-                     "gpu-dev-cluster-encryption.policy", "gpu-dev-secrets.policy", "gpu-dev-logs.policy",
-                     "gpu-dev-registry-key.policy", "gpu-dev-addons-ebs-csi-role.assumeRolePolicy"):
+    for expected in (
+        "gpu-dev-cluster-role.assumeRolePolicy",
+        "gpu-dev-node-role.assumeRolePolicy",
+        "gpu-dev-cluster-encryption.policy",
+        "gpu-dev-secrets.policy",
+        "gpu-dev-logs.policy",
+        "gpu-dev-registry-key.policy",
+        "gpu-dev-addons-ebs-csi-role.assumeRolePolicy",
+    ):
         assert expected in names

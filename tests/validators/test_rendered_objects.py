@@ -19,11 +19,20 @@ from tools.offline import stack_outputs
 from tools.offline.artifacts import kubernetes_objects
 
 GOOD_DEPLOYMENT = {
-    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "m", "namespace": "models"},
-    "spec": {"selector": {"matchLabels": {"app": "m"}}, "template": {
-        "metadata": {"labels": {"app": "m"}},
-        "spec": {"containers": [{"name": "s", "image": "r@sha256:" + "a" * 64,
-                                 "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}},
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "m", "namespace": "models"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "m"}},
+        "template": {
+            "metadata": {"labels": {"app": "m"}},
+            "spec": {
+                "containers": [
+                    {"name": "s", "image": "r@sha256:" + "a" * 64, "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+                ]
+            },
+        },
+    },
 }
 
 
@@ -42,10 +51,15 @@ def test_validator_accepts_good_and_reports_every_error() -> None:
 
 
 def test_validator_checks_custom_resources() -> None:
-    pa = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-          "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICTT"}}}
+    pa = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "istio-system"},
+        "spec": {"mtls": {"mode": "STRICTT"}},
+    }
     assert schemas.errors(pa, "1.33") == [
-        "spec.mtls.mode: 'STRICTT' is not one of ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']"]
+        "spec.mtls.mode: 'STRICTT' is not one of ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']"
+    ]
     with pytest.raises(schemas.NoSchema):
         schemas.errors({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, "1.33")
 
@@ -54,8 +68,11 @@ def test_validator_checks_custom_resources() -> None:
 def test_every_rendered_object_is_schema_valid(stack: str, plan: Callable[[str], Plan]) -> None:
     raw = raw_stack(stack)
     # A models-only stack runs on the cluster of the stack it references (its recorded outputs).
-    version = (str(stack_outputs.load(raw["clusterStack"])["clusterFacts"]["kubernetesVersion"])
-               if "clusterStack" in raw else parse_spec(raw).cluster.kubernetes_version)
+    version = (
+        str(stack_outputs.load(raw["clusterStack"])["clusterFacts"]["kubernetesVersion"])
+        if "clusterStack" in raw
+        else parse_spec(raw).cluster.kubernetes_version
+    )
     failures: list[str] = []
     for obj in kubernetes_objects(plan(stack).data):
         try:
@@ -66,10 +83,17 @@ def test_every_rendered_object_is_schema_valid(stack: str, plan: Callable[[str],
 
 
 def test_secret_maps_recorded_as_secret_are_accepted_but_the_rest_is_checked() -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
-              "type": "Opaque", "stringData": "<secret>"}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "n"},
+        "type": "Opaque",
+        "stringData": "<secret>",
+    }
     assert schemas.errors(secret, "1.33") == []
     assert schemas.errors({**secret, "stringData": "plain"}, "1.33") == [
-        "stringData: 'plain' is not of type 'object', 'null'"]
+        "stringData: 'plain' is not of type 'object', 'null'"
+    ]
     assert schemas.errors({**secret, "tpye": "Opaque"}, "1.33") == [
-        "(root): Additional properties are not allowed ('tpye' was unexpected)"]
+        "(root): Additional properties are not allowed ('tpye' was unexpected)"
+    ]

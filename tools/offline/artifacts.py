@@ -19,8 +19,7 @@ def plan_json(plan: dict[str, Any]) -> str:
 
 
 def is_manifest(r: dict[str, Any]) -> bool:
-    return r["type"].startswith("kubernetes:") and r["custom"] and "apiVersion" in r["inputs"] \
-        and "kind" in r["inputs"]
+    return r["type"].startswith("kubernetes:") and r["custom"] and "apiVersion" in r["inputs"] and "kind" in r["inputs"]
 
 
 def kubernetes_objects(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -33,15 +32,17 @@ def helm_releases(plan: dict[str, Any]) -> list[dict[str, Any]]:
     for r in plan["resources"]:
         if r["type"] in HELM_TYPES:
             i = r["inputs"]
-            out.append({
-                "name": i.get("name", r["name"]),
-                "namespace": i.get("namespace", "default"),
-                "chart": i.get("chart"),
-                "version": i.get("version"),
-                "repo": (i.get("repositoryOpts") or {}).get("repo"),
-                "values": i.get("values", {}),
-                "kind": r["type"].rsplit(":", 1)[-1],
-            })
+            out.append(
+                {
+                    "name": i.get("name", r["name"]),
+                    "namespace": i.get("namespace", "default"),
+                    "chart": i.get("chart"),
+                    "version": i.get("version"),
+                    "repo": (i.get("repositoryOpts") or {}).get("repo"),
+                    "values": i.get("values", {}),
+                    "kind": r["type"].rsplit(":", 1)[-1],
+                }
+            )
     return out
 
 
@@ -95,11 +96,18 @@ def _tree(plan: dict[str, Any]) -> list[str]:
 def report_markdown(plan: dict[str, Any]) -> str:
     resources = plan["resources"]
     counts = Counter(r["type"] for r in resources)
-    lines = [f"# Offline plan: {plan['project']} / {plan['stack']}", "",
-             f"{len(resources)} resources ({sum(1 for r in resources if r['custom'])} custom, "
-             f"{sum(1 for r in resources if not r['custom'])} components); "
-             f"{sum(1 for r in resources if r['options']['protect'])} protected.", "",
-             "## Resources by type", "", "| type | count |", "|---|---|"]
+    lines = [
+        f"# Offline plan: {plan['project']} / {plan['stack']}",
+        "",
+        f"{len(resources)} resources ({sum(1 for r in resources if r['custom'])} custom, "
+        f"{sum(1 for r in resources if not r['custom'])} components); "
+        f"{sum(1 for r in resources if r['options']['protect'])} protected.",
+        "",
+        "## Resources by type",
+        "",
+        "| type | count |",
+        "|---|---|",
+    ]
     lines += [f"| `{t}` | {n} |" for t, n in sorted(counts.items())]
     lines += ["", "## Component tree", "", *_tree(plan), ""]
     if capacity := plan.get("outputs", {}).get("capacityReport"):  # stacks/gpu_layer.py: per pool + cost

@@ -43,7 +43,7 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     project = str(project_file["name"])
     stack_path = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_path.exists():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {stack_path.name}; known stacks: {', '.join(known)}")
     stack_file = yaml.safe_load(stack_path.read_text()) or {}
 
@@ -70,5 +70,9 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
 def config_from_raw(raw: dict[str, Any], stack: str, project: str = "gpu-platform") -> StackConfig:
     """A StackConfig from a raw `gpu-platform:` dict (camelCase keys without the namespace), as a
     generated stack file would give: benchmarks and fuzz tests build configs in memory."""
-    return StackConfig(project=project, stack=stack,
-                       values={f"{project}:{k}": _engine_string(v) for k, v in raw.items()}, secret_keys=[])
+    return StackConfig(
+        project=project,
+        stack=stack,
+        values={f"{project}:{k}": _engine_string(v) for k, v in raw.items()},
+        secret_keys=[],
+    )

@@ -49,12 +49,12 @@ class PlanDiff:
 
 def _walk(old: Any, new: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
-            sub = f"{path}.{key}" if path else str(key)  # pyright: ignore[reportUnknownArgumentType]
-            _walk(old.get(key), new.get(key), sub, out)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else str(key)
+            _walk(old.get(key), new.get(key), sub, out)
         return
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):  # pyright: ignore[reportUnknownArgumentType]
-        for i, (a, b) in enumerate(zip(old, new)):  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
             _walk(a, b, f"{path}[{i}]", out)
         return
     if old != new:
@@ -64,8 +64,12 @@ def _walk(old: Any, new: Any, path: str, out: list[tuple[str, Any, Any]]) -> Non
 def property_changes(base: dict[str, Any], head: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     out: list[tuple[str, Any, Any]] = []
     _walk(base.get("inputs", {}), head.get("inputs", {}), "inputs", out)
-    _walk(base.get("options", {}), {**head.get("options", {}), "aliases": base.get("options", {}).get("aliases")},
-          "options", out)
+    _walk(
+        base.get("options", {}),
+        {**head.get("options", {}), "aliases": base.get("options", {}).get("aliases")},
+        "options",
+        out,
+    )
     _walk(base.get("provider"), head.get("provider"), "provider", out)
     return out
 
@@ -108,13 +112,15 @@ def alias_urns(plan: dict[str, Any]) -> dict[str, list[str]]:
             a_parent = "" if spec.get("noParent") else (spec.get("parentUrn") or parent)
             a_type = spec.get("type") or r["type"]
             qualified = f"{_urn_parts(a_parent)[2]}${a_type}" if a_parent else a_type
-            found.append(f"urn:pulumi:{spec.get('stack') or stack}::{spec.get('project') or project}::"
-                         f"{qualified}::{spec.get('name') or name}")
+            found.append(
+                f"urn:pulumi:{spec.get('stack') or stack}::{spec.get('project') or project}::"
+                f"{qualified}::{spec.get('name') or name}"
+            )
         if parent in by_urn:
             parent_name = _urn_parts(parent)[3]
             for p_alias in resolve(parent):
                 _, _, p_qualified, p_alias_name = _urn_parts(p_alias)
-                child = p_alias_name + name[len(parent_name):] if name.startswith(parent_name) else name
+                child = p_alias_name + name[len(parent_name) :] if name.startswith(parent_name) else name
                 found.append(f"urn:pulumi:{stack}::{project}::{p_qualified}${r['type']}::{child}")
         out[urn] = found
         return found
@@ -161,8 +167,17 @@ def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
             else:
                 changes.append(Change("create", urn, h["type"], h["name"], h["parent"]))
         elif h is None and b is not None:
-            changes.append(Change("delete", urn, b["type"], b["name"], b["parent"],
-                                  protected=bool(b["options"].get("protect")), stateful=is_stateful(b["type"])))
+            changes.append(
+                Change(
+                    "delete",
+                    urn,
+                    b["type"],
+                    b["name"],
+                    b["parent"],
+                    protected=bool(b["options"].get("protect")),
+                    stateful=is_stateful(b["type"]),
+                )
+            )
         elif b is not None and h is not None:
             paths = property_changes(b, as_base(h))
             if paths:

@@ -9,14 +9,21 @@ ACCOUNT_ID = "123456789012"
 
 INVOKES: dict[str, dict[str, Any]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": {
-        "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline", "userId": "OFFLINE",
+        "accountId": ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
+        "userId": "OFFLINE",
         "id": ACCOUNT_ID,
     },
     "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
     # Only reached when the cluster id is known; in a preview of a new cluster the credential stays unknown.
     "alicloud:cs/getClusterCredential:getClusterCredential": {
-        "id": "c-offline", "clusterId": "c-offline", "clusterName": "offline", "kubeConfig": "<offline kubeconfig>",
-        "temporaryDurationMinutes": 1440, "certificateAuthority": {}, "expiration": "",
+        "id": "c-offline",
+        "clusterId": "c-offline",
+        "clusterName": "offline",
+        "kubeConfig": "<offline kubeconfig>",
+        "temporaryDurationMinutes": 1440,
+        "certificateAuthority": {},
+        "expiration": "",
     },
 }
 

@@ -51,7 +51,7 @@ def normalize(value: Any) -> Any:
     if isinstance(value, str):
         return COMPUTED if value == rpc.UNKNOWN else value
     if isinstance(value, list):
-        return [normalize(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [normalize(v) for v in value]
     if isinstance(value, dict):
         sig = value.get(_SIG)
         if sig == _SECRET:
@@ -64,18 +64,18 @@ def normalize(value: Any) -> Any:
             return normalize(value["value"]) if "value" in value else COMPUTED
         if sig is not None:
             return f"<{sig}>"
-        return {k: normalize(v) for k, v in sorted(value.items())}  # pyright: ignore[reportUnknownVariableType]
+        return {k: normalize(v) for k, v in sorted(value.items())}
     return value
 
 
 def _wire_secrets(value: Any) -> Any:
     """Fixture secrets (`{"<secret>": v}`) -> wire secrets, so the program sees secret outputs."""
     if isinstance(value, dict):
-        if set(value) == {stack_outputs.SECRET_KEY}:  # pyright: ignore[reportUnknownArgumentType]
+        if set(value) == {stack_outputs.SECRET_KEY}:
             return {_SIG: _SECRET, "value": value[stack_outputs.SECRET_KEY]}
-        return {k: _wire_secrets(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+        return {k: _wire_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_wire_secrets(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [_wire_secrets(v) for v in value]
     return value
 
 
@@ -97,7 +97,9 @@ class PlanMocks(mocks.Mocks):
         return None, dict(args.inputs)
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        return fixtures.answer(args.token, dict(args.args)), []  # [] = no check failures (None crashes MockMonitor.Invoke)
+        return fixtures.answer(
+            args.token, dict(args.args)
+        ), []  # [] = no check failures (None crashes MockMonitor.Invoke)
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -111,33 +113,48 @@ class RecordingMonitor(mocks.MockMonitor):
             return resp
         raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         prop_deps = {u for deps in request.propertyDependencies.values() for u in deps.urns}
-        self.registered.append(Registration(
-            mock_urn=resp.urn,
-            type=request.type,
-            name=request.name,
-            parent=request.parent,
-            custom=bool(request.custom),
-            provider=request.provider,
-            inputs=normalize(raw),
-            protect=bool(request.protect) if request.HasField("protect") else False,
-            retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
-            delete_before_replace=bool(request.deleteBeforeReplace),
-            ignore_changes=sorted(request.ignoreChanges),
-            replace_on_changes=sorted(request.replaceOnChanges),
-            aliases=[json_format.MessageToDict(a) for a in request.aliases] + list(request.aliasURNs),
-            depends_on=sorted(set(request.dependencies) - prop_deps),
-        ))
+        self.registered.append(
+            Registration(
+                mock_urn=resp.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                provider=request.provider,
+                inputs=normalize(raw),
+                protect=bool(request.protect) if request.HasField("protect") else False,
+                retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=sorted(request.ignoreChanges),
+                replace_on_changes=sorted(request.replaceOnChanges),
+                aliases=[json_format.MessageToDict(a) for a in request.aliases] + list(request.aliasURNs),
+                depends_on=sorted(set(request.dependencies) - prop_deps),
+            )
+        )
         return resp
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802
         resp = super().ReadResource(request)
         raw = json_format.MessageToDict(request.properties, preserving_proto_field_name=True)
-        self.registered.append(Registration(
-            mock_urn=resp.urn, type=request.type, name=request.name, parent=request.parent, custom=True,
-            provider=request.provider, inputs=normalize(raw), protect=False, retain_on_delete=False,
-            delete_before_replace=False, ignore_changes=[], replace_on_changes=[], aliases=[], depends_on=[],
-            read=True,
-        ))
+        self.registered.append(
+            Registration(
+                mock_urn=resp.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=True,
+                provider=request.provider,
+                inputs=normalize(raw),
+                protect=False,
+                retain_on_delete=False,
+                delete_before_replace=False,
+                ignore_changes=[],
+                replace_on_changes=[],
+                aliases=[],
+                depends_on=[],
+                read=True,
+            )
+        )
         return resp
 
 

@@ -20,7 +20,13 @@ from pulumi.runtime.stack import run_pulumi_func
 
 from tools.offline.config import PROJECT_DIR, StackConfig, load_stack_config
 from tools.offline.recording import (
-    COMPUTED, SECRET, DiagnosticsHandler, PlanMocks, Registration, RecordingMonitor, normalize,
+    COMPUTED,
+    SECRET,
+    DiagnosticsHandler,
+    PlanMocks,
+    RecordingMonitor,
+    Registration,
+    normalize,
 )
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -31,8 +37,7 @@ def _fresh_runtime(cfg: StackConfig, monitor: RecordingMonitor, logger: logging.
     asyncio.set_event_loop(asyncio.new_event_loop())
     settings.reset_options()
     pulumi.runtime.set_all_config(cfg.values, cfg.secret_keys)
-    mocks.set_mocks(monitor.mocks, project=cfg.project, stack=cfg.stack, preview=True, monitor=monitor,
-                    logger=logger)
+    mocks.set_mocks(monitor.mocks, project=cfg.project, stack=cfg.stack, preview=True, monitor=monitor, logger=logger)
 
 
 def _resolve(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
@@ -44,9 +49,9 @@ def _resolve(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
             return COMPUTED
         return _resolve(loop.run_until_complete(out.future()), loop)
     if isinstance(value, dict):
-        return {str(k): _resolve(v, loop) for k, v in sorted(value.items())}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return {str(k): _resolve(v, loop) for k, v in sorted(value.items())}
     if isinstance(value, (list, tuple)):
-        return [_resolve(v, loop) for v in value]  # pyright: ignore[reportUnknownVariableType]
+        return [_resolve(v, loop) for v in value]
     return normalize(value)
 
 

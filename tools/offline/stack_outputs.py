@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 FIXTURE_DIR = Path(__file__).resolve().parent / "stack_outputs"
 EXPORTED = ("clusterFacts",)  # the contract between a cluster stack and a models-only stack
 # The runner's placeholders (tools/offline/recording.py imports this module, so they are spelled here).
@@ -37,9 +36,9 @@ def _deployed(value: Any, path: str) -> Any:
     if value == SECRET:
         return {SECRET_KEY: f"{SECRET_FAKE}{path}"}
     if isinstance(value, dict):
-        return {k: _deployed(v, f"{path}.{k}") for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+        return {k: _deployed(v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_deployed(v, f"{path}[{i}]") for i, v in enumerate(value)]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return [_deployed(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -51,9 +50,11 @@ def outputs_from_plan(plan: dict[str, Any]) -> dict[str, Any]:
 def load(stack_name: str) -> dict[str, Any]:
     path = fixture_path(stack_name)
     if not path.exists():
-        raise KeyError(f"the offline runner has no outputs for stack reference {stack_name!r}; write "
-                       f"{path.relative_to(FIXTURE_DIR.parent.parent.parent)} with "
-                       "`python -m tools.offline.stack_outputs STACK-FILE ORG/PROJECT/STACK`")
+        raise KeyError(
+            f"the offline runner has no outputs for stack reference {stack_name!r}; write "
+            f"{path.relative_to(FIXTURE_DIR.parent.parent.parent)} with "
+            "`python -m tools.offline.stack_outputs STACK-FILE ORG/PROJECT/STACK`"
+        )
     return json.loads(path.read_text())
 
 
@@ -67,8 +68,9 @@ def write(stack: str, stack_name: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.offline.stack_outputs",
-                                 description="Write the StackReference fixture of a cluster stack.")
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.offline.stack_outputs", description="Write the StackReference fixture of a cluster stack."
+    )
     ap.add_argument("stack", help="stack file of the cluster stack, e.g. dev (Pulumi.dev.yaml)")
     ap.add_argument("name", help="the name models-only stacks reference, e.g. acme/gpu-platform/dev")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)

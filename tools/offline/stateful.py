@@ -5,26 +5,28 @@ The plan diff flags their deletion, the policy pack and tests require them to be
 
 from __future__ import annotations
 
-STATEFUL_TYPES: frozenset[str] = frozenset({
-    "aws:eks/cluster:Cluster",
-    "aws:ecr/repository:Repository",
-    "aws:kms/key:Key",
-    "aws:cloudwatch/logGroup:LogGroup",
-    "aws:s3/bucketV2:BucketV2",
-    "aws:s3/bucket:Bucket",
-    "alicloud:cs/managedKubernetes:ManagedKubernetes",
-    "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance",
-    "alicloud:cr/namespace:Namespace",
-    "alicloud:cr/repo:Repo",
-    # ACR EE namespaces and repositories live in the `cs` module of pulumi_alicloud.
-    "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace",
-    "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo",
-    "alicloud:kms/key:Key",
-    "alicloud:oss/bucket:Bucket",
-    "alicloud:log/project:Project",
-    "kubernetes:core/v1:PersistentVolumeClaim",
-    "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch",
-})
+STATEFUL_TYPES: frozenset[str] = frozenset(
+    {
+        "aws:eks/cluster:Cluster",
+        "aws:ecr/repository:Repository",
+        "aws:kms/key:Key",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucket:Bucket",
+        "alicloud:cs/managedKubernetes:ManagedKubernetes",
+        "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance",
+        "alicloud:cr/namespace:Namespace",
+        "alicloud:cr/repo:Repo",
+        # ACR EE namespaces and repositories live in the `cs` module of pulumi_alicloud.
+        "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace",
+        "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo",
+        "alicloud:kms/key:Key",
+        "alicloud:oss/bucket:Bucket",
+        "alicloud:log/project:Project",
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch",
+    }
+)
 
 
 def is_stateful(resource_type: str) -> bool:
