@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from stacks.errors import ConfigError
-from stacks.spec import parse_spec
+from stacks.spec.errors import ConfigError
+from stacks.spec.parse import parse_spec
 from tools.offline.runner import PROJECT_DIR
 
 _MISSING = object()

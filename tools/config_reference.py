@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from stacks.spec import StackSpec
+from stacks.spec.stack import StackSpec
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "config-reference.md"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"

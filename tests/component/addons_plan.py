@@ -3,7 +3,7 @@ platform layer real ClusterFacts (then the stacks' own plans contain the same ob
 
 Runs through the same recording runner as `python -m tools.plan`: a scratch project directory holds
 the real Pulumi.yaml and stack file (optionally edited) and a small program that builds ClusterFacts
-from the spec and calls stacks.addons.build.
+from the spec and calls stacks/platform/addons.build.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import pulumi_kubernetes as k8s
 
 from components.alicloud.ack import DEFAULT_STORAGE_CLASS as ACK_CLASS
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS as EKS_CLASS
-from stacks import addons
-from stacks.facts import ClusterFacts, pool_facts
-from stacks.spec import load_spec
+from stacks.contract import ClusterFacts, pool_facts
+from stacks.platform import addons
+from stacks.spec.parse import load_spec
 
 spec = load_spec()
 provider = k8s.Provider("k8s", kubeconfig="offline")

@@ -10,8 +10,8 @@ import pytest
 
 from components.alicloud.autoscaling import SERVICE_TRUST
 from components.alicloud.node_pool import NVIDIA_DRIVER_LABEL
-from stacks.facts import pool_shape
-from stacks.spec import parse_spec
+from stacks.spec.parse import parse_spec
+from stacks.spec.pools import pool_shape
 from tests.conftest import Plan
 from tests.spec_helpers import mutate, raw_stack
 from tools.offline.config import config_from_raw

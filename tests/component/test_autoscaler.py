@@ -12,7 +12,7 @@ import yaml
 
 from components.gpu import autoscaler
 from components.scheduling import AWS_ACCELERATOR_LABEL, GPU_RESOURCE, pool_shape
-from stacks.spec_models import KUBERNETES_VERSIONS
+from stacks.spec.base import KUBERNETES_VERSIONS
 from tests.conftest import Plan
 
 CHART = "kubernetes:helm.sh/v4:Chart"

@@ -10,7 +10,7 @@ import pytest
 from components.aws.eks import CONTROL_PLANE_LOG_TYPES, kubeconfig
 from components.aws.eks_addons import addon_pins
 from components.aws.irsa import IAM_ROLE_NAME_MAX, NAME_PREFIX_MAX, long_name_prefix
-from stacks.spec_models import KUBERNETES_VERSIONS
+from stacks.spec.base import KUBERNETES_VERSIONS
 from tests.conftest import STACKS, Plan
 from tests.spec_helpers import mutate, raw_stack
 from tools.offline.config import config_from_raw

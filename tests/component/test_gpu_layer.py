@@ -9,10 +9,10 @@ import pytest
 
 from components.gpu import capacity, nvidia
 from components.gpu.capacity import Demand, Toleration
-from stacks import gpu_layer
-from stacks.facts import ClusterFacts, pool_facts
-from stacks.model_capacity import release_demands
-from stacks.spec import parse_spec
+from stacks.contract import ClusterFacts, pool_facts
+from stacks.platform import gpu as gpu_layer
+from stacks.spec.parse import parse_spec
+from stacks.workloads.capacity import release_demands
 from tests.conftest import Plan
 from tests.spec_helpers import mutate, raw_stack
 from tools.offline.artifacts import report_markdown

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from components.aws.asg_tags import autoscaler_tags
-from stacks.facts import pool_shapes
-from stacks.spec import parse_spec
+from stacks.spec.parse import parse_spec
+from stacks.spec.pools import pool_shapes
 from tests.conftest import Plan
 from tests.spec_helpers import mutate, raw_stack
 from tools.offline.config import config_from_raw

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from stacks.cluster_ref import cluster_raw, layered_problems, parse_layered, pool_output
-from stacks.errors import ConfigError
-from stacks.facts import pool_facts
-from stacks.spec import parse_spec
+from stacks.cluster.reference import cluster_raw, layered_problems, parse_layered, pool_output
+from stacks.contract import pool_facts
+from stacks.spec.errors import ConfigError
+from stacks.spec.parse import parse_spec
 from tests.conftest import Plan, plan_of
 from tests.spec_helpers import raw_stack
 from tools.offline import stack_outputs

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from stacks.spec import ConfigError, parse_spec
+from stacks.spec.errors import ConfigError
+from stacks.spec.parse import parse_spec
 
 UNIT = Path(__file__).resolve().parents[1] / "unit"
 MODULES = sorted(p.stem for p in UNIT.glob("test_spec_errors*.py"))

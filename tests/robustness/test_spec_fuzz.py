@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stacks.errors import ConfigError
-from stacks.spec import parse_spec
+from stacks.spec.errors import ConfigError
+from stacks.spec.parse import parse_spec
 from tests.conftest import STACKS
 from tests.spec_helpers import raw_stack
 from tools.offline.config import config_from_raw

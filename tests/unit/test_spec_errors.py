@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from stacks.errors import ConfigError
-from stacks.spec import parse_spec
+from stacks.spec.errors import ConfigError
+from stacks.spec.parse import parse_spec
 from tests.spec_helpers import mutate, problems, raw_stack
 
 DEV = raw_stack("dev")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.spec import parse_spec
+from stacks.spec.parse import parse_spec
 from tests.spec_helpers import mutate, problems, raw_stack
 
 ADEV = raw_stack("alicloud-dev")

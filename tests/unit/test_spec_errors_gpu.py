@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from stacks.spec import parse_spec
-from stacks.spec_gpu_rules import MAX_TIME_SLICING_REPLICAS
+from stacks.spec.parse import parse_spec
+from stacks.spec.pools import MAX_TIME_SLICING_REPLICAS
 from tests.spec_helpers import mutate, problems, raw_stack
 
 # Without models (and so without the gateway routes that expose them): these cases are about pools and

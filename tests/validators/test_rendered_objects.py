@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from stacks.spec import parse_spec
+from stacks.spec.parse import parse_spec
 from tests.conftest import STACKS, Plan
 from tests.spec_helpers import raw_stack
 from tests.validators import schemas

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from components.gpu import capacity
 from components.models import args as ma
 from components.models.capacity_check import ReleaseCost, check_all, floor_demands, release_cost, worst_step
-from stacks.model_args import release_args
-from stacks.spec_models import StackSpec
+from stacks.spec.stack import StackSpec
+from stacks.workloads.release_args import release_args
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from components.gpu import capacity, nvidia, reservations
 from components.gpu.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.gpu.reservations import NODE_RESERVATIONS as NODE_RESERVATIONS  # re-exported
 from components.gpu.reservations import Reservation as Reservation  # re-exported
-from stacks.facts import ClusterFacts, PoolFacts
-from stacks.spec_models import StackSpec
-from stacks.spec_pool_rules import default_ami_type
+from stacks.contract import ClusterFacts, PoolFacts
+from stacks.spec.pools import default_ami_type
+from stacks.spec.stack import StackSpec
 
 
 def reserved(pool: PoolFacts) -> tuple[float, float]:

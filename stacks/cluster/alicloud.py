@@ -16,11 +16,13 @@ from components.alicloud.network import AlicloudNetwork, AlicloudNetworkArgs
 from components.alicloud.node_pool import AckNodePool, AckNodePoolArgs
 from components.alicloud.pins import ack_pins
 from components.scheduling import MIG_CONFIG_LABEL
-from stacks.cluster_ref import export_cluster_facts
-from stacks.common import common_tags
-from stacks.facts import ClusterFacts, pool_facts, pool_shape
-from stacks.spec_models import AlicloudClusterSpec, AlicloudRegistrySpec, StackSpec
-from stacks.spec_pool_rules import disk_size_gib
+from stacks.cluster.reference import export_cluster_facts
+from stacks.cluster.tags import common_tags
+from stacks.contract import ClusterFacts, pool_facts
+from stacks.spec.cluster import AlicloudClusterSpec
+from stacks.spec.pools import disk_size_gib, pool_shape
+from stacks.spec.registry import AlicloudRegistrySpec
+from stacks.spec.stack import StackSpec
 
 
 def registry_edition(spec: StackSpec) -> str:

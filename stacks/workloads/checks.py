@@ -1,9 +1,10 @@
-"""Model release rules over a structurally valid StackSpec (issue 6).
+"""The `models:` block's rule: every release validated and capacity-checked at preview.
 
 The rules themselves live next to the component (components/models/validation.py and
-capacity_check.py) so a Python caller of ModelRelease gets the same checks; this module runs them for
+capacity_check.py) so a Python caller of ModelRelease gets the same checks; this rule runs them for
 every `models[i]` of the stack file with the stack's node pools, and reports config key paths.
 The capacity check runs only for a model with no other problem (it needs known versions and pools).
+Listed in stacks/spec/rules.py (it runs only when nodePools, cloud and zones passed their rules).
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from components.models.validation import check_release, check_releases
-from stacks.facts import pool_facts
-from stacks.model_args import release_args
-from stacks.model_capacity import model_capacity
-from stacks.spec_models import StackSpec
-from stacks.spec_rules import Problem, rule_after
+from stacks.contract import pool_facts
+from stacks.spec.base import Problem
+from stacks.spec.stack import StackSpec
+from stacks.workloads.capacity import model_capacity
+from stacks.workloads.release_args import release_args
 
 
-# Needs valid pools (their shapes feed the capacity check) and cloud/zones.
-@rule_after("nodePools", "cloud", "zones")
 def models(spec: StackSpec) -> Iterator[Problem]:
     if not spec.models:
         return

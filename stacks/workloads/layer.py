@@ -24,12 +24,12 @@ from components.models.capacity_check import add_quotas, quota, render_costs
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.objects import PRIORITY_CLASSES, priority_class
 from components.models.release import ModelRelease
-from stacks.common import common_tags
-from stacks.facts import ClusterFacts, PlatformFacts
-from stacks.model_args import release_args
-from stacks.model_capacity import model_capacity
-from stacks.model_capacity import release_demands as model_capacity_demands
-from stacks.spec_models import StackSpec
+from stacks.cluster.tags import common_tags
+from stacks.contract import ClusterFacts, PlatformFacts
+from stacks.spec.stack import StackSpec
+from stacks.workloads.capacity import model_capacity
+from stacks.workloads.capacity import release_demands as model_capacity_demands
+from stacks.workloads.release_args import release_args
 
 _TIER_TEXT = {
     "critical": "Model servers that must keep serving: preempt standard and batch pods when GPUs are short.",

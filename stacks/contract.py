@@ -10,31 +10,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.crds import CrdReleases
-from components.gpu.catalog import catalog
-from components.scheduling import PoolShape, Taint
-from stacks.spec_models import NodePoolSpec, StackSpec
-
-
-def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
-    """The cloud-neutral shape of a (validated) pool: catalog instance, GPU sharing, labels, taints."""
-    inst = catalog().instance(spec.cloud, pool.instance_types[0])
-    assert inst is not None, "spec validation guarantees known instance types"
-    gpu = pool.gpu
-    return PoolShape(
-        name=pool.name,
-        cloud=spec.cloud,
-        instance=inst,
-        sharing=gpu.sharing if gpu else "none",
-        mig_strategy=gpu.mig.strategy if gpu and gpu.mig else None,
-        mig_layout=gpu.mig.layout if gpu and gpu.mig else None,
-        time_slicing_replicas=gpu.time_slicing.replicas if gpu and gpu.time_slicing else None,
-        extra_labels=dict(pool.labels),
-        extra_taints=tuple(Taint(t.key, t.value, t.effect) for t in pool.taints),
-    )
-
-
-def pool_shapes(spec: StackSpec) -> tuple[PoolShape, ...]:
-    return tuple(pool_shape(spec, p) for p in spec.node_pools)
+from components.scheduling import PoolShape
+from stacks.spec.pools import pool_shape
+from stacks.spec.stack import StackSpec
 
 
 @dataclass(frozen=True)

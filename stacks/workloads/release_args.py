@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from components.models import args as ma
-from stacks.spec_models import ModelAutoscalingSpec, ModelSpec, StackSpec
+from stacks.spec.models import ModelAutoscalingSpec, ModelSpec
+from stacks.spec.stack import StackSpec
 
 
 def _scaling(s: ModelAutoscalingSpec) -> ma.Autoscaling:

@@ -4,7 +4,7 @@
 
 Config arrives as the engine passes it: one entry per `gpu-platform:<key>`, structured values as JSON
 strings. Project defaults from Pulumi.yaml are applied by the CLI (and by tools/offline for the offline
-runner); field defaults live in stacks/spec_models.py.
+runner); field defaults live in stacks/spec/.
 """
 
 from __future__ import annotations
@@ -16,28 +16,9 @@ from typing import Any
 from pulumi.runtime import config as runtime_config
 from pydantic import ValidationError
 
-from stacks import (
-    spec_addon_rules,
-    spec_alicloud_rules,
-    spec_aws_rules,
-    spec_gpu_rules,
-    spec_model_rules,
-    spec_pool_rules,
-    spec_rules,
-)
-from stacks.errors import NAMESPACE, ConfigError, did_you_mean, from_validation_error, key_path
-from stacks.spec_models import StackSpec
-
-__all__ = ["ConfigError", "StackSpec", "load_spec", "parse_spec"]
-_RULE_MODULES = (
-    spec_rules,
-    spec_pool_rules,
-    spec_addon_rules,
-    spec_aws_rules,
-    spec_model_rules,
-    spec_gpu_rules,
-    spec_alicloud_rules,
-)  # importing registers their rules
+from stacks.spec import rules
+from stacks.spec.errors import NAMESPACE, ConfigError, did_you_mean, from_validation_error, key_path
+from stacks.spec.stack import StackSpec
 
 
 def _all_config() -> dict[str, Any]:
@@ -74,7 +55,7 @@ def parse_spec(raw: Mapping[str, Any]) -> StackSpec:
         spec = StackSpec.model_validate({k: v for k, v in raw.items() if k in known})
     except ValidationError as exc:
         raise ConfigError(problems + from_validation_error(exc, StackSpec)) from None
-    problems += [f"{key_path(loc)}: {msg}" for loc, msg in spec_rules.check(spec)]
+    problems += [f"{key_path(loc)}: {msg}" for loc, msg in rules.check(spec)]
     if problems:
         raise ConfigError(problems)
     return spec

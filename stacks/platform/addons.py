@@ -18,8 +18,9 @@ from components.mesh.istio import IstioMesh, IstioMeshArgs
 from components.observability.logging import LoggingStack, LoggingStackArgs
 from components.observability.prometheus import PrometheusStack, PrometheusStackArgs, Receiver
 from components.scheduling import Taint, gpu_tolerations
-from stacks.facts import ClusterFacts
-from stacks.spec_models import SECRETS_NAMESPACE, StackSpec
+from stacks.contract import ClusterFacts
+from stacks.spec.base import SECRETS_NAMESPACE
+from stacks.spec.stack import StackSpec
 
 
 @dataclass(frozen=True)

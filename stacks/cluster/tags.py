@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from stacks.spec_models import StackSpec
+from stacks.spec.stack import StackSpec
 
 
 def common_tags(spec: StackSpec) -> dict[str, str]:

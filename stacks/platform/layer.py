@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from stacks import addons, gpu_layer
-from stacks.facts import ClusterFacts, PlatformFacts
-from stacks.model_capacity import release_demands
-from stacks.spec_models import StackSpec
+from stacks.contract import ClusterFacts, PlatformFacts
+from stacks.platform import addons
+from stacks.platform import gpu as gpu_layer
+from stacks.spec.stack import StackSpec
+from stacks.workloads.capacity import release_demands
 
 
 def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:

@@ -12,11 +12,11 @@ from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.node_pool import NodePool, NodePoolArgs
-from stacks.cluster_ref import export_cluster_facts
-from stacks.common import common_tags
-from stacks.facts import ClusterFacts, pool_facts, pool_shape
-from stacks.spec_models import StackSpec
-from stacks.spec_pool_rules import default_ami_type, disk_size_gib
+from stacks.cluster.reference import export_cluster_facts
+from stacks.cluster.tags import common_tags
+from stacks.contract import ClusterFacts, pool_facts
+from stacks.spec.pools import default_ami_type, disk_size_gib, pool_shape
+from stacks.spec.stack import StackSpec
 
 
 def build(spec: StackSpec) -> ClusterFacts:

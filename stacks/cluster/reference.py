@@ -23,10 +23,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime.sync_await import _sync_await
 
-from stacks.errors import ConfigError, key_path, show
-from stacks.facts import ClusterFacts, PoolFacts, pool_facts
-from stacks.spec import parse_spec
-from stacks.spec_models import StackSpec
+from stacks.contract import ClusterFacts, PoolFacts, pool_facts
+from stacks.spec.errors import ConfigError, key_path, show
+from stacks.spec.parse import parse_spec
+from stacks.spec.stack import StackSpec
 
 OUTPUT = "clusterFacts"
 SCHEMA_VERSION = 1

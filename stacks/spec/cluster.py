@@ -1,0 +1,331 @@
+"""`cluster:` block (control plane, network, endpoint, Alibaba cluster settings) and its rules."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+from components.alicloud.pins import ack_pins
+from components.gpu.catalog import catalog
+from stacks.spec.base import AWS_PRINCIPAL_RE, KUBERNETES_VERSIONS, Cidr, DnsName, Loc, Problem, Spec
+
+if TYPE_CHECKING:
+    from stacks.spec.stack import StackSpec
+from stacks.spec.errors import show
+
+
+class NetworkSpec(Spec):
+    vpc_cidr: Cidr = "10.0.0.0/16"
+    """VPC (AWS) / VPC network (Alibaba) CIDR. Private node subnets take the first /19-equivalent blocks,
+    public subnets a small block at the end; see components/aws/network.py."""
+    nat_gateways: Literal["single", "perZone"] | None = None
+    """Default: `perZone` in prod (a zone outage does not cut egress), `single` elsewhere (cheaper)."""
+    service_cidr: Cidr = "172.20.0.0/16"
+    """Kubernetes Service CIDR; must not overlap the VPC CIDR."""
+
+
+class EndpointSpec(Spec):
+    private_access: bool = True
+    """Default: the API server is reachable from inside the VPC."""
+    public_access: bool = False
+    """Default: no public API endpoint. Set true and list `publicAccessCidrs` to open it."""
+    public_access_cidrs: tuple[Cidr, ...] = ()
+    """CIDRs allowed to reach a public endpoint. `0.0.0.0/0` needs `allowWorld: true`."""
+    allow_world: bool = False
+    """Explicit acknowledgement required to open a public endpoint to 0.0.0.0/0."""
+
+
+class AlicloudClusterSpec(Spec):
+    network_plugin: Literal["terway", "flannel"] = "terway"
+    """`terway`: pods get VPC addresses from a pod vSwitch per zone (no overlay; security groups and
+    NetworkPolicy on pods). `flannel`: an overlay from `podCidr` (fewer VPC addresses used). Create-only."""
+    cluster_spec: Literal["ack.pro.small", "ack.pro.xlarge", "ack.pro.2xlarge", "ack.pro.4xlarge"] = "ack.pro.small"
+    """ACK Pro control-plane tier. The xlarge tiers (provisioned control plane) need whitelisting."""
+    pod_cidr: Cidr = "172.16.0.0/16"
+    """Pod overlay CIDR with `networkPlugin: flannel` (ignored with Terway); must not overlap the VPC or
+    Service CIDR. Create-only."""
+    nvidia_driver_version: str | None = None
+    """NVIDIA driver ACK installs on new GPU nodes (node-pool label `ack.aliyun.com/nvidia-driver-version`).
+    Default: the version pinned in charts/ack.yaml. An unsupported version silently falls back to ACK's
+    default, so pick one from ACK's driver list."""
+    create_service_roles: bool = False
+    """Create the account-wide RAM roles the managed autoscaler and managed node pools act as
+    (AliyunCSManagedAutoScalerRole, AliyunCSManagedNlcRole). Default: off — they exist once per account
+    (console authorisation or another stack); only one stack of an account may own them."""
+
+
+class ClusterSpec(Spec):
+    name: DnsName | None = None
+    """Default: `gpu-<environment>`."""
+    kubernetes_version: str = "1.33"
+    """Pinned control-plane and node version; one of KUBERNETES_VERSIONS."""
+    network: NetworkSpec = NetworkSpec()
+    """VPC and Service CIDRs, NAT layout."""
+    endpoint: EndpointSpec = EndpointSpec()
+    """Kubernetes API endpoint exposure (private by default)."""
+    admin_principals: tuple[str, ...] = ()
+    """IAM role/user ARNs (AWS) or RAM principals (Alibaba) granted cluster-admin through access entries.
+    Default: none — the creator gets no implicit admin, so name your admin role here."""
+    log_retention_days: int = 90
+    """Control-plane log retention. Must be a value CloudWatch accepts."""
+    deletion_protection: bool | None = None
+    """Default: on in prod, off elsewhere."""
+    alicloud: AlicloudClusterSpec | None = None
+    """Alibaba Cloud (ACK) only: network plugin, control-plane tier, GPU driver. Default on alicloud:
+    Terway, ack.pro.small, the pinned driver."""
+
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def cluster(spec: StackSpec) -> Iterator[Problem]:
+    c = spec.cluster
+    if c.kubernetes_version not in KUBERNETES_VERSIONS:
+        yield (
+            ("cluster", "kubernetesVersion"),
+            (f"{show(c.kubernetes_version)} is not supported; choose one of " + ", ".join(KUBERNETES_VERSIONS)),
+        )
+    if spec.cloud == "alicloud" and not 1 <= c.log_retention_days <= 3650:
+        yield (
+            ("cluster", "logRetentionDays"),
+            (f"{c.log_retention_days} is outside 1..3650 days (Log Service TTL); choose a value in that range"),
+        )
+    if spec.cloud == "aws" and c.log_retention_days not in LOG_RETENTION_DAYS:
+        near = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - c.log_retention_days))
+        yield (
+            ("cluster", "logRetentionDays"),
+            (
+                f"{c.log_retention_days} is not a CloudWatch retention period; "
+                f"use {near} (allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})"
+            ),
+        )
+    if spec.cloud == "aws":
+        for i, arn in enumerate(c.admin_principals):
+            if not AWS_PRINCIPAL_RE.match(arn):
+                yield (
+                    ("cluster", "adminPrincipals", i),
+                    (
+                        f"{show(arn)} is not an IAM role or user ARN; write it like "
+                        "'arn:aws:iam::123456789012:role/platform-admin'"
+                    ),
+                )
+
+
+def network(spec: StackSpec) -> Iterator[Problem]:
+    net = spec.cluster.network
+    vpc = ipaddress.ip_network(net.vpc_cidr)
+    svc = ipaddress.ip_network(net.service_cidr)
+    loc: Loc = ("cluster", "network")
+    if not 16 <= vpc.prefixlen <= 20:
+        yield (
+            (*loc, "vpcCidr"),
+            (
+                f"{show(net.vpc_cidr)} has prefix /{vpc.prefixlen}; use a /16 to /20 "
+                "(each zone needs a large private subnet for pod IPs)"
+            ),
+        )
+    if vpc.overlaps(svc):
+        yield (
+            (*loc, "serviceCidr"),
+            (
+                f"{show(net.service_cidr)} overlaps vpcCidr {show(net.vpc_cidr)}; "
+                "choose a Service CIDR outside the VPC, e.g. '172.20.0.0/16'"
+            ),
+        )
+    if not vpc.is_private:
+        yield (*loc, "vpcCidr"), f"{show(net.vpc_cidr)} is not a private (RFC 1918) range; use e.g. '10.0.0.0/16'"
+    if len(spec.zones) > 6:
+        yield ("zones",), f"{len(spec.zones)} zones given; at most 6 fit the subnet plan"
+
+
+def endpoint(spec: StackSpec) -> Iterator[Problem]:
+    e = spec.cluster.endpoint
+    loc: Loc = ("cluster", "endpoint")
+    if not e.private_access and not e.public_access:
+        yield (
+            (*loc, "privateAccess"),
+            "false while publicAccess is false leaves no API endpoint; set privateAccess: true",
+        )
+    if e.public_access and not e.public_access_cidrs:
+        yield (
+            (*loc, "publicAccessCidrs"),
+            (
+                "empty while publicAccess is true; list the CIDRs allowed to reach the "
+                "API server (e.g. your VPN egress '203.0.113.0/24')"
+            ),
+        )
+    if not e.public_access and e.public_access_cidrs:
+        yield (*loc, "publicAccessCidrs"), "given while publicAccess is false; set publicAccess: true or remove them"
+    for i, cidr in enumerate(e.public_access_cidrs):
+        if ipaddress.ip_network(cidr).prefixlen == 0 and not e.allow_world:
+            yield (
+                (*loc, "publicAccessCidrs", i),
+                (
+                    "'0.0.0.0/0' opens the API server to the whole internet; "
+                    "list narrower CIDRs, or set allowWorld: true to accept the risk"
+                ),
+            )
+
+
+MAX_ACK_ZONES = 5  # cs.ManagedKubernetes vswitch_ids: MinItems 1, MaxItems 5
+
+
+DRIVER_RE = re.compile(r"^\d{3}\.\d{2,3}(\.\d{2})?$")
+
+
+# ACK driver notes [S9]: bare-metal A100 (ebmgn7/ebmgn7e) need >= 460.32.03; the A100 families have
+# known issues with 510.x and 515.x.
+A100_MIN_DRIVER = (460, 32, 3)
+
+
+A100_BAD_DRIVER_MAJORS = (510, 515)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("."))
+
+
+def alicloud_zones(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud != "alicloud":
+        return
+    zone_re = re.compile(rf"^{re.escape(spec.region)}-[a-z]$")
+    for i, zone in enumerate(spec.zones):
+        # Zones outside the region are reported by spec_rules.zones; here only the ACK spelling.
+        if zone.startswith(spec.region) and not zone_re.match(zone):
+            yield (
+                ("zones", i),
+                (
+                    f"{show(zone)} is not an Alibaba Cloud zone name; write it like "
+                    f"'{spec.region}-h' (region, '-', zone letter)"
+                ),
+            )
+    if len(set(spec.zones)) > MAX_ACK_ZONES:
+        yield (
+            ("zones",),
+            (
+                f"{len(set(spec.zones))} zones given; an ACK cluster takes at most {MAX_ACK_ZONES} "
+                "control-plane vSwitches; list at most 5 zones"
+            ),
+        )
+
+
+def alicloud_cluster(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud != "alicloud":
+        return
+    c = spec.cluster
+    if c.kubernetes_version in KUBERNETES_VERSIONS and c.kubernetes_version not in ack_pins().kubernetes:
+        yield (
+            ("cluster", "kubernetesVersion"),
+            (
+                f"{show(c.kubernetes_version)} has no ACK version pinned in charts/ack.yaml; choose one of "
+                + ", ".join(sorted(ack_pins().kubernetes))
+            ),
+        )
+    if c.admin_principals:
+        yield (
+            ("cluster", "adminPrincipals"),
+            (
+                "given on alicloud, where cluster-admin is granted through RAM authorisation in ACK (console "
+                "Authorizations, or cs.KubernetesPermission), which this stack does not manage; remove adminPrincipals"
+            ),
+        )
+    e = c.endpoint
+    if not e.private_access:
+        yield (
+            ("cluster", "endpoint", "privateAccess"),
+            ("false is not possible on ACK: the API server always has a VPC (intranet) address; remove privateAccess"),
+        )
+    narrow = [cidr for cidr in e.public_access_cidrs if ipaddress.ip_network(cidr).prefixlen != 0]
+    if e.public_access and narrow:
+        yield (
+            ("cluster", "endpoint", "publicAccessCidrs"),
+            (
+                f"{', '.join(narrow)}: ACK's public API endpoint (an EIP on the API server's load balancer) has no "
+                "source-CIDR allowlist this stack can set; keep the endpoint private (reach it over VPN), or list "
+                "'0.0.0.0/0' with allowWorld: true and restrict it with the load balancer's access control in ACK"
+            ),
+        )
+    ali = c.alicloud or AlicloudClusterSpec()
+    if ali.network_plugin == "flannel":
+        pod = ipaddress.ip_network(ali.pod_cidr)
+        for key, other in (("vpcCidr", c.network.vpc_cidr), ("serviceCidr", c.network.service_cidr)):
+            if pod.overlaps(ipaddress.ip_network(other)):
+                yield (
+                    ("cluster", "alicloud", "podCidr"),
+                    (
+                        f"{show(ali.pod_cidr)} overlaps {key} {show(other)}; choose a pod CIDR outside both, "
+                        "e.g. '172.16.0.0/16'"
+                    ),
+                )
+    elif c.alicloud is not None and "pod_cidr" in c.alicloud.model_fields_set:
+        yield (
+            ("cluster", "alicloud", "podCidr"),
+            (
+                "given with networkPlugin 'terway', which takes pod addresses "
+                "from pod vSwitches; remove podCidr or use networkPlugin: flannel"
+            ),
+        )
+    yield from _driver(spec, ali)
+
+
+def _driver(spec: StackSpec, ali: AlicloudClusterSpec) -> Iterator[Problem]:
+    version = ali.nvidia_driver_version
+    if version is None:
+        return
+    loc: Loc = ("cluster", "alicloud", "nvidiaDriverVersion")
+    if not DRIVER_RE.match(version):
+        yield loc, f"{show(version)} is not an NVIDIA driver version; write it like '550.144.03'"
+        return
+    a100 = sorted(
+        {
+            p.instance_types[0]
+            for p in spec.node_pools
+            if (inst := catalog().instance("alicloud", p.instance_types[0])) is not None
+            and (inst.gpu_model or "").startswith("a100")
+        }
+    )
+    if not a100:
+        return
+    parts = _version(version)
+    if parts[0] in A100_BAD_DRIVER_MAJORS:
+        yield (
+            loc,
+            (
+                f"{show(version)}: ACK documents issues of drivers {'/'.join(f'{m}.x' for m in A100_BAD_DRIVER_MAJORS)} "
+                f"on the A100 families ({', '.join(a100)}); use 550 or newer (fixes XID 119/120 errors)"
+            ),
+        )
+    elif parts < A100_MIN_DRIVER:
+        yield (
+            loc,
+            (
+                f"{show(version)} is older than 460.32.03, the minimum ACK supports on A100 bare metal "
+                f"({', '.join(a100)}); use 550 or newer"
+            ),
+        )

@@ -1,0 +1,207 @@
+"""`models:` block (model releases: versions, traffic, autoscaling, SLOs, artifacts).
+
+Its rule needs the workload layer (release args, validation, the capacity check over the pools), so it
+lives there: stacks/workloads/checks.py, listed in stacks/spec/rules.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from stacks.spec.base import DnsName, Spec
+
+Runtime = Literal["triton", "torchserve", "tfserving", "vllm", "custom"]
+
+
+Tier = Literal["critical", "standard", "batch"]
+
+
+class ModelGpuSpec(Spec):
+    count: int | None = Field(default=None, ge=1)
+    """Whole GPUs per replica (`nvidia.com/gpu`, on pools with sharing `none`). Set exactly one of
+    count, migProfile, timeSliced."""
+    mig_profile: str | None = None
+    """One MIG slice per replica instead of whole GPUs, e.g. `2g.10gb`; some pool must offer it
+    (`nvidia.com/mig-<profile>` under the mixed strategy). A CUDA process uses only one MIG device, so
+    count must stay unset."""
+    time_sliced: bool = False
+    """One time-sliced share of a GPU (`nvidia.com/gpu` on a pool with sharing `time-slicing`): cheap,
+    but GPU memory is not isolated between the pods sharing it."""
+    model: str | None = None
+    """Pin a GPU model from the catalog (e.g. `l4`, `a10g`, `a100-40gb`). Default: any pool offering the
+    requested GPU resource."""
+    model_memory_gib: float | None = Field(default=None, gt=0)
+    """GPU memory one replica needs (weights + KV cache + activations). Checked against the slice: count x
+    GPU memory, the MIG profile's memory, or the GPU's memory divided by the time-slicing replicas.
+    Default: not checked."""
+
+
+class ModelArtifactSpec(Spec):
+    uri: str
+    """Where the server loads weights from: `s3://`, `oss://`, `gs://`, `hf://org/model@<revision>`,
+    `pvc://`. Carried on the Deployment as an annotation."""
+    sha256: str | None = None
+    """sha256 of the artifact (64 hex). Required in prod, so what was evaluated is what is served."""
+
+
+class ModelServerSpec(Spec):
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    """Override the runtime preset's HTTP port."""
+    health_path: str | None = None
+    """Override the preset's readiness/liveness/startup path."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Override the preset's metrics port."""
+    metrics_path: str | None = None
+    """Override the preset's metrics path."""
+
+
+class ModelAutoscalingSpec(Spec):
+    engine: Literal["keda", "none"] = "keda"
+    """`keda`: a KEDA ScaledObject scales each version on its Istio request rate (Prometheus query);
+    `spec.replicas` is then omitted from the Deployment. `none`: fixed `minReplicas` replicas."""
+    min_replicas: int = Field(default=1, ge=0)
+    """Floor. 0 (scale to zero) is allowed only with keda and only for versions that take no live,
+    canary, A/B or shadow traffic (idle pods cannot produce gate metrics; a cold GPU start takes minutes)."""
+    max_replicas: int = Field(default=2, ge=1)
+    """Ceiling; the capacity check proves the pools can hold it at every rollout step."""
+    target_rps_per_replica: float = Field(default=2.0, gt=0)
+    """Requests per second one replica should serve; KEDA adds replicas above it."""
+
+
+class ModelSloSpec(Spec):
+    p99_ms: float = Field(default=2000, gt=0)
+    """P99 latency objective (ms): alert and rollout gate threshold."""
+    error_ratio: float = Field(default=0.01, gt=0, lt=1)
+    """Highest acceptable share of 5xx responses (0.01 = 1%)."""
+    window: str = "5m"
+    """Prometheus range for rates (at least 1m with 15s scrapes)."""
+    min_rps: float = Field(default=0.1, gt=0)
+    """Below this request rate a gate is inconclusive (never a pass) and alerts stay silent."""
+
+
+class ModelVersionSpec(Spec):
+    name: DnsName
+    """Version name (`v2`): the Deployment is `<model>-<name>`, the DestinationRule subset and the pod
+    `version` label are `<name>`. Versions are immutable: ship a change as a new version."""
+    semver: str
+    """Semantic version of the model release (MAJOR.MINOR.PATCH), shown as `app.kubernetes.io/version`."""
+    image: str
+    """Repository + digest: `<repo>@sha256:<64 hex>`. Tags are rejected (they can be moved)."""
+    runtime: Runtime = "custom"
+    """Model server preset: ports (HTTP, gRPC), probe paths and metrics path. `custom`: HTTP 8080,
+    `/healthz`, metrics `/metrics` on 8080 (override with `server`)."""
+    server: ModelServerSpec = ModelServerSpec()
+    """Overrides of the runtime preset."""
+    args: tuple[str, ...] = ()
+    """Container args (the image's entrypoint stays)."""
+    gpu: ModelGpuSpec = ModelGpuSpec(count=1)
+    """GPU request per replica. Default: one whole GPU."""
+    cpu: float = Field(default=2, gt=0)
+    """CPU cores per replica (request and limit)."""
+    memory_gib: float = Field(default=8, gt=0)
+    """Memory per replica in GiB (request and limit)."""
+    load_seconds: int = Field(default=300, ge=10, le=7200)
+    """How long the server takes to load the model. Drives the startupProbe budget, the Deployment's
+    progressDeadlineSeconds and the Pulumi await timeout, so a slow 70B load is not killed or timed out."""
+    artifact: ModelArtifactSpec | None = None
+    """Model weights location + sha256, carried as annotations. Default: weights baked into the image."""
+    autoscaling: ModelAutoscalingSpec | None = None
+    """Per-version override of the model's `autoscaling`."""
+    metadata: dict[str, str] = {}
+    """Free-form model metadata (source run, eval report, dataset...), rendered as
+    `gpu-platform.io/meta-<key>` annotations on the Deployment."""
+
+
+class ModelAbRouteSpec(Spec):
+    header: str
+    """Request header to match; lowercase with hyphens (Istio matches header names in lowercase)."""
+    values: tuple[str, ...] = ()
+    """Exact values that select `version` (one match block each). Set values or regex."""
+    regex: str | None = None
+    """RE2 regex the header value must match. Set values or regex."""
+    version: str
+    """Version that serves matching requests (routes are tried before the weighted split)."""
+
+
+class ModelShadowSpec(Spec):
+    version: str
+    """Version that receives a mirrored copy of live requests (responses are dropped). Must take no
+    live weight, or its metrics would mix mirrored and live requests."""
+    percent: float = Field(default=10, gt=0, le=100)
+    """Share of requests mirrored (Istio mirrorPercentage)."""
+
+
+class ModelRetrySpec(Spec):
+    attempts: int = Field(default=1, ge=0, le=3)
+    """Retries per request (Istio's implicit default is 2; we always set it explicitly)."""
+    retry_on: str = "connect-failure,refused-stream"
+    """Envoy retry conditions. Default retries only requests that never reached the server: a retried
+    5xx re-runs seconds of GPU work."""
+    allow_gpu_retries: bool = False
+    """Acknowledge that `retryOn` may re-execute inferences (5xx, gateway-error, reset, retriable-status-codes)."""
+
+
+class ModelTrafficSpec(Spec):
+    stable: str
+    """Version that takes the traffic not sent to the candidate."""
+    candidate: str | None = None
+    """Version under canary."""
+    candidate_weight: int = Field(default=0, ge=0, le=100)
+    """Percent of requests to the candidate (0-100). `tools/release.py promote/rollback` edits it."""
+    ab_routes: tuple[ModelAbRouteSpec, ...] = ()
+    """Header-based A/B routes, tried in order before the weighted split."""
+    shadow: ModelShadowSpec | None = None
+    """Mirror a share of live requests to a version with zero live weight."""
+    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    """Route timeout. Also sets the Istio drain duration and the pods' termination grace."""
+    retries: ModelRetrySpec = ModelRetrySpec()
+    """Explicit retry policy (no retries of GPU work on 5xx by default)."""
+
+
+class ModelCacheSpec(Spec):
+    size_gib: int = Field(ge=1)
+    """Size of the model cache PersistentVolumeClaim (mounted read-only at /models/cache)."""
+    storage_class: str | None = None
+    """Storage class with ReadOnlyMany/ReadWriteMany (EFS, FSx for Lustre). Default: the cluster default."""
+
+
+class ModelSpec(Spec):
+    name: DnsName
+    """Model name: namespace, Service, VirtualService and Deployment names derive from it."""
+    namespace: DnsName | None = None
+    """Namespace to deploy into. Default: its own namespace named after the model (created with Pod
+    Security `restricted`, sidecar injection, quota, limits and default-deny NetworkPolicy). Models
+    naming the same namespace share one."""
+    hosts: tuple[str, ...] = ()
+    """External hostnames routed to this model through the ingress gateway. Default: mesh-internal only
+    (`<name>.<namespace>.svc.cluster.local`)."""
+    gateway: str = "istio-ingress/api-gateway"
+    """Istio Gateway (`namespace/name`) that serves `hosts`."""
+    tier: Tier = "standard"
+    """Service tier -> PriorityClass: critical models preempt batch work when GPUs are short."""
+    versions: tuple[ModelVersionSpec, ...] = Field(min_length=1)
+    """Deployable versions of the model (one Deployment each)."""
+    traffic: ModelTrafficSpec
+    """How requests are split between versions."""
+    autoscaling: ModelAutoscalingSpec = ModelAutoscalingSpec()
+    """Replica bounds and target for every version (a version may override)."""
+    slo: ModelSloSpec = ModelSloSpec()
+    """Per-version SLO: PrometheusRule alerts and rollout gates use the same PromQL."""
+    rollout_steps: tuple[int, ...] = (10, 25, 50, 100)
+    """Candidate weights `tools/release.py promote --next` walks through; the capacity check proves each fits."""
+    stable_scaling: Literal["keepFull", "shrinkWithWeight"] = "keepFull"
+    """Capacity assumption during a rollout. `keepFull`: the stable keeps its max replicas (instant
+    rollback). `shrinkWithWeight`: trust the stable's request-rate autoscaler to release pods as its share
+    falls (fewer GPUs, but a rollback waits for the stable to scale back up)."""
+    max_surge: int = Field(default=1, ge=0, le=4)
+    """Extra pods a Deployment may start while it rolls (one spare GPU each). 0 frees the spare GPU but
+    replaces pods one at a time with less capacity."""
+    termination_grace_seconds: int | None = Field(default=None, ge=1)
+    """Default: preStop drain 10s + timeoutSeconds + 15s, so in-flight requests finish on scale-down."""
+    artifact_bucket: bool = False
+    """Create an artifact bucket for this model (S3: KMS-encrypted, versioned, public access blocked,
+    protected) and a read-only workload identity (IRSA) for its servers."""
+    cache: ModelCacheSpec | None = None
+    """Optional model cache volume (PVC) shared by the model's pods to avoid per-pod downloads."""

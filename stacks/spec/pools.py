@@ -1,0 +1,364 @@
+"""`nodePools:` block (instance types, sizes, GPU sharing, taints) and its rules, plus the pool's
+cloud-neutral shape (components/scheduling.PoolShape) derived from a validated pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, node_group_name_prefix
+from components.gpu import mig
+from components.gpu.catalog import InstanceType, catalog, layout_problems
+from components.scheduling import PoolShape, Taint
+from stacks.spec.base import LABEL_KEY_RE, LABEL_VALUE_RE, DnsName, Loc, Problem, Spec, duplicates
+
+if TYPE_CHECKING:
+    from stacks.spec.stack import StackSpec
+from stacks.spec.errors import did_you_mean, show
+
+
+class TaintSpec(Spec):
+    key: str
+    """Taint key, e.g. dedicated."""
+    value: str = ""
+    """Taint value (may be empty)."""
+    effect: Literal["NoSchedule", "NoExecute", "PreferNoSchedule"] = "NoSchedule"
+    """What happens to pods that do not tolerate it."""
+
+
+class MigSpec(Spec):
+    strategy: Literal["single", "mixed"] = "mixed"
+    """`mixed` advertises each MIG profile as its own resource (nvidia.com/mig-1g.10gb); `single`
+    advertises every slice as nvidia.com/gpu and needs a uniform layout."""
+    layout: str
+    """A named mig-parted layout for the pool's GPU, e.g. all-1g.10gb, all-balanced."""
+
+
+class TimeSlicingSpec(Spec):
+    replicas: int
+    """How many pods share one GPU (no memory isolation). At least 2."""
+
+
+class GpuSpec(Spec):
+    sharing: Literal["none", "mig", "time-slicing"] = "none"
+    """Default: whole GPUs, one pod per GPU."""
+    mig: MigSpec | None = None
+    """Required when sharing is `mig`."""
+    time_slicing: TimeSlicingSpec | None = None
+    """Required when sharing is `time-slicing`."""
+
+
+class NodePoolSpec(Spec):
+    name: DnsName
+    """Pool name; part of resource names, so renaming a pool replaces it."""
+    instance_types: tuple[str, ...] = Field(min_length=1)
+    """One or more instance types of the same shape; the first is the primary."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """SPOT is cheaper but can be reclaimed at two minutes' notice."""
+    min_size: int = Field(default=0, ge=0)
+    """Default 0: the pool scales to zero when idle (GPU pools should)."""
+    max_size: int = Field(default=2, ge=1)
+    """Upper bound for the cluster autoscaler; the capacity planner checks releases fit at this size."""
+    disk_size_gib: int | None = Field(default=None, ge=20, le=16384)
+    """Root volume. Default: 200 GiB on GPU pools (driver, CUDA images), 50 GiB otherwise."""
+    ami_type: str | None = None
+    """EKS AMI type. Default: AL2023 NVIDIA for GPU instances, AL2023 standard otherwise (by arch)."""
+    labels: dict[str, str] = {}
+    """Extra node labels (GPU pools also get the catalog labels)."""
+    taints: tuple[TaintSpec, ...] = ()
+    """Extra taints. GPU pools always get nvidia.com/gpu=present:NoSchedule."""
+    gpu: GpuSpec | None = None
+    """GPU sharing. Default for a GPU instance type: whole GPUs."""
+    efa: bool = False
+    """Elastic Fabric Adapter interfaces + cluster placement group (p4d/p5-class, multi-node)."""
+
+
+def node_pools(spec: StackSpec) -> Iterator[Problem]:
+    for name in sorted(duplicates(p.name for p in spec.node_pools)):
+        yield ("nodePools",), f"pool name {show(name)} is used twice; pool names must be unique"
+    for i, pool in enumerate(spec.node_pools):
+        loc: Loc = ("nodePools", i)
+        if pool.min_size > pool.max_size:
+            yield (*loc, "minSize"), f"{pool.min_size} is greater than maxSize {pool.max_size}; make minSize <= maxSize"
+        for key, value in pool.labels.items():
+            if not LABEL_KEY_RE.match(key):
+                yield (*loc, "labels", key), f"{show(key)} is not a valid Kubernetes label key"
+            if not LABEL_VALUE_RE.match(value):
+                yield (
+                    (*loc, "labels", key),
+                    (f"value {show(value)} is not a valid label value (63 chars max: letters, digits, '-', '_', '.')"),
+                )
+        for j, taint in enumerate(pool.taints):
+            if not LABEL_KEY_RE.match(taint.key):
+                yield (*loc, "taints", j, "key"), f"{show(taint.key)} is not a valid taint key"
+        for j, typ in enumerate(pool.instance_types):
+            if typ in pool.instance_types[:j]:
+                yield (*loc, "instanceTypes", j), f"{show(typ)} is listed twice; list each instance type once"
+        yield from _gpu_block(pool.gpu, loc)
+
+
+def _gpu_block(gpu: GpuSpec | None, loc: Loc) -> Iterator[Problem]:
+    if gpu is None:
+        return
+    loc = (*loc, "gpu")
+    if gpu.sharing == "mig" and gpu.mig is None:
+        yield (*loc, "mig"), "required when sharing is 'mig'; add mig: {strategy: mixed, layout: <layout>}"
+    if gpu.sharing != "mig" and gpu.mig is not None:
+        yield (*loc, "mig"), f"given while sharing is {show(gpu.sharing)}; set sharing: mig or remove the mig block"
+    if gpu.sharing == "time-slicing" and gpu.time_slicing is None:
+        yield (*loc, "timeSlicing"), "required when sharing is 'time-slicing'; add timeSlicing: {replicas: 4}"
+    if gpu.sharing != "time-slicing" and gpu.time_slicing is not None:
+        yield (
+            (*loc, "timeSlicing"),
+            (f"given while sharing is {show(gpu.sharing)}; set sharing: time-slicing or remove the timeSlicing block"),
+        )
+    if gpu.time_slicing is not None and gpu.time_slicing.replicas < 2:
+        yield (
+            (*loc, "timeSlicing", "replicas"),
+            (f"{gpu.time_slicing.replicas} shares nothing; use 2 or more (or sharing: none for whole GPUs)"),
+        )
+
+
+MIN_GPU_DISK_GIB = 100  # NVIDIA AMIs + CUDA/model-server images need the room (EKS BPG)
+
+
+def default_ami_type(instance: InstanceType) -> str:
+    arch = "x86_64" if instance.arch == "x86_64" else "ARM_64"
+    return f"AL2023_{arch}_{'NVIDIA' if instance.is_gpu else 'STANDARD'}"
+
+
+def disk_size_gib(pool: NodePoolSpec, instance: InstanceType) -> int:
+    return pool.disk_size_gib or (200 if instance.is_gpu else 50)
+
+
+def pool_catalog(spec: StackSpec) -> Iterator[Problem]:
+    cat = catalog()
+    names = cat.instance_names(spec.cloud)
+    for i, pool in enumerate(spec.node_pools):
+        loc: Loc = ("nodePools", i)
+        found: list[InstanceType] = []
+        for j, typ in enumerate(pool.instance_types):
+            inst = cat.instance(spec.cloud, typ)
+            if inst is None:
+                hint = did_you_mean(typ, names).replace("allowed keys", "known instance types")
+                yield (*loc, "instanceTypes", j), f"{show(typ)} is not a known {spec.cloud} instance type; {hint}"
+            else:
+                found.append(inst)
+        if not found:
+            continue
+        first = found[0]
+        for j, inst in enumerate(found[1:], start=1):
+            if (inst.gpu_model, inst.gpu_count, inst.arch) != (first.gpu_model, first.gpu_count, first.arch):
+                yield (
+                    (*loc, "instanceTypes", j),
+                    (
+                        f"{show(inst.name)} ({_shape(inst)}) differs from {show(first.name)} ({_shape(first)}); "
+                        "all instance types of a pool need the same GPU model, GPU count and CPU architecture "
+                        "(the scheduler and autoscaler treat the pool as one shape); split them into two pools"
+                    ),
+                )
+        yield from _ami(spec, pool, first, loc)
+        yield from _gpu(pool, first, loc)
+        if pool.efa and not all(x.efa for x in found):
+            bad = [x.name for x in found if not x.efa]
+            yield (
+                (*loc, "efa"),
+                (f"true, but {', '.join(bad)} has no EFA; use an EFA instance type (p4d/p5 class) or set efa: false"),
+            )
+        if pool.efa and spec.cloud != "aws":
+            yield (*loc, "efa"), "EFA exists only on AWS; remove it"
+
+
+def _shape(inst: InstanceType) -> str:
+    gpu = f"{inst.gpu_count}x {inst.gpu_model}" if inst.is_gpu else "no GPU"
+    return f"{gpu}, {inst.arch}"
+
+
+def _ami(spec: StackSpec, pool: NodePoolSpec, inst: InstanceType, loc: Loc) -> Iterator[Problem]:
+    if spec.cloud != "aws" or pool.ami_type is None:
+        return
+    ami = catalog().ami_types.get(pool.ami_type)
+    allowed = catalog().gpu_ami_types(inst.arch) if inst.is_gpu else catalog().standard_ami_types(inst.arch)
+    if ami is None or ami.legacy or pool.ami_type not in allowed:
+        kind = "a GPU" if inst.is_gpu else "a CPU"
+        why = (
+            "is not a known EKS AMI type"
+            if ami is None
+            else (
+                "is a legacy AL2 AMI (no longer published)"
+                if ami.legacy
+                else f"does not fit {inst.name} ({kind} {inst.arch} instance)"
+            )
+        )
+        yield (*loc, "amiType"), f"{show(pool.ami_type)} {why}; choose one of {', '.join(allowed)}"
+
+
+def _gpu(pool: NodePoolSpec, inst: InstanceType, loc: Loc) -> Iterator[Problem]:
+    if not inst.is_gpu:
+        if pool.gpu is not None:
+            yield (
+                (*loc, "gpu"),
+                (f"given, but {inst.name} has no GPUs; remove the gpu block or use a GPU instance type"),
+            )
+        return
+    if pool.disk_size_gib is not None and pool.disk_size_gib < MIN_GPU_DISK_GIB:
+        yield (
+            (*loc, "diskSizeGib"),
+            (
+                f"{pool.disk_size_gib} is too small for a GPU node; use at least "
+                f"{MIN_GPU_DISK_GIB} (driver, CUDA and model-server images)"
+            ),
+        )
+    if pool.gpu is None or pool.gpu.sharing != "mig" or pool.gpu.mig is None:
+        return
+    gpu = inst.gpu
+    assert gpu is not None
+    mloc: Loc = (*loc, "gpu", "mig")
+    if not gpu.mig_supported:
+        yield (
+            (*loc, "gpu", "sharing"),
+            (
+                f"'mig' is not possible on {inst.name}: its {gpu.key} GPUs do not support "
+                "MIG; use sharing: time-slicing, or a MIG GPU (A100, H100, H200, B200)"
+            ),
+        )
+        return
+    if not inst.mig_allowed:
+        capable = [
+            i.name for i in catalog().instances[inst.cloud].values() if i.mig_allowed and i.gpu_model == inst.gpu_model
+        ] or [i.name for i in catalog().instances[inst.cloud].values() if i.mig_allowed]
+        # ACK's own device plugin ignores our time-slicing config, so only suggest it where it works.
+        alternative = "sharing: time-slicing" if inst.cloud == "aws" else "sharing: none"
+        yield (
+            (*loc, "gpu", "sharing"),
+            (
+                f"'mig' is not possible on {inst.name}: the cloud does not let you enable "
+                f"MIG on it; use a MIG-capable instance type ({', '.join(sorted(capable))}) "
+                f"or {alternative}"
+            ),
+        )
+        return
+    layout = pool.gpu.mig.layout
+    if layout not in gpu.mig_layouts:
+        yield (
+            (*mloc, "layout"),
+            (f"{show(layout)} is not a layout for {gpu.key}; choose one of " + ", ".join(gpu.layout_names())),
+        )
+        return
+    counts = mig.layout_counts(gpu.key, layout)
+    for problem in layout_problems(gpu, counts):
+        yield (*mloc, "layout"), f"{show(layout)} cannot be created on {gpu.key}: {problem}"
+    if pool.gpu.mig.strategy == "single" and len(counts) != 1:
+        yield (
+            (*mloc, "strategy"),
+            (
+                f"'single' needs a layout with one profile, but {show(layout)} mixes "
+                f"{', '.join(sorted(counts))}; use strategy: mixed or an all-<profile> layout"
+            ),
+        )
+
+
+# Each time-slicing replica is a pod with its own CUDA context (a few hundred MiB of GPU memory before
+# the model loads) and its own share of the time slices; past 48 (also the MPS client limit on
+# Volta and newer) a 16-24 GB GPU has nothing left per pod. Ask for a MIG or bigger GPU instead.
+MAX_TIME_SLICING_REPLICAS = 48
+
+
+def gpu_sharing(spec: StackSpec) -> Iterator[Problem]:
+    for i, pool in enumerate(spec.node_pools):
+        gpu = pool.gpu
+        if gpu is None:
+            continue
+        loc: Loc = ("nodePools", i, "gpu")
+        if gpu.time_slicing is not None and gpu.time_slicing.replicas > MAX_TIME_SLICING_REPLICAS:
+            yield (
+                (*loc, "timeSlicing", "replicas"),
+                (
+                    f"{gpu.time_slicing.replicas} is more than {MAX_TIME_SLICING_REPLICAS} pods per GPU (each needs its "
+                    "own CUDA context and GPU memory); lower it, or use MIG or a larger GPU"
+                ),
+            )
+        inst = catalog().instance(spec.cloud, pool.instance_types[0])
+        ami = pool.ami_type
+        if (
+            spec.cloud == "aws"
+            and inst is not None
+            and inst.is_gpu
+            and ami is not None
+            and ami.startswith("BOTTLEROCKET")
+            and gpu.sharing != "none"
+        ):
+            # Bottlerocket's own device plugin and MIG manager are configured through its settings API
+            # (user data), not through our device-plugin config map and mig-parted ConfigMap.
+            yield (
+                (*loc, "sharing"),
+                (
+                    f"{show(gpu.sharing)} is not supported on {ami}: Bottlerocket configures GPU sharing in its own "
+                    "settings, which this platform does not render; use amiType AL2023_x86_64_NVIDIA "
+                    "(or AL2023_ARM_64_NVIDIA) or sharing: none"
+                ),
+            )
+
+
+def aws_node_group_names(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud != "aws":
+        return
+    for i, pool in enumerate(spec.node_pools):
+        prefix = node_group_name_prefix(spec.cluster_name, pool.name)
+        if len(prefix) > NODE_GROUP_NAME_PREFIX_MAX:
+            yield (
+                ("nodePools", i, "name"),
+                (
+                    f"{show(pool.name)} makes the EKS node group name prefix {show(prefix)} {len(prefix)} characters "
+                    f"long; EKS node group names are at most 63 characters, so the prefix may have at most "
+                    f"{NODE_GROUP_NAME_PREFIX_MAX}: shorten the pool or the cluster name"
+                ),
+            )
+
+
+def alicloud_pools(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud != "alicloud":
+        return
+    for i, pool in enumerate(spec.node_pools):
+        loc: Loc = ("nodePools", i)
+        if pool.ami_type is not None:
+            yield (
+                (*loc, "amiType"),
+                (
+                    f"{show(pool.ami_type)} is an EKS AMI type; ACK nodes run Alibaba Cloud Linux 3 "
+                    "with ACK's NVIDIA driver, so remove amiType"
+                ),
+            )
+        if pool.gpu is not None and pool.gpu.sharing == "time-slicing":
+            yield (
+                (*loc, "gpu", "sharing"),
+                (
+                    "'time-slicing' is configured in the NVIDIA device plugin, which ACK replaces with its own "
+                    "(ack-nvidia-device-plugin); use sharing: none (whole GPUs) or MIG on a bare-metal A100 pool"
+                ),
+            )
+
+
+def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
+    """The cloud-neutral shape of a (validated) pool: catalog instance, GPU sharing, labels, taints."""
+    inst = catalog().instance(spec.cloud, pool.instance_types[0])
+    assert inst is not None, "spec validation guarantees known instance types"
+    gpu = pool.gpu
+    return PoolShape(
+        name=pool.name,
+        cloud=spec.cloud,
+        instance=inst,
+        sharing=gpu.sharing if gpu else "none",
+        mig_strategy=gpu.mig.strategy if gpu and gpu.mig else None,
+        mig_layout=gpu.mig.layout if gpu and gpu.mig else None,
+        time_slicing_replicas=gpu.time_slicing.replicas if gpu and gpu.time_slicing else None,
+        extra_labels=dict(pool.labels),
+        extra_taints=tuple(Taint(t.key, t.value, t.effect) for t in pool.taints),
+    )
+
+
+def pool_shapes(spec: StackSpec) -> tuple[PoolShape, ...]:
+    return tuple(pool_shape(spec, p) for p in spec.node_pools)

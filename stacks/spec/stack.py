@@ -1,0 +1,94 @@
+"""The whole stack spec (StackSpec: environment, cloud, region, zones and every block) and the rules that
+span blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field
+
+from stacks.spec.addons import AddonsSpec
+from stacks.spec.base import Cloud, Environment, Problem, Spec, duplicates
+from stacks.spec.cluster import ClusterSpec
+from stacks.spec.errors import show
+from stacks.spec.models import ModelSpec
+from stacks.spec.pools import NodePoolSpec
+from stacks.spec.registry import RegistrySpec
+
+
+class StackSpec(Spec):
+    environment: Environment
+    """Drives the safer defaults: NAT per zone, deletion protection and protected state in prod."""
+    cloud: Cloud = "aws"
+    """Which cloud layer builds the cluster; the Kubernetes layers are shared."""
+    region: str
+    """Cloud region, e.g. us-west-2 or cn-hangzhou. Zones must belong to it."""
+    zones: tuple[str, ...] = Field(min_length=1)
+    """Availability zones for subnets and node pools; at least 2 on AWS and in prod."""
+    cluster: ClusterSpec = ClusterSpec()
+    """Control plane, network and API endpoint."""
+    node_pools: tuple[NodePoolSpec, ...] = Field(min_length=1)
+    """Node pools; a pool whose instance type has GPUs is a GPU pool (tainted, labelled from the catalog)."""
+    registry: RegistrySpec = RegistrySpec()
+    """Container registry (ECR / ACR) for model and platform images."""
+    addons: AddonsSpec = AddonsSpec()
+    """Cluster add-ons; each can be switched off per environment."""
+    models: tuple[ModelSpec, ...] = ()
+    """Model releases deployed on the cluster."""
+    cluster_stack: str | None = None
+    """Models-only (layered) stack: the cluster stack `<organization>/<project>/<stack>` to deploy the
+    models into, read through a StackReference. Its `clusterFacts` output supplies cloud, region, zones,
+    cluster, node pools (the capacity check runs against them) and registry, so `cloud`, `region`,
+    `zones`, `cluster`, `nodePools`, `registry` and `addons` are not allowed here (an error, not ignored).
+    Default: none — this stack builds its own cluster and platform (stacks/cluster_ref.py)."""
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.name or f"gpu-{self.environment}"
+
+    @property
+    def nat_gateways(self) -> Literal["single", "perZone"]:
+        return self.cluster.network.nat_gateways or ("perZone" if self.is_prod else "single")
+
+    @property
+    def deletion_protection(self) -> bool:
+        d = self.cluster.deletion_protection
+        return self.is_prod if d is None else d
+
+
+def zones(spec: StackSpec) -> Iterator[Problem]:
+    for i, zone in enumerate(spec.zones):
+        if not zone.startswith(spec.region):
+            yield (
+                ("zones", i),
+                (f"{show(zone)} is not a zone of region {show(spec.region)}; use zones named {spec.region}<letter>"),
+            )
+    for zone in sorted(duplicates(spec.zones)):
+        yield ("zones",), f"{show(zone)} is listed twice; list each zone once"
+    need = 2 if (spec.cloud == "aws" or spec.is_prod) else 1
+    if len(set(spec.zones)) < need:
+        why = "EKS needs subnets in two zones" if spec.cloud == "aws" else "prod must survive a zone outage"
+        yield ("zones",), f"{len(set(spec.zones))} zone(s) given; at least {need} required ({why}); add a zone"
+
+
+def alicloud_only_keys(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud == "alicloud":
+        return
+    for loc, block in (
+        (("cluster", "alicloud"), spec.cluster.alicloud),
+        (("registry", "alicloud"), spec.registry.alicloud),
+    ):
+        if block is not None:
+            yield (
+                loc,
+                (
+                    f"given while cloud is {show(spec.cloud)}; these settings apply to Alibaba Cloud only "
+                    "(cloud: alicloud); remove the block"
+                ),
+            )
