@@ -81,3 +81,9 @@ bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
 
 clean:
 	rm -rf build .pytest_cache
+
+# Third-party tools built from their pinned Go modules into .tools/bin (docs/tools.md); not part of `test`.
+# Phony: the repo has a tools/ directory, which make would otherwise take as the up-to-date target.
+.PHONY: tools
+tools:  ## build helm, kube-apiserver, kubectl, etcd, istioctl, pulumi, language host, k8s provider into .tools/bin
+	bash scripts/build-tools.sh
