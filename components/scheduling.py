@@ -31,6 +31,9 @@ DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # cluster-autoscaler's GPU label on AWS: a node with it counts as unready until it advertises
 # nvidia.com/gpu (kubernetes/autoscaler cloudprovider/aws GPULabel).
 AWS_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+# The accelerator label each cloud's node autoscaler reads, as data: ACK sets its own label
+# (aliyun.accelerator/nvidia_name) on GPU nodes with its own values and runs its own autoscaler.
+AUTOSCALER_ACCELERATOR_LABEL: Mapping[Cloud, str | None] = {"aws": AWS_ACCELERATOR_LABEL, "alicloud": None}
 
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
@@ -139,10 +142,9 @@ class PoolShape:
             )
             if self.mig_config is not None:
                 out[MIG_CONFIG_LABEL] = self.mig_config
-            # Only on AWS: ACK sets its own accelerator label (aliyun.accelerator/nvidia_name) on GPU
-            # nodes with its own values, and runs its own autoscaler.
-            if self.sets_accelerator_label and self.cloud == "aws":
-                out[AWS_ACCELERATOR_LABEL] = gpu
+            accelerator = AUTOSCALER_ACCELERATOR_LABEL[self.cloud]
+            if self.sets_accelerator_label and accelerator is not None:
+                out[accelerator] = gpu
         return {**self.extra_labels, **out}
 
     def taints(self) -> tuple[Taint, ...]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cloud import CloudSeam
 from components.crds import CrdReleases
 from components.scheduling import PoolShape
 from stacks.spec.pools import pool_shape
@@ -23,6 +23,9 @@ class PoolFacts:
     min_size: int
     max_size: int
     capacity_type: str
+    os_ships_device_plugin: bool = False
+    """The pool's OS image brings its own NVIDIA device plugin (Bottlerocket NVIDIA variants on EKS):
+    the GPU layer runs none of its own there."""
 
     @property
     def name(self) -> str:
@@ -38,20 +41,18 @@ class ClusterFacts:
     """What the platform and workload layers need from the cluster layer (either cloud, or a
     StackReference to a cluster stack)."""
 
-    cloud: str
+    cloud: CloudSeam
+    """What the platform and workload layers may ask of the cloud (components/cloud.py)."""
     name: str
     region: str
     kubernetes_version: str
     k8s_provider: k8s.Provider
     pools: tuple[PoolFacts, ...]
-    oidc_provider_arn: pulumi.Input[str] | None = None
-    oidc_issuer_url: pulumi.Input[str] | None = None
     registry_urls: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     storage_class: str | None = None
     """The encrypted StorageClass the cluster layer created (AWS `gp3-encrypted`, ACK the encrypted ESSD
     class): Prometheus, Alertmanager, Grafana and Elasticsearch volumes use it unless
     `addons.storageClass` names another. None: the cluster layer knows none, so the config must."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:

@@ -22,6 +22,9 @@ import pulumi_aws as aws
 
 from components.aws import iam_docs
 
+# The ServiceAccount annotation through which the EKS pod identity webhook hands a pod its IRSA role.
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
 # IAM role names are at most 64 characters. Pulumi's auto-name is "<resource name>-<7 hex>", which a long
 # cluster name (30) + "-cluster-autoscaler-role" overflows, failing `pulumi up`. Such roles get an explicit
 # name_prefix instead, which the provider completes with a 26-character unique suffix (prefix <= 38).

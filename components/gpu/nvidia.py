@@ -1,6 +1,6 @@
 """The NVIDIA stack on a cluster's GPU nodes: device plugin + GPU feature discovery, MIG manager, DCGM exporter.
 
-    NvidiaGpuStack("gpu", NvidiaGpuStackArgs(cloud="aws", pools=gpu_pools, service_monitor=True),
+    NvidiaGpuStack("gpu", NvidiaGpuStackArgs(pools=gpu_pools, service_monitor=True),
                    opts=pulumi.ResourceOptions(provider=k8s_provider))
 
 Who does what (../shared/reference/gpu-nvidia.md §2.5, EKS user guide "ml-eks-optimized-ami"):
@@ -42,7 +42,6 @@ import yaml
 
 from components import helm
 from components.gpu import mig
-from components.gpu.catalog import Cloud
 from components.scheduling import (
     DEFAULT_DEVICE_PLUGIN_CONFIG,
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -86,7 +85,6 @@ class GpuPool:
 
 @dataclass(frozen=True, slots=True)
 class NvidiaGpuStackArgs:
-    cloud: Cloud
     pools: tuple[GpuPool, ...]
     """GPU pools only (CPU pools never run NVIDIA DaemonSets)."""
     install_device_plugin: bool = True

@@ -17,9 +17,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,8 +34,6 @@ SELECTOR = {"istio": "ingressgateway"}
 GATEWAY_NAME = "api-gateway"
 LOCAL_RATELIMIT = "envoy.filters.http.local_ratelimit"
 _LOCAL_RATELIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
-
-Scheme = Literal["internal", "internet-facing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,39 +62,19 @@ class Jwt:
 @dataclass(frozen=True, slots=True)
 class ApiGatewayArgs:
     provider: k8s.Provider
-    cloud: Literal["aws", "alicloud"]
+    service_annotations: Mapping[str, str]
+    """The cloud's load-balancer annotations for the gateway Service (CloudSeam.load_balancer_annotations)."""
     hosts: tuple[str, ...]
     tls_secret: str
-    load_balancer: Scheme = "internal"
     min_replicas: int = 1
     max_replicas: int = 5
     jwt: Jwt | None = None
     routes: tuple[Route, ...] = field(default_factory=tuple)
 
 
-def service_annotations(cloud: str, scheme: Scheme) -> dict[str, str]:
-    """Load balancer annotations for the gateway Service."""
-    if cloud == "aws":
-        # AWS Load Balancer Controller: an NLB sending traffic straight to pod IPs (no extra node hop).
-        return {
-            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-            "service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
-            "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
-        }
-    if cloud == "alicloud":
-        # ACK cloud-controller-manager: intranet = VPC-only SLB address, internet = public address.
-        return {
-            "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet"
-            if scheme == "internet-facing"
-            else "intranet",
-        }
-    raise ValueError(f"cloud {cloud!r} has no load balancer annotations; use 'aws' or 'alicloud'")
-
-
 def gateway_overrides(args: ApiGatewayArgs) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "service": {"annotations": service_annotations(args.cloud, args.load_balancer)},
+        "service": {"annotations": dict(args.service_annotations)},
         "replicaCount": args.min_replicas,
         "autoscaling": {"minReplicas": args.min_replicas, "maxReplicas": args.max_replicas},
     }

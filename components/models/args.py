@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Protocol
 
+from components.cloud import ArtifactStoreFactory
 from components.models.names import PROMETHEUS_URL
 from components.scheduling import PoolShape
 
@@ -147,14 +148,6 @@ class Cache:
     storage_class: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadIdentity:
-    """IRSA inputs from the cluster layer; None on clusters without an OIDC provider."""
-
-    oidc_provider_arn: object  # pulumi.Input[str]
-    oidc_issuer_url: object  # pulumi.Input[str]
-
-
 @dataclass(frozen=True)
 class ModelReleaseArgs:
     name: str
@@ -181,8 +174,9 @@ class ModelReleaseArgs:
     cache: Cache | None = None
     environment: str = "prod"
     """prod requires artifact sha256."""
-    cloud: str = "aws"
-    identity: WorkloadIdentity | None = None
+    artifact_store: ArtifactStoreFactory | None = None
+    """The cloud seam's artifact store (components/cloud.py): with `artifact_bucket`, the release creates
+    its store through it and binds its ServiceAccount to the store's read-only identity."""
     prometheus_url: str = PROMETHEUS_URL
     """Prometheus the KEDA triggers query (kube-prometheus-stack's `prometheus-operated` Service)."""
     other_release_demands: tuple[object, ...] = ()

@@ -5,7 +5,7 @@
 
 Per model: a namespace fit for model servers (or a shared one), one Service, a DestinationRule with a
 subset per version, the VirtualService with the traffic split, NetworkPolicy allows, a ServiceAccount,
-optionally an artifact store (S3 + KMS + IRSA) and a model cache PVC. Per version: a Deployment
+optionally an artifact store (the cloud's, through components/cloud.py) and a model cache PVC. Per version: a Deployment
 `<model>-<version>`, a PodDisruptionBudget, a KEDA ScaledObject, a ServiceMonitor and a PrometheusRule.
 
 Everything is validated, including the capacity of every rollout step, before the component registers
@@ -22,7 +22,6 @@ import pulumi_kubernetes as k8s
 from components.crds import CrdReleases
 from components.models import objects, traffic
 from components.models.args import ModelReleaseArgs, ModelVersion
-from components.models.artifact_store import ModelArtifactStore, ModelArtifactStoreArgs
 from components.models.capacity_check import check_capacity, quota
 from components.models.names import model_labels, version_selector, workload
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
@@ -107,22 +106,12 @@ class ModelRelease(pulumi.ComponentResource):
             )
 
         sa_annotations: dict[str, pulumi.Input[str]] = {}
-        self.artifact_store: ModelArtifactStore | None = None
-        if args.artifact_bucket and args.cloud == "aws":
-            ident = args.identity
-            self.artifact_store = ModelArtifactStore(
-                name,
-                ModelArtifactStoreArgs(
-                    model=args.name,
-                    namespace=ns,
-                    service_account=objects.service_account(args),
-                    oidc_provider_arn=None if ident is None else ident.oidc_provider_arn,  # type: ignore[arg-type]
-                    oidc_issuer_url=None if ident is None else ident.oidc_issuer_url,  # type: ignore[arg-type]
-                ),
-                opts=child,
+        if args.artifact_bucket and args.artifact_store is not None:
+            # The cloud's store (components/cloud.py); its resources use the cloud provider in opts.providers.
+            access = args.artifact_store(
+                name, model=args.name, namespace=ns, service_account=objects.service_account(args), opts=child
             )
-            if self.artifact_store.role_arn is not None:
-                sa_annotations["eks.amazonaws.com/role-arn"] = self.artifact_store.role_arn
+            sa_annotations.update(access.service_account_annotations)
         self.service_account = k8s.core.v1.ServiceAccount(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(

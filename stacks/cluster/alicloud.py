@@ -15,6 +15,7 @@ from components.alicloud.autoscaling import AckAutoscaling, AckAutoscalingArgs
 from components.alicloud.network import AlicloudNetwork, AlicloudNetworkArgs
 from components.alicloud.node_pool import AckNodePool, AckNodePoolArgs
 from components.alicloud.pins import ack_pins
+from components.alicloud.seam import alicloud_seam
 from components.scheduling import MIG_CONFIG_LABEL
 from stacks.cluster.reference import export_cluster_facts
 from stacks.cluster.tags import common_tags
@@ -156,17 +157,14 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("clusterId", cluster_id)
     pulumi.export("rrsaOidcIssuerUrl", issuer)
     facts = ClusterFacts(
-        cloud="alicloud",
+        cloud=alicloud_seam(),
         name=name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,
         k8s_provider=ack.k8s_provider,
         pools=pool_facts(spec),
-        oidc_provider_arn=oidc_arn,
-        oidc_issuer_url=issuer,
         registry_urls=registry_urls,
         storage_class=ack.storage_class,  # the encrypted ESSD class the ACK component creates
-        extra={"clusterId": cluster_id, "alicloudProvider": provider},
     )
-    export_cluster_facts(spec, facts, ack.kubeconfig)
+    export_cluster_facts(spec, facts, ack.kubeconfig, oidc_provider_arn=oidc_arn, oidc_issuer_url=issuer)
     return facts

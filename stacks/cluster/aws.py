@@ -4,6 +4,8 @@ default StorageClass -> registry -> ClusterFacts for the platform layer."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 
@@ -12,11 +14,25 @@ from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
 from components.aws.network import AwsNetwork, AwsNetworkArgs
 from components.aws.node_pool import NodePool, NodePoolArgs
+from components.aws.seam import aws_seam
 from stacks.cluster.reference import export_cluster_facts
 from stacks.cluster.tags import common_tags
-from stacks.contract import ClusterFacts, pool_facts
+from stacks.contract import ClusterFacts, PoolFacts, pool_facts
 from stacks.spec.pools import default_ami_type, disk_size_gib, pool_shape
 from stacks.spec.stack import StackSpec
+
+
+def aws_pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:
+    """The pools' facts, with whether a GPU pool's AMI brings its own device plugin (Bottlerocket NVIDIA)."""
+    amis = {p.name: p.ami_type for p in spec.node_pools}
+    return tuple(
+        dataclasses.replace(
+            f,
+            os_ships_device_plugin=f.shape.is_gpu
+            and (amis[f.name] or default_ami_type(f.shape.instance)).startswith("BOTTLEROCKET"),
+        )
+        for f in pool_facts(spec)
+    )
 
 
 def build(spec: StackSpec) -> ClusterFacts:
@@ -140,23 +156,24 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("oidcIssuerUrl", eks.oidc_issuer_url)
     pulumi.export("nodeRoleArn", eks.node_role.arn)
     facts = ClusterFacts(
-        cloud="aws",
+        cloud=aws_seam(
+            provider=provider,
+            oidc_provider_arn=eks.oidc_provider.arn,
+            oidc_issuer_url=eks.oidc_issuer_url,
+            cluster_name=name,
+            region=spec.region,
+            kubernetes_version=version,
+        ),
         name=name,
         region=spec.region,
         kubernetes_version=version,
         k8s_provider=eks.k8s_provider,
-        pools=pool_facts(spec),
-        oidc_provider_arn=eks.oidc_provider.arn,
-        oidc_issuer_url=eks.oidc_issuer_url,
+        pools=aws_pool_facts(spec),
         registry_urls=registry_urls,
         # The encrypted gp3 class the afterNodes add-ons create with the EBS CSI driver.
         storage_class=DEFAULT_STORAGE_CLASS if EBS_CSI in after_nodes.addons else None,
-        extra={
-            "cluster_arn": eks.cluster.arn,
-            "account_id": eks.account_id,
-            "node_role_arn": eks.node_role.arn,
-            "aws_provider": provider,
-        },
     )
-    export_cluster_facts(spec, facts, eks.kubeconfig)
+    export_cluster_facts(
+        spec, facts, eks.kubeconfig, oidc_provider_arn=eks.oidc_provider.arn, oidc_issuer_url=eks.oidc_issuer_url
+    )
     return facts

@@ -20,9 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi.runtime.sync_await import _sync_await
 
+from components.alicloud.seam import alicloud_seam
+from components.aws.seam import aws_seam
+from components.cloud import CloudSeam
+from stacks.cluster.tags import common_tags
 from stacks.contract import ClusterFacts, PoolFacts, pool_facts
 from stacks.spec.errors import ConfigError, key_path, show
 from stacks.spec.parse import parse_spec
@@ -59,18 +64,25 @@ def pool_output(pool: PoolFacts) -> dict[str, Any]:
     }
 
 
-def cluster_facts_output(spec: StackSpec, facts: ClusterFacts, kubeconfig: pulumi.Input[str]) -> dict[str, Any]:
-    """Everything the model layer needs from a cluster stack. The kubeconfig is a secret."""
+def cluster_facts_output(
+    spec: StackSpec,
+    facts: ClusterFacts,
+    kubeconfig: pulumi.Input[str],
+    oidc_provider_arn: pulumi.Input[str] | None = None,
+    oidc_issuer_url: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
+    """Everything the model layer needs from a cluster stack. The kubeconfig is a secret; the OIDC
+    provider is the cluster's workload-identity issuer (EKS IRSA, ACK RRSA)."""
     return {
         "schemaVersion": SCHEMA_VERSION,
-        "cloud": facts.cloud,
+        "cloud": facts.cloud.name,
         "name": facts.name,
         "region": facts.region,
         "zones": list(spec.zones),
         "kubernetesVersion": facts.kubernetes_version,
         "kubeconfig": pulumi.Output.secret(kubeconfig),
-        "oidcProviderArn": facts.oidc_provider_arn,
-        "oidcIssuerUrl": facts.oidc_issuer_url,
+        "oidcProviderArn": oidc_provider_arn,
+        "oidcIssuerUrl": oidc_issuer_url,
         "registryUrls": dict(facts.registry_urls),
         "storageClass": facts.storage_class,
         "pools": [pool_output(p) for p in facts.pools],
@@ -80,9 +92,16 @@ def cluster_facts_output(spec: StackSpec, facts: ClusterFacts, kubeconfig: pulum
     }
 
 
-def export_cluster_facts(spec: StackSpec, facts: ClusterFacts, kubeconfig: pulumi.Input[str]) -> None:
+def export_cluster_facts(
+    spec: StackSpec,
+    facts: ClusterFacts,
+    kubeconfig: pulumi.Input[str],
+    *,
+    oidc_provider_arn: pulumi.Input[str] | None,
+    oidc_issuer_url: pulumi.Input[str] | None,
+) -> None:
     """Export `clusterFacts` and the outputs both cluster layers share (kubeconfig, repository URLs)."""
-    pulumi.export(OUTPUT, cluster_facts_output(spec, facts, kubeconfig))
+    pulumi.export(OUTPUT, cluster_facts_output(spec, facts, kubeconfig, oidc_provider_arn, oidc_issuer_url))
     pulumi.export("kubeconfig", kubeconfig)
     if spec.registry.enabled:
         pulumi.export("repositoryUrls", dict(facts.registry_urls))
@@ -193,22 +212,40 @@ def _layered_problem(problem: str, own: tuple[str, ...], stack: str) -> str:
     return f"{problem} (node pools of cluster stack {stack})" if "nodePools[" in problem else problem
 
 
+def cloud_seam(spec: StackSpec, facts: Mapping[str, Any]) -> CloudSeam:
+    """The referenced cluster's cloud seam. A models-only stack installs no node autoscaler; on AWS it
+    makes its own regional provider, pinned to the cluster's region and tags, only when a model has an
+    artifact bucket to create."""
+    if spec.cloud == "alicloud":
+        return alicloud_seam()
+    provider = None
+    if any(m.artifact_bucket for m in spec.models):
+        provider = aws.Provider(
+            "models-aws", region=spec.region, default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec))
+        )
+    return aws_seam(
+        provider=provider,
+        oidc_provider_arn=facts.get("oidcProviderArn"),
+        oidc_issuer_url=facts.get("oidcIssuerUrl"),
+        cluster_name=spec.cluster_name,
+        region=spec.region,
+        kubernetes_version=spec.cluster.kubernetes_version,
+    )
+
+
 def cluster_facts(spec: StackSpec, facts: Mapping[str, Any]) -> ClusterFacts:
     """ClusterFacts of the referenced cluster: its pools (the same PoolFacts as in the cluster stack),
-    a Kubernetes provider from its kubeconfig, its workload identity issuer and registry."""
+    a Kubernetes provider from its kubeconfig, its cloud seam and registry."""
     provider = k8s.Provider("cluster", kubeconfig=pulumi.Output.secret(str(facts.get("kubeconfig") or "")))
     return ClusterFacts(
-        cloud=spec.cloud,
+        cloud=cloud_seam(spec, facts),
         name=spec.cluster_name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,
         k8s_provider=provider,
         pools=pool_facts(spec),
-        oidc_provider_arn=facts.get("oidcProviderArn"),
-        oidc_issuer_url=facts.get("oidcIssuerUrl"),
         registry_urls=dict(facts.get("registryUrls") or {}),
         storage_class=facts.get("storageClass"),
-        extra={"clusterStack": spec.cluster_stack},
     )
 
 

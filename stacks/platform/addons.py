@@ -70,7 +70,6 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
     a = spec.addons
     prod = spec.is_prod
     provider = cluster.k8s_provider
-    cloud = "alicloud" if cluster.cloud == "alicloud" else "aws"
     # Only Prometheus and logging have volumes; a cluster without a class fact needs one only for them.
     sc = storage_class(spec, cluster) if a.prometheus.enabled or a.logging.enabled else ""
 
@@ -86,10 +85,9 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 "api-gateway",
                 ApiGatewayArgs(
                     provider=provider,
-                    cloud=cloud,
+                    service_annotations=cluster.cloud.load_balancer_annotations(gw.load_balancer),
                     hosts=gw.hosts,
                     tls_secret=gw.tls_secret,
-                    load_balancer=gw.load_balancer,
                     min_replicas=gw.min_replicas or (2 if prod else 1),
                     max_replicas=gw.max_replicas,
                     jwt=Jwt(gw.jwt.issuer, gw.jwt.jwks_uri, gw.jwt.audiences) if gw.jwt else None,

@@ -21,11 +21,10 @@ from typing import Any
 import pulumi
 
 from components.gpu import capacity, nvidia, reservations
-from components.gpu.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.gpu.autoscaler import NodeAutoscalerSettings
 from components.gpu.reservations import NODE_RESERVATIONS as NODE_RESERVATIONS  # re-exported
 from components.gpu.reservations import Reservation as Reservation  # re-exported
 from stacks.contract import ClusterFacts, PoolFacts
-from stacks.spec.pools import default_ami_type
 from stacks.spec.stack import StackSpec
 
 
@@ -88,25 +87,19 @@ def capacity_output(cluster: ClusterFacts, plan: capacity.CapacityPlan) -> dict[
     }
 
 
-def gpu_pools(spec: StackSpec, cluster: ClusterFacts) -> tuple[nvidia.GpuPool, ...]:
+def gpu_pools(cluster: ClusterFacts) -> tuple[nvidia.GpuPool, ...]:
     """GPU pools with what their OS ships (Bottlerocket NVIDIA AMIs bring their own device plugin)."""
-    specs = {p.name: p for p in spec.node_pools}
-    out: list[nvidia.GpuPool] = []
-    for pool in cluster.pools:
-        if not pool.shape.is_gpu:
-            continue
-        ami = None
-        if cluster.cloud == "aws":
-            ps = specs.get(pool.name)
-            ami = (ps.ami_type if ps is not None else None) or default_ami_type(pool.shape.instance)
-        out.append(nvidia.GpuPool(pool.shape, os_ships_device_plugin=bool(ami and ami.startswith("BOTTLEROCKET"))))
-    return tuple(out)
+    return tuple(
+        nvidia.GpuPool(p.shape, os_ships_device_plugin=p.os_ships_device_plugin)
+        for p in cluster.pools
+        if p.shape.is_gpu
+    )
 
 
 @dataclass(frozen=True)
 class GpuLayer:
     nvidia: nvidia.NvidiaGpuStack | None
-    autoscaler: ClusterAutoscaler | None
+    autoscaler: pulumi.Resource | None
     capacity: capacity.CapacityPlan
 
 
@@ -120,18 +113,17 @@ def build(
     k8s_opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
     addons = spec.addons
     nv = None
-    pools = gpu_pools(spec, cluster)
+    pools = gpu_pools(cluster)
     if addons.nvidia.enabled and pools:
-        # The cloud seam: on ACK the platform installs its own driver + device plugin (and no MIG
-        # manager of ours); DCGM, labels and the planner work the same everywhere.
-        on_aws = cluster.cloud == "aws"
+        # Where the cloud brings its own driver, device plugin and MIG partitioning (ACK), the platform
+        # installs neither; DCGM, labels and the planner work the same everywhere.
+        ours = not cluster.cloud.provides_gpu_device_plugin
         nv = nvidia.NvidiaGpuStack(
             cluster.name,
             nvidia.NvidiaGpuStackArgs(
-                cloud=cluster.cloud,  # pyright: ignore[reportArgumentType]  # ClusterFacts.cloud is a str
                 pools=pools,
-                install_device_plugin=on_aws,
-                install_mig_manager=on_aws,
+                install_device_plugin=ours,
+                install_mig_manager=ours,
                 dcgm_exporter=addons.nvidia.dcgm_exporter,
                 service_monitor=addons.prometheus.enabled,
             ),
@@ -140,33 +132,17 @@ def build(
         )
 
     ca = None
-    # ACK scales node pools itself (managed node-pool autoscaling); the CA chart here is AWS-only.
-    if addons.cluster_autoscaler.enabled and cluster.cloud == "aws":
-        if cluster.oidc_provider_arn is None or cluster.oidc_issuer_url is None:
-            raise ValueError(
-                "ClusterFacts lacks oidc_provider_arn/oidc_issuer_url: the autoscaler's IRSA role needs them"
-            )
-        aws_provider = cluster.extra.get("aws_provider")
-        if aws_provider is None:
-            raise ValueError(
-                "ClusterFacts.extra['aws_provider'] is missing: the autoscaler's IAM role must use the "
-                "cluster layer's regional provider"
-            )
+    # None where the cloud scales node pools itself (ACK managed node-pool autoscaling).
+    install_autoscaler = cluster.cloud.node_autoscaler
+    if addons.cluster_autoscaler.enabled and install_autoscaler is not None:
         ca_spec = addons.cluster_autoscaler
-        ca = ClusterAutoscaler(
-            cluster.name,
-            ClusterAutoscalerArgs(
-                cluster_name=cluster.name,
-                region=cluster.region,
-                kubernetes_version=cluster.kubernetes_version,
-                pools=tuple(p.shape for p in cluster.pools),
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_issuer_url=cluster.oidc_issuer_url,
+        ca = install_autoscaler(
+            pools=tuple(p.shape for p in cluster.pools),
+            settings=NodeAutoscalerSettings(
                 scale_down_unneeded_time=ca_spec.scale_down_unneeded_time,
                 scale_down_gpu_utilization_threshold=ca_spec.scale_down_gpu_utilization_threshold,
             ),
             opts=k8s_opts,
-            aws_provider=aws_provider,
         )
 
     plan = plan_capacity(cluster, demands)

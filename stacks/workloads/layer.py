@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.crds import CrdReleases
@@ -24,7 +23,6 @@ from components.models.capacity_check import add_quotas, quota, render_costs
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.objects import PRIORITY_CLASSES, priority_class
 from components.models.release import ModelRelease
-from stacks.cluster.tags import common_tags
 from stacks.contract import ClusterFacts, PlatformFacts
 from stacks.spec.stack import StackSpec
 from stacks.workloads.capacity import model_capacity
@@ -66,14 +64,9 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
         )
         for tier, value in PRIORITY_CLASSES.items()
     ]
-    identity = (
-        ma.WorkloadIdentity(cluster.oidc_provider_arn, cluster.oidc_issuer_url)
-        if cluster.oidc_provider_arn is not None and cluster.oidc_issuer_url is not None
-        else None
-    )
     checked = model_capacity(spec, cluster.pools)  # once per spec: the spec rule already computed it
     releases_args = [
-        release_args(spec, i, cluster.pools, identity, others=a.other_release_demands)
+        release_args(spec, i, cluster.pools, cluster.cloud.artifact_store, others=a.other_release_demands)
         for i, a in enumerate(checked.args)
     ]
     shared: dict[str, list[ma.ModelReleaseArgs]] = {}
@@ -90,17 +83,8 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
         )
         for ns, group in sorted(shared.items())
     }
-    providers: list[pulumi.ProviderResource] = [cluster.k8s_provider]
-    aws_provider = cluster.extra.get("aws_provider")
-    if isinstance(aws_provider, pulumi.ProviderResource):
-        providers.append(aws_provider)
-    elif spec.cloud == "aws" and any(m.artifact_bucket for m in spec.models):
-        # The cluster layer keeps its AWS provider to itself; pin ours to the same region and tags.
-        providers.append(
-            aws.Provider(
-                "models-aws", region=spec.region, default_tags=aws.ProviderDefaultTagsArgs(tags=common_tags(spec))
-            )
-        )
+    # The cloud's providers ride along for what a release creates through the seam (artifact stores).
+    providers: list[pulumi.ProviderResource] = [cluster.k8s_provider, *cluster.cloud.providers]
     releases: list[ModelRelease] = []
     for i, a in enumerate(releases_args):
         deps: list[pulumi.Resource] = [*tiers, *([namespaces[a.ns]] if a.ns in namespaces else [])]

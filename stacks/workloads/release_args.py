@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from components.cloud import ArtifactStoreFactory
 from components.models import args as ma
 from stacks.spec.models import ModelAutoscalingSpec, ModelSpec
 from stacks.spec.stack import StackSpec
@@ -33,7 +34,7 @@ def release_args(
     spec: StackSpec,
     index: int,
     pools: Sequence[ma.PoolLike],
-    identity: ma.WorkloadIdentity | None = None,
+    artifact_store: ArtifactStoreFactory | None = None,
     others: Sequence[object] = (),
 ) -> ma.ModelReleaseArgs:
     m: ModelSpec = spec.models[index]
@@ -95,8 +96,7 @@ def release_args(
         artifact_bucket=m.artifact_bucket,
         cache=ma.Cache(m.cache.size_gib, m.cache.storage_class) if m.cache else None,
         environment=spec.environment,
-        cloud=spec.cloud,
-        identity=identity,
+        artifact_store=artifact_store,
         other_release_demands=tuple(others),
         key=f"gpu-platform:models[{index}]",
     )

@@ -22,6 +22,8 @@ PROGRAM = """
 import pulumi_kubernetes as k8s
 
 from components.alicloud.ack import DEFAULT_STORAGE_CLASS as ACK_CLASS
+from components.alicloud.seam import alicloud_seam
+from components.aws.seam import aws_seam
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS as EKS_CLASS
 from stacks.contract import ClusterFacts, pool_facts
 from stacks.platform import addons
@@ -29,8 +31,10 @@ from stacks.spec.parse import load_spec
 
 spec = load_spec()
 provider = k8s.Provider("k8s", kubeconfig="offline")
+seam = aws_seam(provider=None, oidc_provider_arn=None, oidc_issuer_url=None, cluster_name=spec.cluster_name,
+               region=spec.region, kubernetes_version=spec.cluster.kubernetes_version)
 addons.build(spec, ClusterFacts(
-    cloud=spec.cloud, name=spec.cluster_name, region=spec.region,
+    cloud=seam if spec.cloud == "aws" else alicloud_seam(), name=spec.cluster_name, region=spec.region,
     kubernetes_version=spec.cluster.kubernetes_version, k8s_provider=provider, pools=pool_facts(spec),
     storage_class=EKS_CLASS if spec.cloud == "aws" else ACK_CLASS))
 """

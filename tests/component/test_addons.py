@@ -105,16 +105,14 @@ def test_gateway_load_balancer_is_internal_in_dev_and_internet_facing_in_prod() 
 
 
 def test_alicloud_gateway_gets_slb_annotations() -> None:
-    from components.mesh.gateway import service_annotations
+    from components.alicloud.seam import load_balancer_annotations
 
-    assert service_annotations("alicloud", "internal") == {
+    assert load_balancer_annotations("internal") == {
         "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet"
     }
-    assert service_annotations("alicloud", "internet-facing") == {
+    assert load_balancer_annotations("internet-facing") == {
         "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "internet"
     }
-    with pytest.raises(ValueError, match="cloud 'gcp' has no load balancer annotations"):
-        service_annotations("gcp", "internal")
 
 
 def test_gateway_serves_tls_and_requires_a_jwt_on_model_routes() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gpu import autoscaler
+from components.aws import cluster_autoscaler as autoscaler
 from components.scheduling import AWS_ACCELERATOR_LABEL, GPU_RESOURCE, pool_shape
 from stacks.spec.base import KUBERNETES_VERSIONS
 from tests.conftest import Plan

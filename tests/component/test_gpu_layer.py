@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from components.alicloud.seam import alicloud_seam
 from components.gpu import capacity, nvidia
 from components.gpu.capacity import Demand, Toleration
+from stacks.cluster.aws import aws_pool_facts
 from stacks.contract import ClusterFacts, pool_facts
 from stacks.platform import gpu as gpu_layer
 from stacks.spec.parse import parse_spec
@@ -23,12 +25,12 @@ GPU_TOLERATION = Toleration("nvidia.com/gpu", "Equal", "present", "NoSchedule")
 def _facts(raw: dict[str, Any]) -> ClusterFacts:
     spec = parse_spec(raw)
     return ClusterFacts(
-        cloud=spec.cloud,
+        cloud=alicloud_seam(),  # the planner never asks the cloud anything
         name=spec.cluster_name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,
         k8s_provider=None,  # pyright: ignore[reportArgumentType]  # the planner never touches it
-        pools=pool_facts(spec),
+        pools=aws_pool_facts(spec) if spec.cloud == "aws" else pool_facts(spec),
     )
 
 
@@ -161,8 +163,7 @@ def test_time_sliced_replicas_count_against_the_shared_gpu() -> None:
 
 def test_bottlerocket_pools_bring_their_own_device_plugin() -> None:
     raw = mutate(raw_stack("prod"), "nodePools.1.amiType", "BOTTLEROCKET_x86_64_NVIDIA")
-    spec = parse_spec(raw)
-    pools = gpu_layer.gpu_pools(spec, _facts(raw))
+    pools = gpu_layer.gpu_pools(_facts(raw))
     assert {p.name: p.os_ships_device_plugin for p in pools} == {
         "gpu-a10g": True,
         "gpu-l4-shared": False,

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from components.models.artifact_store import read_policy
+from components.aws.artifact_store import read_policy
 from tests.conftest import Plan
 from tools.offline.config import StackConfig, load_stack_config
 from tools.offline.diff import diff_plans

@@ -121,7 +121,7 @@ def test_extra_pool_taints_are_tolerated_and_bottlerocket_pools_are_excluded() -
         "aws", "l4", "g6.xlarge", sharing="time-slicing", time_slicing_replicas=8, extra_taints=(dedicated,)
     )
     bottlerocket = pool_shape("aws", "br", "g5.xlarge")
-    args = NvidiaGpuStackArgs(cloud="aws", pools=(GpuPool(shared), GpuPool(bottlerocket, os_ships_device_plugin=True)))
+    args = NvidiaGpuStackArgs(pools=(GpuPool(shared), GpuPool(bottlerocket, os_ships_device_plugin=True)))
     values = nvidia.device_plugin_values(args)
     assert values["tolerations"] == [
         {"effect": "NoSchedule", "key": "dedicated", "operator": "Equal", "value": "inference"},
@@ -156,7 +156,6 @@ def test_single_strategy_pools_get_their_own_entry() -> None:
 def test_ack_installs_neither_device_plugin_nor_mig_manager_but_keeps_dcgm() -> None:
     # Alibaba: ACK ships driver + device plugin; the seam is install_device_plugin / install_mig_manager.
     args = NvidiaGpuStackArgs(
-        cloud="alicloud",
         pools=(GpuPool(pool_shape("alicloud", "gpu", "ecs.gn7e-c16g1.4xlarge")),),
         install_device_plugin=False,
         install_mig_manager=False,
@@ -167,7 +166,7 @@ def test_ack_installs_neither_device_plugin_nor_mig_manager_but_keeps_dcgm() -> 
 
 def test_cpu_pools_are_rejected() -> None:
     with pytest.raises(ValueError, match="system have no GPUs; pass GPU pools only"):
-        NvidiaGpuStackArgs(cloud="aws", pools=(GpuPool(pool_shape("aws", "system", "m6i.large")),))
+        NvidiaGpuStackArgs(pools=(GpuPool(pool_shape("aws", "system", "m6i.large")),))
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """ModelArtifactStore (AWS): a model's artifact bucket and the read-only identity its servers use.
 
+ModelRelease (components/models/release.py) creates it through the cloud seam (components/cloud.py):
+`artifact_store_factory(...)` below is the seam's ArtifactStoreFactory on AWS.
+
 - S3 bucket: KMS-encrypted with its own key (rotation on), versioned (an overwritten artifact can be
   recovered, and the sha256 on the version stays checkable), all public access blocked, bucket-owner
   enforced ownership; bucket and key are `protect`ed — model artifacts are not re-creatable.
@@ -16,7 +19,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
+from components.aws.irsa import IRSA_ANNOTATION, WorkloadRole, WorkloadRoleArgs
+from components.cloud import ArtifactAccess, ArtifactStoreFactory
 
 
 @dataclass(frozen=True)
@@ -120,3 +124,27 @@ class ModelArtifactStore(pulumi.ComponentResource):
             )
             self.role_arn = reader.arn
         self.register_outputs({"bucket": self.bucket.id, "roleArn": self.role_arn})
+
+
+def artifact_store_factory(
+    oidc_provider_arn: pulumi.Input[str] | None, oidc_issuer_url: pulumi.Input[str] | None
+) -> ArtifactStoreFactory:
+    """The seam's artifact store on AWS: S3 + KMS, read through IRSA when the cluster has an OIDC provider."""
+
+    def create(
+        name: str, *, model: str, namespace: str, service_account: str, opts: pulumi.ResourceOptions
+    ) -> ArtifactAccess:
+        store = ModelArtifactStore(
+            name,
+            ModelArtifactStoreArgs(
+                model=model,
+                namespace=namespace,
+                service_account=service_account,
+                oidc_provider_arn=oidc_provider_arn,
+                oidc_issuer_url=oidc_issuer_url,
+            ),
+            opts=opts,
+        )
+        return ArtifactAccess({IRSA_ANNOTATION: store.role_arn} if store.role_arn is not None else {})
+
+    return create
