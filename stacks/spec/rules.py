@@ -21,6 +21,7 @@ Rule: TypeAlias = Callable[[StackSpec], Iterable[Problem]]
 RULES: tuple[Rule, ...] = (
     stack.zones,
     stack.alicloud_only_keys,
+    stack.aws_only_model_keys,
     cluster.cluster,
     cluster.network,
     cluster.endpoint,

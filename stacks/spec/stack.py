@@ -92,3 +92,20 @@ def alicloud_only_keys(spec: StackSpec) -> Iterator[Problem]:
                     "(cloud: alicloud); remove the block"
                 ),
             )
+
+
+def aws_only_model_keys(spec: StackSpec) -> Iterator[Problem]:
+    """`artifactBucket` creates an S3 bucket read through IRSA (components/aws/artifact_store.py); no
+    other cloud has an artifact store yet, and silently creating nothing would leave servers without weights."""
+    if spec.cloud == "aws":
+        return
+    for i, m in enumerate(spec.models):
+        if m.artifact_bucket:
+            yield (
+                ("models", i, "artifactBucket"),
+                (
+                    f"true while cloud is {show(spec.cloud)}; the platform creates artifact buckets on AWS only "
+                    "(S3 + IRSA): remove artifactBucket and point versions[].artifact.uri at weights you store "
+                    "yourself (e.g. oss://<bucket>/<path> on Alibaba Cloud)"
+                ),
+            )
