@@ -26,14 +26,13 @@ from components.gpu.capacity import (  # noqa: E402
     CapacityPlan,
     Demand,
     PoolCapacity,
-    Taint,
-    Toleration,
     is_gpu_resource,
     plan,
     pool_capacity,
 )
-from components.gpu.catalog import InstanceType, catalog  # noqa: E402
+from components.gpu.catalog import InstanceType, catalog
 from components.gpu.mig import gpu_resources_per_node  # noqa: E402
+from components.scheduling import Taint, Toleration  # noqa: E402
 
 GPU_TAINT = (Taint("nvidia.com/gpu", "present", "NoSchedule"),)
 TOLERATE = (Toleration("nvidia.com/gpu", "Exists"),)

@@ -42,8 +42,11 @@ DEFAULT_DEVICE_PLUGIN_CONFIG = "default"
 @dataclass(frozen=True, slots=True)
 class Taint:
     key: str
-    value: str
-    effect: Effect
+    value: str = ""
+    effect: Effect = "NoSchedule"
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
 
     @property
     def eks_effect(self) -> str:
@@ -54,6 +57,21 @@ class Taint:
 
     def toleration(self) -> dict[str, str]:
         return {"key": self.key, "operator": "Equal", "value": self.value, "effect": self.effect}
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str = ""  # "" with operator Exists tolerates every taint (Kubernetes semantics)
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str = ""
+    effect: Effect | None = None  # None tolerates every effect
+
+    def tolerates(self, taint: Taint) -> bool:
+        if self.effect is not None and self.effect != taint.effect:
+            return False
+        if not self.key:
+            return self.operator == "Exists"
+        return self.key == taint.key and (self.operator == "Exists" or self.value == taint.value)
 
 
 # Every GPU pool carries this taint, so only pods that ask for GPUs (and tolerate it) land there.

@@ -23,11 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
 
 from components.gpu.catalog import InstanceType
+from components.scheduling import Taint, Toleration
 
-TaintEffect: TypeAlias = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 SLICES_PER_GPU = 7  # MIG compute slices of an A100/H100-class GPU; a whole GPU counts as all 7
 GPU_RESOURCE_PREFIXES = ("nvidia.com/", "aliyun.com/gpu")
 _ROUNDS_PER_NODE = 4  # interleaving granularity, see plan(): a quarter node per demand per round
@@ -37,31 +36,6 @@ _UNITS = {"nvidia.com/gpu": ("GPU", "GPUs"), "cpu": ("CPU", "CPUs"), "memory": (
 
 def is_gpu_resource(resource: str) -> bool:
     return resource.startswith(GPU_RESOURCE_PREFIXES)
-
-
-@dataclass(frozen=True, slots=True)
-class Taint:
-    key: str
-    value: str = ""
-    effect: TaintEffect = "NoSchedule"
-
-    def __str__(self) -> str:
-        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
-
-
-@dataclass(frozen=True, slots=True)
-class Toleration:
-    key: str = ""  # "" with operator Exists tolerates every taint (Kubernetes semantics)
-    operator: Literal["Equal", "Exists"] = "Equal"
-    value: str = ""
-    effect: TaintEffect | None = None  # None tolerates every effect
-
-    def tolerates(self, taint: Taint) -> bool:
-        if self.effect is not None and self.effect != taint.effect:
-            return False
-        if not self.key:
-            return self.operator == "Exists"
-        return self.key == taint.key and (self.operator == "Exists" or self.value == taint.value)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def pool_capacity(shape: PoolShape, min_nodes: int, max_nodes: int) -> capacity.
         shape.instance,
         shape.gpu_resources,
         labels=shape.labels(),
-        taints=tuple(capacity.Taint(t.key, t.value, t.effect) for t in shape.taints()),
+        taints=shape.taints(),
         min_nodes=min_nodes,
         max_nodes=max_nodes,
         reserved_cpu=cpu,

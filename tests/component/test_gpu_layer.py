@@ -9,7 +9,8 @@ import pytest
 
 from components.alicloud.seam import alicloud_seam
 from components.gpu import capacity, nvidia
-from components.gpu.capacity import Demand, Toleration
+from components.gpu.capacity import Demand
+from components.scheduling import Toleration
 from stacks.cluster.aws import aws_pool_facts
 from stacks.contract import ClusterFacts, pool_facts
 from stacks.platform import gpu as gpu_layer

@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from components.gpu.capacity import (
     Demand,
     PoolCapacity,
-    Taint,
-    Toleration,
     eligible,
     plan,
     pool_allocatable,
@@ -19,6 +17,7 @@ from components.gpu.capacity import (
 )
 from components.gpu.catalog import InstanceType, catalog
 from components.gpu.mig import gpu_resources_per_node
+from components.scheduling import Taint, Toleration
 
 GPU_TAINT = Taint("nvidia.com/gpu", "present", "NoSchedule")
 TOLERATE_GPU = (Toleration("nvidia.com/gpu", "Exists"),)
