@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
@@ -12,6 +12,10 @@ from stacks.spec.parse import parse_spec
 from tools.offline.runner import PROJECT_DIR
 
 _MISSING = object()
+
+Case: TypeAlias = tuple[str, dict[str, Any], str]
+"""A bad-input case of a tests/unit/test_spec_errors*.py table: its name (the test id), a raw stack config
+(a stack file with one mistake, built with `mutate`) and the exact message parse_spec must report for it."""
 
 
 def raw_stack(stack: str) -> dict[str, Any]:
@@ -43,3 +47,14 @@ def problems(raw: dict[str, Any]) -> list[str]:
     except ConfigError as err:
         return err.problems
     raise AssertionError("config was accepted")
+
+
+def assert_rejected(case: Case, *, only: bool = False) -> None:
+    """parse_spec rejects the case's config and reports the case's exact message among its problems, or,
+    with `only`, as its one problem (the mistake trips no other rule)."""
+    name, raw, message = case
+    found = problems(raw)
+    if only:
+        assert found == [message], f"{name}: expected only {message!r}, got {found}"
+    else:
+        assert message in found, f"{name}: expected {message!r} among {found}"

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from stacks.spec.errors import ConfigError
 from stacks.spec.parse import parse_spec
-from tests.spec_helpers import mutate, problems, raw_stack
+from tests.spec_helpers import Case, assert_rejected, mutate, problems, raw_stack
 
 DEV = raw_stack("dev")
 PROD = raw_stack("prod")
 P = "gpu-platform:"
 
-CASES: list[tuple[str, dict[str, Any], str]] = [
+CASES: list[Case] = [
     (
         "unknown pool key suggests",
         mutate(DEV, "nodePools.1.maxSze", 3),
@@ -281,9 +279,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [(r, m) for _, r, m in CASES], ids=[c[0] for c in CASES])
-def test_fails_with_exact_message(raw: dict[str, Any], message: str) -> None:
-    assert message in problems(raw)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_fails_with_exact_message(case: Case) -> None:
+    assert_rejected(case)
 
 
 def test_at_least_25_distinct_cases() -> None:

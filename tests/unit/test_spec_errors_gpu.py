@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from stacks.spec.parse import parse_spec
 from stacks.spec.pools import MAX_TIME_SLICING_REPLICAS
-from tests.spec_helpers import mutate, problems, raw_stack
+from tests.spec_helpers import Case, assert_rejected, mutate, raw_stack
 
 # Without models (and so without the gateway routes that expose them): these cases are about pools and
 # add-ons; model-fit and routing rules would add their own messages.
@@ -20,7 +18,7 @@ BOTTLEROCKET_HINT = (
     "render; use amiType AL2023_x86_64_NVIDIA (or AL2023_ARM_64_NVIDIA) or sharing: none"
 )
 
-CASES: list[tuple[str, dict[str, Any], str]] = [
+CASES: list[Case] = [
     (
         "time-slicing replicas over the cap",
         mutate(PROD, "nodePools.2.gpu.timeSlicing.replicas", 49),
@@ -67,9 +65,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
-def test_fails_with_exact_message(raw: dict[str, Any], message: str) -> None:
-    assert problems(raw) == [message]
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_fails_with_exact_message(case: Case) -> None:
+    assert_rejected(case, only=True)
 
 
 def test_the_boundaries_are_accepted() -> None:
