@@ -284,8 +284,12 @@ def test_fails_with_exact_message(case: Case) -> None:
     assert_rejected(case)
 
 
-def test_at_least_25_distinct_cases() -> None:
-    assert len({m for _, _, m in CASES}) >= 25
+def test_each_case_reports_a_problem_no_other_case_does() -> None:
+    # A copied row would pass without testing anything new; rows differ in the problem they assert.
+    messages = [m for _, _, m in CASES]
+    assert sorted({m for m in messages if messages.count(m) > 1}) == []
+    names = [n for n, _, _ in CASES]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
 
 
 def test_all_problems_reported_at_once() -> None:

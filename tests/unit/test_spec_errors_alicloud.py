@@ -182,6 +182,13 @@ CASES: list[Case] = [
         "registry.alicloud.edition: enterprise",
     ),
     (
+        "artifact bucket on ack",
+        mutate(APROD, "models.0.artifactBucket", True),
+        f"{P}models[0].artifactBucket: true while cloud is 'alicloud'; the platform creates artifact buckets on AWS "
+        "only (S3 + IRSA): remove artifactBucket and point versions[].artifact.uri at weights you store yourself "
+        "(e.g. oss://<bucket>/<path> on Alibaba Cloud)",
+    ),
+    (
         "edition typo",
         mutate(ADEV, "registry.alicloud", {"editon": "personal"}),
         f"{P}registry.alicloud.editon: unknown key; did you mean 'edition'?",

@@ -6,11 +6,19 @@ their message is among the problems; every other case asserts it is the only pro
 
 from __future__ import annotations
 
+import collections.abc
 import copy
-from typing import Any
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias
 
 import pytest
 
+from components.models import validation
+from components.models.args import ModelReleaseArgs
+from components.models.validation import Problem
+from stacks.spec.errors import key_path
 from tests.spec_helpers import Case, assert_rejected, mutate, problems, raw_stack
 
 DEV = raw_stack("dev")
@@ -304,8 +312,59 @@ CASES: list[Case] = [
 ]
 
 
-def test_there_are_at_least_30_cases() -> None:
-    assert len(CASES) >= 30
+ReleaseRule: TypeAlias = Callable[[ModelReleaseArgs], Iterator[Problem]]
+
+
+def release_rule_groups() -> list[ReleaseRule]:
+    """The groups of rules check_release runs: the functions of components/models/validation.py that take
+    one release and yield its problems."""
+    groups: list[ReleaseRule] = []
+    for _, fn in inspect.getmembers(validation, inspect.isfunction):
+        hints = typing.get_type_hints(fn)
+        params = list(inspect.signature(fn).parameters)
+        if (
+            fn.__module__ == validation.__name__
+            and len(params) == 1
+            and hints.get(params[0]) is ModelReleaseArgs
+            and typing.get_origin(hints.get("return")) is collections.abc.Iterator
+        ):
+            groups.append(fn)
+    return groups
+
+
+def reported_by_group(raw: dict[str, Any], groups: list[ReleaseRule]) -> dict[str, set[str]]:
+    """The messages (as the stack spec renders them) each group yields while parse_spec checks `raw`."""
+    found: dict[str, set[Problem]] = {fn.__name__: set() for fn in groups}
+
+    def recording(fn: ReleaseRule) -> ReleaseRule:
+        def run(a: ModelReleaseArgs) -> Iterator[Problem]:
+            for problem in fn(a):
+                found[fn.__name__].add(problem)
+                yield problem
+
+        return run
+
+    with pytest.MonkeyPatch.context() as mp:
+        for fn in groups:
+            mp.setattr(validation, fn.__name__, recording(fn))
+        problems(raw)
+    # A group sees one release and not its index: render the problem at every models[i].
+    indices = range(len(raw["models"]))
+    return {
+        g: {f"{key_path(('models', i, *loc))}: {msg}" for loc, msg in ps for i in indices} for g, ps in found.items()
+    }
+
+
+def test_every_group_of_release_rules_reports_the_message_of_a_case() -> None:
+    groups = release_rule_groups()
+    assert len(groups) > 1, "check_release is no longer split into groups of rules; nothing to check here"
+    credited: dict[str, list[str]] = {fn.__name__: [] for fn in groups}
+    for name, raw, message in CASES:
+        for group, messages in reported_by_group(raw, groups).items():
+            if message in messages:
+                credited[group].append(name)
+    missing = [g for g, names in credited.items() if not names]
+    assert missing == [], f"no case here fails with a message from components.models.validation.{missing}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
