@@ -14,10 +14,9 @@ from typing import Any
 from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 
-from tools.offline import fixtures, stack_outputs
+from tools.offline import fixtures, reference_outputs
+from tools.offline.reference_outputs import COMPUTED, SECRET, SECRET_KEY
 
-COMPUTED = stack_outputs.COMPUTED
-SECRET = stack_outputs.SECRET
 # Wire-protocol signatures of special values (pulumi/sdk proto docs; stable across SDK versions).
 _SIG = "4dabf18193072939515e22adb298388d"
 _SECRET = "1b47061264138c4ac30d75fd1eb44270"
@@ -71,8 +70,8 @@ def normalize(value: Any) -> Any:
 def _wire_secrets(value: Any) -> Any:
     """Fixture secrets (`{"<secret>": v}`) -> wire secrets, so the program sees secret outputs."""
     if isinstance(value, dict):
-        if set(value) == {stack_outputs.SECRET_KEY}:
-            return {_SIG: _SECRET, "value": value[stack_outputs.SECRET_KEY]}
+        if set(value) == {SECRET_KEY}:
+            return {_SIG: _SECRET, "value": value[SECRET_KEY]}
         return {k: _wire_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_wire_secrets(v) for v in value]
@@ -92,7 +91,7 @@ class PlanMocks(mocks.Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             name = str(args.inputs.get("name") or args.resource_id or args.name)
             found = self.stack_outputs.get(name)
-            outputs = dict(found) if found is not None else stack_outputs.load(name)
+            outputs = dict(found) if found is not None else reference_outputs.load(name)
             return name, {"name": name, "outputs": _wire_secrets(outputs)}
         return None, dict(args.inputs)
 

@@ -1,5 +1,6 @@
 """Outputs of referenced stacks for the offline runner: what a `pulumi:pulumi:StackReference` read
-returns under the recording monitor (tools/offline/recording.py PlanMocks).
+returns under the recording monitor (tools/offline/recording.py PlanMocks, which reads the fixtures
+through tools/offline/reference_outputs.py; this module plans a stack to write them).
 
     python -m tools.offline.stack_outputs dev acme/gpu-platform/dev    # (re)write the fixture
 
@@ -17,17 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FIXTURE_DIR = Path(__file__).resolve().parent / "stack_outputs"
+from tools.offline.reference_outputs import COMPUTED, SECRET, SECRET_FAKE, SECRET_KEY, fixture_path, load
+from tools.offline.runner import run_stack
+
+__all__ = ["EXPORTED", "load", "main", "outputs_from_plan", "write"]  # `load` reads a fixture back
+
 EXPORTED = ("clusterFacts",)  # the contract between a cluster stack and a models-only stack
-# The runner's placeholders (tools/offline/recording.py imports this module, so they are spelled here).
-COMPUTED = "<computed>"
-SECRET = "<secret>"
-SECRET_KEY = "<secret>"
-SECRET_FAKE = "offline-secret:"
-
-
-def fixture_path(stack_name: str) -> Path:
-    return FIXTURE_DIR / f"{stack_name.replace('/', '+')}.json"
 
 
 def _deployed(value: Any, path: str) -> Any:
@@ -47,20 +43,7 @@ def outputs_from_plan(plan: dict[str, Any]) -> dict[str, Any]:
     return {k: _deployed(plan["outputs"][k], k) for k in EXPORTED if k in plan["outputs"]}
 
 
-def load(stack_name: str) -> dict[str, Any]:
-    path = fixture_path(stack_name)
-    if not path.exists():
-        raise KeyError(
-            f"the offline runner has no outputs for stack reference {stack_name!r}; write "
-            f"{path.relative_to(FIXTURE_DIR.parent.parent.parent)} with "
-            "`python -m tools.offline.stack_outputs STACK-FILE ORG/PROJECT/STACK`"
-        )
-    return json.loads(path.read_text())
-
-
 def write(stack: str, stack_name: str) -> Path:
-    from tools.offline.runner import run_stack
-
     path = fixture_path(stack_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(outputs_from_plan(run_stack(stack)), indent=2, sort_keys=True) + "\n")
