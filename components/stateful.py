@@ -1,6 +1,8 @@
 """Resource types that hold data or identity: deleting one loses something a re-create cannot bring back.
 
-The plan diff flags their deletion, the policy pack and tests require them to be protected in prod.
+The plan diff (tools/offline/diff.py) flags their deletion, the policy pack (policy/gpu_policies.py) and
+tests require them to be protected in prod. Data only: type tokens as strings, no Pulumi or cloud SDK
+imports, so the policy pack can import it without the offline runner.
 """
 
 from __future__ import annotations

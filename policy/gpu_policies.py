@@ -3,9 +3,11 @@
 Importable on purpose: `PolicyPack(...)` starts a gRPC server and never returns, so the pack itself is
 only constructed in policy/__main__.py and tests drive these policies through the analyzer servicer.
 
-GPU facts come from the project catalog (components/gpu/catalog.py) and the stateful types from
-tools/offline/stateful.py, so the pack, the node pools and the plan diff agree on what a GPU instance
-and a stateful resource are.
+GPU facts come from the project catalog (components/gpu/catalog.py), the GPU taint from
+components/scheduling.py and the stateful types from components/stateful.py, so the pack, the node pools
+and the plan diff agree on what a GPU instance, its taint and a stateful resource are. The pack imports
+only `components` (pure-Python modules, no cloud SDK), never the offline runner in tools/
+(tests/architecture/test_offline_imports.py checks).
 
 Unknown values: the analyzer hands policies a proxy that raises UnknownValueError when a policy reads a
 value that is only known after apply; the SDK turns that into an ADVISORY "can't run during preview"
@@ -32,16 +34,17 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-# The pack runs from policy/ in its own venv; the catalog and the stateful list live in the repo root.
+# The pack runs from policy/ in its own venv; the catalog, the GPU taint and the stateful list live in
+# `components` at the repo root.
 _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from components.gpu.catalog import catalog  # noqa: E402
-from tools.offline.stateful import STATEFUL_TYPES  # noqa: E402
+from components.scheduling import GPU_TAINT  # noqa: E402
+from components.stateful import STATEFUL_TYPES  # noqa: E402
 
 PACK_NAME = "gpu-platform-guardrails"
-GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_RESOURCE_PREFIXES = ("nvidia.com/gpu", "nvidia.com/mig-")
 MODEL_LABEL = "gpu-platform.io/model"
 DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -219,9 +222,10 @@ def _gpu_tainted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != NODE_GROUP or not is_gpu_node_group(args.props):
         return
     taints = [t for t in _seq(args.props.get("taints")) if isinstance(t, Mapping)]
-    if not any(t.get("key") == GPU_TAINT_KEY and t.get("effect") == "NO_SCHEDULE" for t in taints):
+    # EKS node groups spell the effect NO_SCHEDULE (Taint.eks_effect).
+    if not any(t.get("key") == GPU_TAINT.key and t.get("effect") == GPU_TAINT.eks_effect for t in taints):
         report(
-            f"GPU node group '{args.name}' has no {GPU_TAINT_KEY} NO_SCHEDULE taint; "
+            f"GPU node group '{args.name}' has no {GPU_TAINT.key} {GPU_TAINT.eks_effect} taint; "
             "pods that do not ask for GPUs would fill the GPU nodes",
             None,
         )
@@ -229,7 +233,7 @@ def _gpu_tainted(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 gpu_pools_tainted = ResourceValidationPolicy(
     name="gpu-node-pools-tainted",
-    description="GPU node groups carry the nvidia.com/gpu NoSchedule taint.",
+    description=f"GPU node groups carry the {GPU_TAINT.key} {GPU_TAINT.effect} taint.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_gpu_tainted,
 )

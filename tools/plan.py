@@ -19,7 +19,10 @@ from pulumi.errors import RunError
 
 from tools.offline import artifacts
 from tools.offline.config import PROJECT_DIR
-from tools.offline.diff import diff_plans, render_markdown, render_text
+
+# The plan path imports nothing of the program (components, stacks) before running it: with --project-dir
+# (tools.pr_diff plans other revisions so) the program must import the tree's packages, not this checkout's.
+# tools.offline.diff reads components/stateful.py, so only the diff path imports it.
 
 
 def _plan(argv: list[str]) -> int:
@@ -70,6 +73,8 @@ def _diff(argv: list[str]) -> int:
         help="exit 3 when a protected or stateful resource would be deleted",
     )
     args = ap.parse_args(argv)
+    from tools.offline.diff import diff_plans, render_markdown, render_text
+
     d = diff_plans(json.loads(args.base.read_text()), json.loads(args.head.read_text()))
     sys.stdout.write(render_markdown(d) if args.markdown else render_text(d))
     return 3 if args.fail_on_stateful_delete and d.dangerous else 0

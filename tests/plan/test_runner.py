@@ -81,6 +81,22 @@ def test_bad_stack_file_exits_2_with_messages_and_no_traceback(tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
+def test_project_dir_program_imports_its_own_packages(tmp_path: Path) -> None:
+    # tools.pr_diff plans other revisions with this checkout's CLI and runner: the program must import the
+    # tree's components and stacks, so the plan path imports none of them before it runs the program.
+    tree = tmp_path / "tree"
+    for d in ("components", "stacks", "charts"):
+        shutil.copytree(PROJECT_DIR / d, tree / d, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copy(PROJECT_DIR / name, tree)
+    for pkg in ("components", "stacks"):
+        init = tree / pkg / "__init__.py"
+        init.write_text(init.read_text() + f"\nimport sys\n\nprint('{pkg} from the tree', file=sys.stderr)\n")
+    res = _cli("dev", "--project-dir", str(tree), "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert "components from the tree" in res.stderr and "stacks from the tree" in res.stderr
+
+
 def test_unknown_stack_exits_2() -> None:
     res = _cli("nope")
     assert res.returncode == 2 and "no stack file Pulumi.nope.yaml; known stacks:" in res.stderr

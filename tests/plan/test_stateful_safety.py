@@ -1,5 +1,5 @@
 """Issue 9: every stateful resource of every stack's plan is protected in prod, and the diff tool flags
-the deletion of each one (tools/offline/stateful.py lists the types).
+the deletion of each one (components/stateful.py lists the types).
 
 Dev stacks: not protected today (a dev cluster, its registry, KMS key and log group may be torn down
 with `pulumi destroy`); only their deletion is flagged. Prod: protect on everything stateful, and the
@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
+from components.stateful import is_stateful
 from tests.conftest import Plan
 from tools.offline.diff import diff_plans, render_text
 from tools.offline.runner import PROJECT_DIR
-from tools.offline.stateful import is_stateful
 
 STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 PROD = [s for s in STACKS if s.endswith("prod")]

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.offline.stateful import is_stateful
+from components.stateful import is_stateful
 
 MAX_VALUE = 60
 
