@@ -72,7 +72,7 @@ def commits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
         "    - name: gpu-l4\n      instanceTypes: [g6.xlarge, g6.2xlarge]\n      minSize: 0\n      maxSize: 2" in text
     )
     dev.write_text(text.replace("      minSize: 0\n      maxSize: 2", "      minSize: 0\n      maxSize: 4"))
-    aws = repo / "stacks" / "aws.py"
+    aws = repo / "stacks" / "cluster" / "aws.py"
     code = aws.read_text()
     call = "    network = AwsNetwork(\n        name,\n"
     assert code.count(call) == 1 and code.count("        opts=opts,\n    )\n    endpoint") == 1
