@@ -53,6 +53,10 @@ class ClusterFacts:
     """The encrypted StorageClass the cluster layer created (AWS `gp3-encrypted`, ACK the encrypted ESSD
     class): Prometheus, Alertmanager, Grafana and Elasticsearch volumes use it unless
     `addons.storageClass` names another. None: the cluster layer knows none, so the config must."""
+    ready: tuple[pulumi.Resource, ...] = ()
+    """What must exist before the platform installs anything into the cluster: nodes to run on, cluster
+    DNS, the storage driver and the encrypted StorageClass. The platform layer's releases depend on it;
+    empty when another stack built the cluster (it is ready before this program runs)."""
 
 
 def pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:
