@@ -9,23 +9,19 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from components.gpu.catalog import Cloud as Cloud  # one definition of the clouds (the catalog's)
+from components.models.validation import Loc as Loc
+from components.models.validation import Problem as Problem
 from stacks.spec.errors import show
 
 Environment = Literal["dev", "staging", "prod"]
-
-
-Cloud = Literal["aws", "alicloud"]
-
-
 NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
-
-
 # Kubernetes versions the project is tested against (EKS standard support and ACK, 2026-11).
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
 
@@ -69,8 +65,6 @@ DnsName = Annotated[str, AfterValidator(_dns_name)]
 
 
 Cidr = Annotated[str, AfterValidator(_cidr)]
-
-
 _DURATION_RE = re.compile(r"^[1-9][0-9]*(s|m|h)$")
 
 
@@ -85,33 +79,16 @@ def _duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
-
-
 # Secret values (receiver URLs, passwords) never live in the typed spec: the spec names a key in this
 # config namespace and the component reads it with `pulumi.Config(SECRETS_NAMESPACE).require_secret`,
 # so the value stays encrypted in the stack file and marked secret in the engine.
 SECRETS_NAMESPACE = "gpu-platform-secrets"
-
-
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-
-
-Loc: TypeAlias = tuple[str | int, ...]
-
-
-Problem: TypeAlias = tuple[Loc, str]
 
 
 # Kubernetes label / taint key: optional DNS prefix, then a name of up to 63 characters.
 LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-
-
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-
-
-IMAGE_DIGEST_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[a-f0-9]{64}$")
-
-
 AWS_PRINCIPAL_RE = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
 
 
