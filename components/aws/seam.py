@@ -1,6 +1,6 @@
 """The cloud seam on AWS (components/cloud.py): what the EKS cluster layer hands the platform.
 
-- load balancers: the AWS Load Balancer Controller's annotations (an NLB straight to pod IPs);
+- load balancers: an NLB from EKS's built-in cloud provider (no controller to install);
 - node autoscaling: cluster-autoscaler with an IRSA role (components/aws/cluster_autoscaler.py);
 - artifact stores: S3 + KMS read through IRSA (components/aws/artifact_store.py);
 - the NVIDIA device plugin and MIG manager are the platform's to install.
@@ -14,15 +14,31 @@ from components.aws.artifact_store import artifact_store_factory
 from components.aws.cluster_autoscaler import node_autoscaler_factory
 from components.cloud import CloudSeam, LoadBalancerScheme
 
+# Annotations of the load balancer that EKS's built-in cloud provider (the legacy AWS provider of
+# kubernetes/cloud-provider-aws, run by the EKS control plane) serves for a LoadBalancer Service
+# (pkg/providers/v1/aws.go, aws_loadbalancer.go). The AWS Load Balancer Controller's values (`type:
+# external`, `nlb-ip`, `aws-load-balancer-scheme`, `-nlb-target-type`, `-attributes`) are left alone by
+# that provider (isLBExternal) and served only by the controller, which this platform does not install
+# (its chart is not vendored yet; docs/aws.md#load-balancer). Subnets: an internet-facing NLB goes into the
+# public subnets (a route to the internet gateway, tie-break `kubernetes.io/role/elb`), an internal one
+# prefers the `kubernetes.io/role/internal-elb` subnets; both must carry `kubernetes.io/cluster/<name>`
+# (components/aws/network.py tags all three).
+LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+LB_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
+LB_CROSS_ZONE = "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"
+CONTROLLER_ONLY_TYPES = ("external", "nlb-ip")
+"""`aws-load-balancer-type` values only the AWS Load Balancer Controller serves."""
+
 
 def load_balancer_annotations(scheme: LoadBalancerScheme) -> dict[str, str]:
-    # AWS Load Balancer Controller: an NLB sending traffic straight to pod IPs (no extra node hop).
-    return {
-        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
-        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
-        "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
-    }
+    """An NLB from EKS's built-in cloud provider: instance targets (the gateway's NodePort; with
+    `externalTrafficPolicy: Local` only nodes running a gateway pod pass the health check), cross-zone so
+    each zone's NLB node reaches every gateway pod. Internet-facing is the provider's default scheme; the
+    `internal` annotation makes it internal."""
+    out = {LB_TYPE: "nlb", LB_CROSS_ZONE: "true"}
+    if scheme == "internal":
+        out[LB_INTERNAL] = "true"
+    return out
 
 
 def aws_seam(

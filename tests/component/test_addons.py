@@ -88,12 +88,12 @@ def test_istiod_is_ha_with_pdb_in_prod_only() -> None:
 
 
 def test_gateway_load_balancer_is_internal_in_dev_and_internet_facing_in_prod() -> None:
-    key = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+    key = "service.beta.kubernetes.io/aws-load-balancer-internal"
     dev, prod = releases("dev")["istio-ingressgateway"], releases("prod")["istio-ingressgateway"]
     assert dev["namespace"] == prod["namespace"] == "istio-ingress"
-    assert dev["values"]["service"]["annotations"][key] == "internal"
-    assert prod["values"]["service"]["annotations"][key] == "internet-facing"
-    assert prod["values"]["service"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
+    assert dev["values"]["service"]["annotations"][key] == "true"
+    assert key not in prod["values"]["service"]["annotations"]  # internet-facing: the provider's default
+    assert prod["values"]["service"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
     assert prod["values"]["podDisruptionBudget"] == {"minAvailable": 1} and dev["values"]["podDisruptionBudget"] == {}
     assert prod["values"]["autoscaling"] | {} == {
         "enabled": True,

@@ -33,8 +33,8 @@ def test_aws_installs_the_autoscaler_only_with_a_provider_and_an_oidc_issuer() -
     assert bare.provides_gpu_device_plugin is False
     assert bare.node_autoscaler is None and bare.providers == ()
     assert bare.artifact_store is not None  # a models-only stack still creates stores (with its own provider)
-    assert bare.load_balancer_annotations("internet-facing")["service.beta.kubernetes.io/aws-load-balancer-scheme"] == (
-        "internet-facing"
+    assert bare.load_balancer_annotations("internet-facing")["service.beta.kubernetes.io/aws-load-balancer-type"] == (
+        "nlb"
     )
 
 
