@@ -38,6 +38,8 @@ NAMESPACE = "logging"
 OPERATOR_NAMESPACE = "elastic-system"
 ES_NAME = "logs"
 KIBANA_NAME = "logs"
+KIBANA_NAME_LABEL = "kibana.k8s.elastic.co/name"
+"""The label ECK puts on a Kibana's pods, valued with the Kibana's name (ECK pkg/controller/kibana/label)."""
 STACK_VERSION = "9.4.3"
 """Elasticsearch / Kibana version (the one ECK 3.5.0's samples deploy)."""
 ES_IMAGE = f"docker.elastic.co/elasticsearch/elasticsearch:{STACK_VERSION}"
@@ -423,6 +425,19 @@ class LoggingStack(pulumi.ComponentResource):
             # The ECK CRDs come with the operator release; Kibana also waits for its Elasticsearch.
             opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[operator, self.elasticsearch])),
         )
+        if args.kibana_replicas >= 2:
+            # ECK gives Elasticsearch a default PodDisruptionBudget but Kibana none; with one replica a
+            # minAvailable-1 budget would block every node drain, so only from two replicas on.
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-kibana-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{KIBANA_NAME}-kb", namespace=NAMESPACE),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    min_available=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels={KIBANA_NAME_LABEL: KIBANA_NAME}),
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=in_ns,
+            )
 
         files = ilm_files(args)
         ilm_config = k8s.core.v1.ConfigMap(

@@ -10,8 +10,10 @@
   secrets and show in full in a preview.
 - Grafana admin password from secret config or generated (pulumi-random), in a Secret the chart uses.
 - GPU metrics: when the GPU layer does not scrape its own dcgm-exporter (it renders a ServiceMonitor
-  beside the exporter when `addons.nvidia.dcgmExporter` is on), a ServiceMonitor here selects any
-  Service labelled `app.kubernetes.io/name: dcgm-exporter` in any namespace (e.g. a GPU Operator's).
+  beside the exporter when `addons.nvidia.dcgmExporter` is on), a ServiceMonitor here selects the
+  Service the NVIDIA GPU Operator creates for its exporter (`app: nvidia-dcgm-exporter`, port
+  `gpu-metrics`) in any namespace.
+- PodDisruptionBudgets for Prometheus and Alertmanager when asked (prod), each only with 2+ replicas.
 - Istio sidecar metrics (the SLO inputs) through the envoy PodMonitor; platform recording rules and
   alerts from components/observability/rules.py; a GPU dashboard ConfigMap for Grafana's sidecar.
 """
@@ -45,8 +47,11 @@ PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{NAMESPACE}.svc:9090"
 """Prometheus inside the cluster: KEDA triggers and release gates query it (components/models/names.py)."""
 RECEIVERS_SECRET = "alertmanager-receivers"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
-DCGM_SERVICE_LABELS = {"app.kubernetes.io/name": "dcgm-exporter"}
-"""Labels of the dcgm-exporter Service the GPU stack deploys (any namespace); scraped on port `metrics`."""
+DCGM_SERVICE_LABELS = {"app": "nvidia-dcgm-exporter"}
+"""Labels of the dcgm-exporter Service the NVIDIA GPU Operator creates at runtime (any namespace; not in
+its chart: NVIDIA/gpu-operator v26.7.0 assets/state-dcgm-exporter/0400_service.yaml)."""
+DCGM_SERVICE_PORT = "gpu-metrics"
+"""That Service's port name (same file; 9400)."""
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 # Alertmanager mounts each Secret listed in alertmanagerSpec.secrets at this path.
 _SECRETS_DIR = "/etc/alertmanager/secrets"
@@ -83,6 +88,10 @@ class PrometheusStackArgs:
     istio_certs: bool = False
     """Istio is installed: give Prometheus an Istio sidecar that only writes its certificates to
     components/mesh/istio.PROMETHEUS_CERTS_DIR, so it can scrape model servers under mTLS STRICT."""
+    pod_disruption_budgets: bool = False
+    """A minAvailable-1 PodDisruptionBudget for Prometheus and one for Alertmanager (the chart's), each
+    only where it runs 2 or more replicas: with one replica the budget would block every node drain.
+    Default off; the platform layer turns it on in prod."""
 
 
 def _pvc(storage_class: str, gib: int) -> dict[str, Any]:
@@ -124,6 +133,13 @@ def alertmanager_config(receivers: Sequence[Receiver]) -> dict[str, Any]:
     }
 
 
+def _pdb(enabled: bool) -> dict[str, Any]:
+    # kube-prometheus-stack's `prometheus.podDisruptionBudget` / `alertmanager.podDisruptionBudget`.
+    if not enabled:
+        return {"enabled": False}
+    return {"enabled": True, "minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
 def chart_overrides(args: PrometheusStackArgs) -> dict[str, Any]:
     """Environment-dependent kube-prometheus-stack values (merged onto charts/values)."""
     am_spec: dict[str, Any] = {
@@ -144,8 +160,15 @@ def chart_overrides(args: PrometheusStackArgs) -> dict[str, Any]:
     if args.istio_certs:
         prom_spec.update(prometheus_sidecar_values())
     return {
-        "prometheus": {"prometheusSpec": prom_spec},
-        "alertmanager": {"config": alertmanager_config(args.receivers), "alertmanagerSpec": am_spec},
+        "prometheus": {
+            "prometheusSpec": prom_spec,
+            "podDisruptionBudget": _pdb(args.pod_disruption_budgets and args.replicas >= 2),
+        },
+        "alertmanager": {
+            "config": alertmanager_config(args.receivers),
+            "alertmanagerSpec": am_spec,
+            "podDisruptionBudget": _pdb(args.pod_disruption_budgets and args.alertmanager_replicas >= 2),
+        },
         "grafana": {
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
             "persistence": {
@@ -166,8 +189,8 @@ def dcgm_service_monitor_spec() -> dict[str, Any]:
     return {
         "selector": {"matchLabels": dict(DCGM_SERVICE_LABELS)},
         "namespaceSelector": {"any": True},
-        "jobLabel": "app.kubernetes.io/name",
-        "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}],
+        "jobLabel": "app",
+        "endpoints": [{"port": DCGM_SERVICE_PORT, "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}],
     }
 
 

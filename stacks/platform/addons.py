@@ -127,6 +127,7 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 dcgm_service_monitor=not (a.nvidia.enabled and a.nvidia.dcgm_exporter),
                 # Model ServiceMonitors scrape through the sidecars with Istio's certificates.
                 istio_certs=mesh is not None,
+                pod_disruption_budgets=prod,
             ),
             istiod=mesh.istiod if mesh is not None else None,
         )

@@ -217,8 +217,8 @@ def test_dcgm_exporter_is_scraped_once_and_rules_come_from_rules_py() -> None:
     assert "dcgm-exporter" not in objects("dev", "ServiceMonitor")
     plan = run_addons("dev", {"gpu-platform:addons": {"nvidia": {"dcgmExporter": False}}})
     sm = next(o for o in kubernetes_objects(plan) if o["kind"] == "ServiceMonitor")["spec"]
-    assert sm["selector"] == {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}}
-    assert sm["namespaceSelector"] == {"any": True} and sm["endpoints"][0]["port"] == "metrics"
+    assert sm["selector"] == {"matchLabels": {"app": "nvidia-dcgm-exporter"}}  # the GPU Operator's Service
+    assert sm["namespaceSelector"] == {"any": True} and sm["endpoints"][0]["port"] == "gpu-metrics"
     rule = objects("dev", "PrometheusRule")["gpu-platform"]
     assert rule["metadata"]["namespace"] == "monitoring"
     assert rule["spec"]["groups"] == json.loads(json.dumps(rule_groups()))

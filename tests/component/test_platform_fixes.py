@@ -1,0 +1,110 @@
+"""Issue 13, platform items: what the real cluster would otherwise refuse or leave out.
+
+- item 14: Prometheus and Alertmanager PodDisruptionBudgets in prod (the chart's own, keys checked in
+  the vendored kube-prometheus-stack chart), and the fallback DCGM ServiceMonitor selecting the Service
+  the GPU Operator creates for its dcgm-exporter.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from tests.component.addons_plan import addons_plan, run_addons
+from tests.component.vendored_charts import default_values, has_key
+from tools.offline.artifacts import helm_releases, kubernetes_objects
+from tools.offline.runner import PROJECT_DIR
+
+# The Service NVIDIA's GPU Operator creates for dcgm-exporter at runtime (not in its chart):
+# NVIDIA/gpu-operator v26.7.0 assets/state-dcgm-exporter/0400_service.yaml, unchanged by
+# TransformDCGMExporterService (controllers/object_controls.go), which sets only type and traffic policy.
+GPU_OPERATOR_DCGM_SERVICE_LABELS = {"app": "nvidia-dcgm-exporter"}
+GPU_OPERATOR_DCGM_SERVICE_PORTS = {"gpu-metrics": 9400}
+
+
+def with_addons(stack: str, addons: dict[str, Any]) -> dict[str, Any]:
+    """The `gpu-platform:addons` block of `stack` with `addons` deep-merged into it (for run_addons)."""
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    block: dict[str, Any] = copy.deepcopy(config.get("gpu-platform:addons", {}))
+
+    def merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+        for k, v in new.items():
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                merge(into[k], v)
+            else:
+                into[k] = v
+
+    merge(block, addons)
+    return {"gpu-platform:addons": block}
+
+
+def kps_values(plan: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in helm_releases(plan) if r["name"] == "kube-prometheus-stack")["values"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 14: PodDisruptionBudgets
+
+
+def test_prometheus_and_alertmanager_get_pod_disruption_budgets_in_prod_only() -> None:
+    chart = default_values("kube-prometheus-stack")
+    for part in ("prometheus", "alertmanager"):
+        # the keys the chart's templates read (templates/<part>/podDisruptionBudget.yaml)
+        assert has_key(chart, f"{part}.podDisruptionBudget.enabled"), part
+    prod, dev = kps_values(addons_plan("prod")), kps_values(addons_plan("dev"))
+    for part in ("prometheus", "alertmanager"):
+        assert prod[part]["podDisruptionBudget"] == {
+            "enabled": True,
+            "minAvailable": 1,
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        }, part
+        assert dev[part]["podDisruptionBudget"] == {"enabled": False}, part
+    # prod runs two of each (the budgets would otherwise block every drain)
+    assert prod["prometheus"]["prometheusSpec"]["replicas"] == 2
+    assert prod["alertmanager"]["alertmanagerSpec"]["replicas"] == 2
+
+
+def test_a_single_replica_gets_no_budget_even_in_prod() -> None:
+    plan = run_addons("prod", with_addons("prod", {"prometheus": {"replicas": 1, "alertmanager": {"replicas": 1}}}))
+    values = kps_values(plan)
+    assert values["prometheus"]["podDisruptionBudget"] == {"enabled": False}
+    assert values["alertmanager"]["podDisruptionBudget"] == {"enabled": False}
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 14: the fallback DCGM ServiceMonitor
+
+
+def test_fallback_dcgm_service_monitor_selects_the_gpu_operator_exporter_service() -> None:
+    plan = run_addons("dev", with_addons("dev", {"nvidia": {"dcgmExporter": False}}))
+    monitors = [o for o in kubernetes_objects(plan) if o["kind"] == "ServiceMonitor"]
+    sm = next(o for o in monitors if o["metadata"]["name"] == "dcgm-exporter")["spec"]
+    selector = sm["selector"]
+    assert set(selector) == {"matchLabels"}, selector
+    # every label the monitor requires is on the operator's Service
+    assert selector["matchLabels"].items() <= GPU_OPERATOR_DCGM_SERVICE_LABELS.items()
+    assert sm["namespaceSelector"] == {"any": True}  # the operator's namespace is the user's choice
+    assert [e["port"] for e in sm["endpoints"]] == ["gpu-metrics"]
+    assert all(e["port"] in GPU_OPERATOR_DCGM_SERVICE_PORTS for e in sm["endpoints"])
+    assert sm["jobLabel"] in GPU_OPERATOR_DCGM_SERVICE_LABELS
+
+
+def test_kibana_gets_a_budget_where_it_runs_two_replicas() -> None:
+    # ECK gives Elasticsearch a default budget (pkg/controller/elasticsearch/pdb) and Kibana none.
+    def budgets(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {
+            o["metadata"]["name"]: o["spec"]
+            for o in kubernetes_objects(plan)
+            if o["kind"] == "PodDisruptionBudget" and o["metadata"]["namespace"] == "logging"
+        }
+
+    assert budgets(addons_plan("prod")) == {
+        "logs-kb": {
+            "minAvailable": 1,
+            "selector": {"matchLabels": {"kibana.k8s.elastic.co/name": "logs"}},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        }
+    }
+    assert budgets(addons_plan("dev")) == {}
