@@ -3,9 +3,11 @@
 ModelRelease (components/models/release.py) creates it through the cloud seam (components/cloud.py):
 `artifact_store_factory(...)` below is the seam's ArtifactStoreFactory on AWS.
 
-- S3 bucket: KMS-encrypted with its own key (rotation on), versioned (an overwritten artifact can be
-  recovered, and the sha256 on the version stays checkable), all public access blocked, bucket-owner
-  enforced ownership; bucket and key are `protect`ed — model artifacts are not re-creatable.
+- S3 bucket `<cluster>-<model>-artifacts` (components/aws/artifact_names.py: a name known at plan time,
+  so the versions' `artifact.uri` can name it and the spec checks they do): KMS-encrypted with its own key
+  (rotation on), versioned (an overwritten artifact can be recovered, and the sha256 on the version stays
+  checkable), all public access blocked, bucket-owner enforced ownership; bucket and key are `protect`ed —
+  model artifacts are not re-creatable.
 - IRSA role trusted only by the model's ServiceAccount through the cluster's OIDC provider, allowed to
   read objects and decrypt with the key, nothing else. Servers then pull weights without static keys.
 """
@@ -19,6 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.artifact_names import artifact_bucket_name, bucket_name_problem
 from components.aws.irsa import IRSA_ANNOTATION, WorkloadRole, WorkloadRoleArgs
 from components.cloud import ArtifactAccess, ArtifactStoreFactory
 
@@ -26,6 +29,8 @@ from components.cloud import ArtifactAccess, ArtifactStoreFactory
 @dataclass(frozen=True)
 class ModelArtifactStoreArgs:
     model: str
+    bucket: str
+    """Physical bucket name (`artifact_bucket_name(cluster, model)` through the seam)."""
     namespace: str
     service_account: str
     oidc_provider_arn: pulumi.Input[str] | None
@@ -55,6 +60,9 @@ class ModelArtifactStore(pulumi.ComponentResource):
     role_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ModelArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        problem = bucket_name_problem(args.bucket)
+        if problem is not None:
+            raise ValueError(f"ModelArtifactStore[{name}]: bucket name {args.bucket!r} {problem}")
         super().__init__("gpu-platform:models:ModelArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         keep = pulumi.ResourceOptions(parent=self, protect=True)
@@ -65,9 +73,7 @@ class ModelArtifactStore(pulumi.ComponentResource):
             deletion_window_in_days=30,
             opts=keep,
         )
-        self.bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket_prefix=f"{args.model}-artifacts-", force_destroy=False, opts=keep
-        )
+        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket, force_destroy=False, opts=keep)
         aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=self.bucket.id,
@@ -127,9 +133,10 @@ class ModelArtifactStore(pulumi.ComponentResource):
 
 
 def artifact_store_factory(
-    oidc_provider_arn: pulumi.Input[str] | None, oidc_issuer_url: pulumi.Input[str] | None
+    cluster_name: str, oidc_provider_arn: pulumi.Input[str] | None, oidc_issuer_url: pulumi.Input[str] | None
 ) -> ArtifactStoreFactory:
-    """The seam's artifact store on AWS: S3 + KMS, read through IRSA when the cluster has an OIDC provider."""
+    """The seam's artifact store on AWS: S3 + KMS, read through IRSA when the cluster has an OIDC provider.
+    Buckets are named after the cluster and the model (`artifact_bucket_name`)."""
 
     def create(
         name: str, *, model: str, namespace: str, service_account: str, opts: pulumi.ResourceOptions
@@ -138,6 +145,7 @@ def artifact_store_factory(
             name,
             ModelArtifactStoreArgs(
                 model=model,
+                bucket=artifact_bucket_name(cluster_name, model),
                 namespace=namespace,
                 service_account=service_account,
                 oidc_provider_arn=oidc_provider_arn,

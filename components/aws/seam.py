@@ -66,6 +66,6 @@ def aws_seam(
         name="aws",
         load_balancer_annotations=load_balancer_annotations,
         node_autoscaler=autoscaler,
-        artifact_store=artifact_store_factory(oidc_provider_arn, oidc_issuer_url),
+        artifact_store=artifact_store_factory(cluster_name, oidc_provider_arn, oidc_issuer_url),
         providers=(provider,) if provider is not None else (),
     )

@@ -177,6 +177,10 @@ class ModelReleaseArgs:
     artifact_store: ArtifactStoreFactory | None = None
     """The cloud seam's artifact store (components/cloud.py): with `artifact_bucket`, the release creates
     its store through it and binds its ServiceAccount to the store's read-only identity."""
+    artifact_uri_prefix: str | None = None
+    """With `artifact_bucket`: where the store the release creates lives (e.g. `s3://<bucket>/`); every
+    version's `artifact.uri` must start with it, so servers read the store their identity may read.
+    Default: not checked."""
     prometheus_url: str = PROMETHEUS_URL
     """Prometheus the KEDA triggers query (kube-prometheus-stack's `prometheus-operated` Service)."""
     other_release_demands: tuple[object, ...] = ()

@@ -121,6 +121,15 @@ def _artifact(a: ModelReleaseArgs, v: ModelVersion, loc: Loc) -> Iterator[Proble
             (*loc, "uri"),
             (f"{_q(art.uri)} has no supported scheme; use one of " + ", ".join(f"{s}://" for s in ARTIFACT_SCHEMES)),
         )
+    elif a.artifact_bucket and a.artifact_uri_prefix and not art.uri.startswith(a.artifact_uri_prefix):
+        yield (
+            (*loc, "uri"),
+            (
+                f"{_q(art.uri)} is not in the model's own artifact store {a.artifact_uri_prefix} (artifactBucket: "
+                f"true; its servers may read only that); write '{a.artifact_uri_prefix}<path>', or remove "
+                "artifactBucket to load the weights from a store you manage"
+            ),
+        )
     elif scheme == "hf" and "@" not in art.uri:
         yield (
             (*loc, "uri"),

@@ -9,6 +9,7 @@ import dataclasses
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.artifact_names import artifact_bucket_name
 from components.aws.ecr import Registry, RegistryArgs
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
@@ -155,6 +156,11 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("clusterEndpoint", eks.cluster.endpoint)
     pulumi.export("oidcIssuerUrl", eks.oidc_issuer_url)
     pulumi.export("nodeRoleArn", eks.node_role.arn)
+    # The artifact buckets the model releases create through the seam (deterministic names, the same
+    # function names them: components/aws/artifact_names.py); versions' artifact.uri point into them.
+    buckets = {m.name: artifact_bucket_name(name, m.name) for m in spec.models if m.artifact_bucket}
+    if buckets:
+        pulumi.export("artifactBuckets", buckets)
     facts = ClusterFacts(
         cloud=aws_seam(
             provider=provider,

@@ -6,11 +6,23 @@ lives there: stacks/workloads/checks.py, listed in stacks/spec/rules.py.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from stacks.spec.base import DnsName, Spec
+from components.aws.artifact_names import (
+    ARTIFACT_SUFFIX,
+    S3_BUCKET_MAX,
+    artifact_bucket_name,
+    artifact_uri_prefix,
+    bucket_name_problem,
+)
+from stacks.spec.base import DnsName, Problem, Spec
+from stacks.spec.errors import show
+
+if TYPE_CHECKING:
+    from stacks.spec.stack import StackSpec
 
 Runtime = Literal["triton", "torchserve", "tfserving", "vllm", "custom"]
 
@@ -201,7 +213,49 @@ class ModelSpec(Spec):
     termination_grace_seconds: int | None = Field(default=None, ge=1)
     """Default: preStop drain 10s + timeoutSeconds + 15s, so in-flight requests finish on scale-down."""
     artifact_bucket: bool = False
-    """Create an artifact bucket for this model (S3: KMS-encrypted, versioned, public access blocked,
-    protected) and a read-only workload identity (IRSA) for its servers."""
+    """Create an artifact bucket for this model (S3 `<cluster>-<model>-artifacts`: KMS-encrypted, versioned,
+    public access blocked, protected) and a read-only workload identity (IRSA) for its servers. Every
+    version's `artifact.uri` must then start with `s3://<cluster>-<model>-artifacts/` (output `artifactBuckets`)."""
     cache: ModelCacheSpec | None = None
     """Optional model cache volume (PVC) shared by the model's pods to avoid per-pod downloads."""
+
+
+def artifact_store_uri(spec: StackSpec, model: ModelSpec) -> str | None:
+    """Where the artifact store `artifactBucket` creates for `model` lives (AWS: `s3://<cluster>-<model>-artifacts/`,
+    components/aws/artifact_names.py), which every version's `artifact.uri` must start with. None without
+    `artifactBucket` (or on a cloud without a store: rule stack.aws_only_model_keys refuses that)."""
+    if not model.artifact_bucket or spec.cloud != "aws":
+        return None
+    return artifact_uri_prefix(spec.cluster_name, model.name)
+
+
+def aws_artifact_buckets(spec: StackSpec) -> Iterator[Problem]:
+    """Each `artifactBucket` model's bucket name `<cluster>-<model>-artifacts` is one S3 accepts."""
+    if spec.cloud != "aws":
+        return
+    cluster = spec.cluster_name
+    for i, m in enumerate(spec.models):
+        if not m.artifact_bucket:
+            continue
+        bucket = artifact_bucket_name(cluster, m.name)
+        problem = bucket_name_problem(bucket)
+        if problem is None:
+            continue
+        if len(bucket) > S3_BUCKET_MAX:
+            room = S3_BUCKET_MAX - len(cluster) - 1 - len(ARTIFACT_SUFFIX)
+            yield (
+                ("models", i, "name"),
+                (
+                    f"{show(m.name)} with artifactBucket: true gives the bucket name {show(bucket)} "
+                    f"(<cluster>-<model>{ARTIFACT_SUFFIX}), which {problem}; shorten the model name to at most {room} "
+                    f"characters, or cluster.name"
+                ),
+            )
+        else:
+            yield (
+                ("cluster", "name"),
+                (
+                    f"{show(cluster)} makes the artifact bucket name {show(bucket)} of models[{i}] ({m.name}) "
+                    f"invalid: it {problem}; choose another cluster name"
+                ),
+            )

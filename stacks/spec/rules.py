@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
-from stacks.spec import addons, cluster, pools, registry, stack
+from stacks.spec import addons, cluster, models, pools, registry, stack
 from stacks.spec.base import Problem
 from stacks.spec.stack import StackSpec
 from stacks.workloads import checks
@@ -22,6 +22,7 @@ RULES: tuple[Rule, ...] = (
     stack.zones,
     stack.alicloud_only_keys,
     stack.aws_only_model_keys,
+    models.aws_artifact_buckets,
     cluster.cluster,
     cluster.network,
     cluster.endpoint,

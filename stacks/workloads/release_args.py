@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from components.cloud import ArtifactStoreFactory
 from components.models import args as ma
-from stacks.spec.models import ModelAutoscalingSpec, ModelSpec
+from stacks.spec.models import ModelAutoscalingSpec, ModelSpec, artifact_store_uri
 from stacks.spec.stack import StackSpec
 
 
@@ -97,6 +97,7 @@ def release_args(
         cache=ma.Cache(m.cache.size_gib, m.cache.storage_class) if m.cache else None,
         environment=spec.environment,
         artifact_store=artifact_store,
+        artifact_uri_prefix=artifact_store_uri(spec, m),
         other_release_demands=tuple(others),
         key=f"gpu-platform:models[{index}]",
     )

@@ -115,3 +115,41 @@ def test_subnets_carry_the_tags_the_cloud_provider_picks_load_balancer_subnets_b
         next(r["name"] for r in p.of_type("aws:ec2/routeTable:RouteTable") if r["name"].endswith("-public-rt")),
     )
     assert [r["cidrBlock"] for r in public_rt["inputs"]["routes"] if "gatewayId" in r] == ["0.0.0.0/0"]
+
+
+# -- item 6: artifact buckets are named after cluster and model, and the versions point into them ------------
+
+
+def test_artifact_buckets_are_named_deterministically_and_exported(plan: Callable[[str], Plan]) -> None:
+    p = plan("prod")
+    buckets = {r["name"]: r for r in p.of_type("aws:s3/bucket:Bucket")}
+    assert set(buckets) == {"llama3-8b-bucket"}
+    bucket = buckets["llama3-8b-bucket"]["inputs"]
+    assert bucket["bucket"] == "gpu-prod-llama3-8b-artifacts" and "bucketPrefix" not in bucket
+    assert p.outputs["artifactBuckets"] == {"llama3-8b": "gpu-prod-llama3-8b-artifacts"}
+    # every version of the model loads from that bucket, which its reader role may read
+    uris = [
+        m["inputs"]["metadata"]["annotations"]["gpu-platform.io/artifact-uri"]
+        for m in p.of_type("kubernetes:apps/v1:Deployment")
+        if m["inputs"]["metadata"]["name"].startswith("llama3-8b-")
+    ]
+    assert uris and all(u.startswith("s3://gpu-prod-llama3-8b-artifacts/") for u in uris), uris
+
+
+def test_every_allowed_model_name_fits_the_bucket_name_with_the_default_cluster_names() -> None:
+    from components.aws.artifact_names import S3_BUCKET_MAX, artifact_bucket_name, bucket_name_problem
+
+    longest_model = "m" + "x" * 29  # DnsName: 1-30 characters
+    for env in ("dev", "staging", "prod"):
+        name = artifact_bucket_name(f"gpu-{env}", longest_model)
+        assert len(name) <= S3_BUCKET_MAX and bucket_name_problem(name) is None, name
+
+
+def test_the_store_refuses_a_name_s3_would_refuse() -> None:
+    from components.aws.artifact_store import ModelArtifactStore, ModelArtifactStoreArgs
+
+    args = ModelArtifactStoreArgs(
+        model="m", bucket="x" * 64, namespace="m", service_account="m", oidc_provider_arn=None, oidc_issuer_url=None
+    )
+    with pytest.raises(ValueError, match="is 64 characters long; S3 allows 3 to 63"):
+        ModelArtifactStore("m", args)

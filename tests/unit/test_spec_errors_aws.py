@@ -43,6 +43,20 @@ CASES: list[Case] = [
         "'gpu-dev-gpu-l4-xxxxxxxxxxxxxxxxxxxxxx-' 38 characters long; EKS node group names are at most 63 "
         "characters, so the prefix may have at most 37: shorten the pool or the cluster name",
     ),
+    # <cluster>-<model>-artifacts: a 30-character cluster name leaves 63 - 30 - 1 - 10 = 22 for the model.
+    (
+        "artifact bucket name too long",
+        mutate(mutate(PROD, "cluster.name", "gpu-prod-" + "x" * 21), "models.0.name", "llama3-8b-instruct-fp16"),
+        f"{P}models[0].name: 'llama3-8b-instruct-fp16' with artifactBucket: true gives the bucket name "
+        "'gpu-prod-xxxxxxxxxxxxxxxxxxxxx-llama3-8b-instruct-fp16-artifacts' (<cluster>-<model>-artifacts), which is 64 "
+        "characters long; S3 allows 3 to 63; shorten the model name to at most 22 characters, or cluster.name",
+    ),
+    (
+        "artifact bucket name reserved prefix",
+        mutate(PROD, "cluster.name", "xn--gpu-prod"),
+        f"{P}cluster.name: 'xn--gpu-prod' makes the artifact bucket name 'xn--gpu-prod-llama3-8b-artifacts' of "
+        "models[0] (llama3-8b) invalid: it begins with 'xn--', a prefix S3 reserves; choose another cluster name",
+    ),
     (
         "unknown registry key suggests",
         mutate(PROD, "registry.githubOidcProvider", GOOD_ARN),

@@ -266,8 +266,16 @@ CASES: list[Case] = [
     ),
     (
         "prod artifact without sha256",
-        mutate(PROD, "models.0.versions.0.artifact", {"uri": "s3://llama3-8b-artifacts/v1/"}),
+        mutate(PROD, "models.0.versions.0.artifact", {"uri": "s3://gpu-prod-llama3-8b-artifacts/v1/"}),
         "gpu-platform:models[0].versions[0].artifact.sha256: required in prod; set the artifact's sha256 (64 hex) so what was evaluated is what is served",
+    ),
+    (
+        "artifact outside the model's bucket",
+        mutate(PROD, "models.0.versions.0.artifact.uri", "s3://llama3-8b-artifacts/v1/"),
+        "gpu-platform:models[0].versions[0].artifact.uri: 's3://llama3-8b-artifacts/v1/' is not in the model's own "
+        "artifact store s3://gpu-prod-llama3-8b-artifacts/ (artifactBucket: true; its servers may read only that); "
+        "write 's3://gpu-prod-llama3-8b-artifacts/<path>', or remove artifactBucket to load the weights from a "
+        "store you manage",
     ),
     (
         "prod version without artifact",
