@@ -74,3 +74,6 @@ class PlatformFacts:
     installs the platform (its CRDs are then in place before this program runs)."""
 
     crds: CrdReleases = CrdReleases()
+    priority_classes: tuple[pulumi.Resource, ...] = ()
+    """The model tiers' PriorityClasses (cluster-scoped, created by the platform layer only): model
+    releases wait for them. Empty when another stack installed the platform (they exist already)."""

@@ -35,6 +35,9 @@ from stacks.spec.stack import StackSpec
 
 OUTPUT = "clusterFacts"
 SCHEMA_VERSION = 1
+# The cluster stack's own model releases (stacks/workloads/layer.py exports it: model -> namespace, hosts,
+# weights; absent when the cluster stack deploys no model). A models-only stack must not deploy them again.
+MODELS_OUTPUT = "modelReleases"
 # Keys a models-only stack may set; the others describe the cluster and come from the cluster stack.
 LAYERED_KEYS = ("environment", "clusterStack", "models")
 CLUSTER_KEYS = ("cloud", "region", "zones", "cluster", "nodePools", "registry", "addons")
@@ -194,6 +197,55 @@ def read_cluster_facts(ref: pulumi.StackReference, stack: str) -> dict[str, Any]
     return facts
 
 
+def read_cluster_models(ref: pulumi.StackReference, stack: str) -> dict[str, Any]:
+    """The models the referenced stack deploys itself (its `modelReleases` output), read now like
+    `clusterFacts`: a collision must stop the preview before anything registers. None exported: none."""
+    details = _sync_await(ref.get_output_details(MODELS_OUTPUT))
+    value = details.value if details.value is not None else details.secret_value
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            [
+                f"{key_path(['clusterStack'])}: stack {stack} exports {MODELS_OUTPUT} as {show(value)}, not a map "
+                "of model name to release; deploy it with this version of gpu-platform"
+            ]
+        )
+    return dict(value)
+
+
+def collision_problems(raw: Mapping[str, Any], deployed: Mapping[str, Any], stack: str) -> list[str]:
+    """A model, or a namespace, the cluster stack already deploys: two stacks would create the same
+    objects (pulumi-kubernetes >= 4.29 refuses to create an object that exists; a namespace is
+    cluster-scoped), and the second `pulumi destroy` would delete the first stack's release."""
+    namespaces: dict[str, list[str]] = {}
+    for model, release in sorted(deployed.items()):
+        ns = release.get("namespace") if isinstance(release, Mapping) else None
+        namespaces.setdefault(str(ns or model), []).append(str(model))
+    problems: list[str] = []
+    for i, m in enumerate(raw.get("models") or []):
+        if not isinstance(m, Mapping) or not isinstance(m.get("name"), str):
+            continue  # the spec rules report it
+        name = m["name"]
+        if name in deployed:
+            problems.append(
+                f"{key_path(['models', i, 'name'])}: model {show(name)} is already deployed by cluster stack "
+                f"{stack} (its {MODELS_OUTPUT} output); two stacks must never own the same release: rename "
+                f"the model here, or remove it from the models of {stack} and deploy that first"
+            )
+            continue
+        ns = m.get("namespace") or name
+        if isinstance(ns, str) and ns in namespaces:
+            where = ["models", i, "namespace"] if m.get("namespace") else ["models", i, "name"]
+            owners = ", ".join(map(show, namespaces[ns]))
+            problems.append(
+                f"{key_path(where)}: namespace {show(ns)} is created by cluster stack {stack} (model {owners} "
+                f"deploys into it); a namespace belongs to one stack: set models[{i}].namespace to another "
+                "namespace"
+            )
+    return problems
+
+
 def parse_layered(raw: Mapping[str, Any], facts: Mapping[str, Any]) -> StackSpec:
     """Validate a models-only stack as if the referenced cluster's keys were in its file."""
     stack = str(raw["clusterStack"])
@@ -233,10 +285,22 @@ def cloud_seam(spec: StackSpec, facts: Mapping[str, Any]) -> CloudSeam:
     )
 
 
+def cluster_identifier(facts: Mapping[str, Any]) -> str:
+    """`<cloud>/<region>/<cluster name>`: names one cluster and never changes while it exists."""
+    return "/".join(str(facts.get(k)) for k in ("cloud", "region", "name"))
+
+
 def cluster_facts(spec: StackSpec, facts: Mapping[str, Any]) -> ClusterFacts:
     """ClusterFacts of the referenced cluster: its pools (the same PoolFacts as in the cluster stack),
     a Kubernetes provider from its kubeconfig, its cloud seam and registry."""
-    provider = k8s.Provider("cluster", kubeconfig=pulumi.Output.secret(str(facts.get("kubeconfig") or "")))
+    provider = k8s.Provider(
+        "cluster",
+        kubeconfig=pulumi.Output.secret(str(facts.get("kubeconfig") or "")),
+        # A stable identity, as in the cluster layers (components/aws/eks.py, components/alicloud/ack.py): a
+        # new endpoint or credential in the cluster stack's kubeconfig updates this provider in place
+        # instead of replacing every model object.
+        cluster_identifier=cluster_identifier(facts),
+    )
     return ClusterFacts(
         cloud=cloud_seam(spec, facts),
         name=spec.cluster_name,
@@ -250,12 +314,19 @@ def cluster_facts(spec: StackSpec, facts: Mapping[str, Any]) -> ClusterFacts:
 
 
 def load_layered(raw: Mapping[str, Any]) -> tuple[StackSpec, ClusterFacts]:
-    """A models-only stack: check its keys, read the cluster stack, validate, and hand back ClusterFacts."""
+    """A models-only stack: check its keys, read the cluster stack (its facts and the models it deploys),
+    validate, and hand back ClusterFacts."""
     problems = layered_problems(raw)
     if problems:
         raise ConfigError(problems)
     stack = str(raw["clusterStack"])
     ref = pulumi.StackReference("cluster", stack_name=stack)
     facts = read_cluster_facts(ref, stack)
-    spec = parse_layered(raw, facts)
+    collisions = collision_problems(raw, read_cluster_models(ref, stack), stack)
+    try:
+        spec = parse_layered(raw, facts)
+    except ConfigError as err:
+        raise ConfigError([*collisions, *err.problems]) from None
+    if collisions:
+        raise ConfigError(collisions)
     return spec, cluster_facts(spec, facts)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 
 from stacks.contract import ClusterFacts, PlatformFacts
-from stacks.platform import addons
+from stacks.platform import addons, priority
 from stacks.platform import gpu as gpu_layer
 from stacks.spec.stack import StackSpec
 from stacks.workloads.capacity import release_demands
 
 
 def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
+    tiers = priority.build(cluster)  # cluster-scoped: the platform's, with or without models here
     added = addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging, KEDA (issue 5)
     crds = added.crds
     gpu = gpu_layer.build(  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)
@@ -29,4 +30,4 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
     )  # the model releases' pods at their worst rollout step
     if gpu.nvidia is not None and gpu.nvidia.gpu_operator is not None:
         crds = dataclasses.replace(crds, gpu_operator=gpu.nvidia.gpu_operator)
-    return PlatformFacts(crds=crds)
+    return PlatformFacts(crds=crds, priority_classes=tiers)

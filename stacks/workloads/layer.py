@@ -2,9 +2,10 @@
 
     models.build(spec, cluster)     # from __main__.py, after the platform layer
 
-Creates the tier PriorityClasses once, the shared model namespaces (a namespace named by several
-models), and one ModelRelease per `models[i]`. Each release's capacity check also counts the other
-releases' floors on the same pools. Exports `modelReleases` (namespace, hosts, weights per model) and
+Creates the shared model namespaces (a namespace named by several models) and one ModelRelease per
+`models[i]`; the releases wait for the tier PriorityClasses the platform layer creates (cluster-scoped
+objects are the platform's: stacks/platform/priority.py). Each release's capacity check also counts the
+other releases' floors on the same pools. Exports `modelReleases` (namespace, hosts, weights per model) and
 `modelCapacityReport` (GPUs and $/h per release at its floor and its worst rollout step).
 """
 
@@ -14,26 +15,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.crds import CrdReleases
 from components.gpu import capacity
 from components.models import args as ma
 from components.models.capacity_check import add_quotas, quota, render_costs
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
-from components.models.objects import PRIORITY_CLASSES, priority_class
 from components.models.release import ModelRelease
 from stacks.contract import ClusterFacts, PlatformFacts
 from stacks.spec.stack import StackSpec
 from stacks.workloads.capacity import model_capacity
 from stacks.workloads.capacity import release_demands as model_capacity_demands
 from stacks.workloads.release_args import release_args
-
-_TIER_TEXT = {
-    "critical": "Model servers that must keep serving: preempt standard and batch pods when GPUs are short.",
-    "standard": "Default tier for model servers.",
-    "batch": "Batch / offline inference: first to be preempted, never preempts others.",
-}
 
 
 def plain_args(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[ma.ModelReleaseArgs]:
@@ -52,18 +45,6 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
     if not spec.models:
         return []
     k8s_opts = pulumi.ResourceOptions(provider=cluster.k8s_provider)
-    tiers = [
-        k8s.scheduling.v1.PriorityClass(
-            f"models-{tier}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=priority_class(tier)),
-            value=value,
-            global_default=False,
-            description=_TIER_TEXT[tier],
-            preemption_policy="Never" if tier == "batch" else "PreemptLowerPriority",
-            opts=k8s_opts,
-        )
-        for tier, value in PRIORITY_CLASSES.items()
-    ]
     checked = model_capacity(spec, cluster.pools)  # once per spec: the spec rule already computed it
     releases_args = [
         release_args(spec, i, cluster.pools, cluster.cloud.artifact_store, others=a.other_release_demands)
@@ -74,6 +55,7 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
         if not a.owns_namespace:
             shared.setdefault(a.ns, []).append(a)
     crds = platform.crds if platform is not None else CrdReleases()
+    tiers = platform.priority_classes if platform is not None else ()
     namespaces: dict[str, ModelNamespace] = {
         ns: ModelNamespace(
             f"models-{ns}",

@@ -1,5 +1,6 @@
-"""Layered stacks: a models-only stack reads the dev cluster stack's `clusterFacts` through a
-StackReference (stubbed by tools/offline PlanMocks) and deploys the same model releases."""
+"""Layered stacks: a models-only stack reads the dev cluster stack's `clusterFacts` (and the models it
+deploys itself, `modelReleases`) through a StackReference (stubbed by tools/offline PlanMocks) and deploys
+its model releases exactly as a cluster stack would, and nothing the cluster stack owns."""
 
 from __future__ import annotations
 
@@ -13,13 +14,24 @@ from stacks.contract import pool_facts
 from stacks.spec.errors import ConfigError
 from stacks.spec.parse import parse_spec
 from tests.conftest import Plan, plan_of
-from tests.spec_helpers import raw_stack
+from tests.spec_helpers import mutate, raw_stack
 from tools.offline import stack_outputs
 from tools.offline.config import config_from_raw
 from tools.offline.recording import PlanMocks, RecordingMonitor
 from tools.offline.runner import run_stack
 
 DEV = "acme/gpu-platform/dev"
+PRIORITY_CLASS = "kubernetes:scheduling.k8s.io/v1:PriorityClass"
+
+
+def dev_outputs(**changes: Any) -> dict[str, Any]:
+    """The dev cluster stack's outputs as a deployed stack hands them over: the fixture's clusterFacts and
+    the dev plan's modelReleases (the models dev deploys itself), with `changes` applied."""
+    return {
+        **copy.deepcopy(stack_outputs.load(DEV)),
+        "modelReleases": copy.deepcopy(plan_of("dev").outputs["modelReleases"]),
+        **changes,
+    }
 
 
 def _model_layer(p: Plan) -> dict[str, tuple[str, str, Any]]:
@@ -29,8 +41,7 @@ def _model_layer(p: Plan) -> dict[str, tuple[str, str, Any]]:
     keep = [
         r
         for r in p.resources
-        if r["type"] == "kubernetes:scheduling.k8s.io/v1:PriorityClass"
-        or any(
+        if any(
             r["urn"].startswith(u.split("::")[0]) and (r["urn"] in roots or r["parent"].startswith(tuple(roots)))
             for u in roots
         )
@@ -55,7 +66,9 @@ def test_models_only_stack_builds_no_cluster_or_platform() -> None:
     ref = p.one("pulumi:pulumi:StackReference", "cluster")
     assert ref["read"] is True and ref["inputs"] == {"name": DEV}
     provider = p.one("pulumi:providers:kubernetes", "cluster")
-    assert provider["inputs"] == {"kubeconfig": "<secret>"}
+    # A stable identity from the cluster stack's facts: a new endpoint or credential in its kubeconfig
+    # updates the provider instead of replacing every model object.
+    assert provider["inputs"] == {"kubeconfig": "<secret>", "clusterIdentifier": "aws/us-west-2/gpu-dev"}
     assert all(
         r["provider"].endswith("pulumi:providers:kubernetes::cluster")
         for r in p.resources
@@ -64,12 +77,111 @@ def test_models_only_stack_builds_no_cluster_or_platform() -> None:
     assert p.outputs["clusterName"] == "gpu-dev" and p.outputs["environment"] == "dev"
 
 
-def test_models_only_stack_deploys_the_same_releases_as_the_cluster_stack() -> None:
-    dev, layered = _model_layer(plan_of("dev")), _model_layer(plan_of("models-dev"))
-    assert len(layered) == 26  # 24 Kubernetes objects + ModelRelease + ModelNamespace
-    assert layered == dev
-    assert plan_of("models-dev").outputs["modelReleases"] == plan_of("dev").outputs["modelReleases"]
-    assert plan_of("models-dev").outputs["modelCapacityReport"] == plan_of("dev").outputs["modelCapacityReport"]
+def test_models_only_stack_deploys_its_releases_as_a_cluster_stack_would() -> None:
+    # The dev stack file with models-dev's models instead of its own (and no gateway route, which names a
+    # dev model): the models-only stack renders the very same release objects into the dev cluster.
+    raw = mutate(raw_stack("dev"), "models", raw_stack("models-dev")["models"])
+    raw = mutate(raw, "addons.istio.gateway.routes", [])
+    as_cluster = Plan(run_stack("dev-with-mistral", config=config_from_raw(raw, "dev-with-mistral")))
+    cluster, layered = _model_layer(as_cluster), _model_layer(plan_of("models-dev"))
+    assert len(layered) == 23  # 21 Kubernetes objects + ModelRelease + ModelNamespace
+    assert layered == cluster
+    assert plan_of("models-dev").outputs["modelReleases"] == as_cluster.outputs["modelReleases"]
+    assert plan_of("models-dev").outputs["modelCapacityReport"] == as_cluster.outputs["modelCapacityReport"]
+
+
+def test_models_only_stack_creates_nothing_the_cluster_stack_owns() -> None:
+    dev, layered = plan_of("dev"), plan_of("models-dev")
+    # Cluster-scoped objects belong to the platform layer: the PriorityClasses are the cluster stack's.
+    assert not layered.of_type(PRIORITY_CLASS)
+    assert sorted(r["urn"].rsplit("::", 1)[1] for r in dev.of_type(PRIORITY_CLASS)) == [
+        "models-batch",
+        "models-critical",
+        "models-standard",
+    ]
+    # No model, namespace or object name of the cluster stack is deployed again.
+    assert not set(layered.outputs["modelReleases"]) & set(dev.outputs["modelReleases"])
+    k8s_ids = lambda p: {  # noqa: E731
+        (r["type"], r["inputs"].get("metadata", {}).get("namespace"), r["inputs"].get("metadata", {}).get("name"))
+        for r in p.resources
+        if r["custom"] and r["type"].startswith("kubernetes:")
+    }
+    assert not k8s_ids(layered) & k8s_ids(dev)
+    # With the cluster stack's modelReleases in the fixture the models-only stack still plans.
+    data = run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: dev_outputs()})))
+    assert data["outputs"]["modelReleases"] == layered.outputs["modelReleases"]
+
+
+def test_platform_layer_creates_the_priority_classes_without_models() -> None:
+    raw = mutate(mutate(raw_stack("dev"), "models", []), "addons.istio.gateway.routes", [])
+    bare = Plan(run_stack("dev-no-models", config=config_from_raw(raw, "dev-no-models")))
+    classes = {r["name"]: r for r in bare.of_type(PRIORITY_CLASS)}
+    assert sorted(classes) == ["models-batch", "models-critical", "models-standard"]
+    # Same URNs (stack-level, same logical names) as before the move: no alias, no replacement.
+    for r in plan_of("dev").of_type(PRIORITY_CLASS):
+        assert r["parent"] == ""
+        # only the SDK's own apiVersion aliases (v1alpha1/v1beta1), none of ours
+        assert all(set(a["spec"]) == {"type", "parentUrn"} for a in r["options"]["aliases"])
+        assert r["urn"] == f"urn:pulumi:dev::gpu-platform::{PRIORITY_CLASS}::{r['name']}"
+        assert classes[r["name"]]["inputs"] == r["inputs"]
+    assert {c["inputs"]["metadata"]["name"]: c["inputs"]["value"] for c in classes.values()} == {
+        "gpu-platform-critical": 1_000_000,
+        "gpu-platform-standard": 100_000,
+        "gpu-platform-batch": 1_000,
+    }
+    # Every model server waits for them.
+    urns = {r["urn"] for r in plan_of("dev").of_type(PRIORITY_CLASS)}
+    deployments = plan_of("dev").of_type("kubernetes:apps/v1:Deployment")
+    assert deployments and all(urns <= set(d["options"]["dependsOn"]) for d in deployments if "llama3" in d["name"])
+
+
+def test_models_only_stack_refuses_a_model_the_cluster_stack_deploys() -> None:
+    raw = mutate(raw_stack("models-dev"), "models.0.name", "llama3-8b")
+    raw = mutate(raw, "models.0.hosts", ["llama3-8b.models.dev.example.com"])
+    monitor = RecordingMonitor(PlanMocks({DEV: dev_outputs()}))
+    with pytest.raises(ConfigError) as err:
+        run_stack("bad", config=config_from_raw(raw, "bad"), monitor=monitor)
+    assert err.value.problems == [
+        "gpu-platform:models[0].name: model 'llama3-8b' is already deployed by cluster stack acme/gpu-platform/dev "
+        "(its modelReleases output); two stacks must never own the same release: rename the model here, or "
+        "remove it from the models of acme/gpu-platform/dev and deploy that first"
+    ]
+    # Refused at plan time: nothing but the stack reference was registered.
+    assert [r.type for r in monitor.registered] == ["pulumi:pulumi:StackReference"]
+
+
+def test_models_only_stack_refuses_a_namespace_the_cluster_stack_deploys_into() -> None:
+    raw = mutate(raw_stack("models-dev"), "models.0.namespace", "llama3-8b")
+    with pytest.raises(ConfigError) as err:
+        run_stack("bad", config=config_from_raw(raw, "bad"), monitor=RecordingMonitor(PlanMocks({DEV: dev_outputs()})))
+    assert err.value.problems == [
+        "gpu-platform:models[0].namespace: namespace 'llama3-8b' is created by cluster stack acme/gpu-platform/dev "
+        "(model 'llama3-8b' deploys into it); a namespace belongs to one stack: set models[0].namespace to "
+        "another namespace"
+    ]
+    # A model named like a shared namespace of the cluster stack would create it too.
+    shared = dev_outputs(modelReleases={"a": {"namespace": "mistral-7b", "hosts": [], "weights": {}}})
+    with pytest.raises(ConfigError) as err:
+        run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: shared})))
+    assert err.value.problems[0].startswith(
+        "gpu-platform:models[0].name: namespace 'mistral-7b' is created by cluster stack acme/gpu-platform/dev"
+    )
+
+
+def test_collisions_are_reported_with_the_other_problems() -> None:
+    raw = mutate(raw_stack("models-dev"), "models.0.name", "llama3-8b")
+    raw = mutate(raw, "models.0.traffic.stable", "v9")
+    with pytest.raises(ConfigError) as err:
+        run_stack("bad", config=config_from_raw(raw, "bad"), monitor=RecordingMonitor(PlanMocks({DEV: dev_outputs()})))
+    assert err.value.problems[0].startswith("gpu-platform:models[0].name: model 'llama3-8b' is already deployed")
+    assert len(err.value.problems) > 1 and all(p.startswith("gpu-platform:models[0]") for p in err.value.problems)
+    bad = dev_outputs(modelReleases=["llama3-8b"])
+    with pytest.raises(ConfigError) as err:
+        run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: bad})))
+    assert err.value.problems == [
+        "gpu-platform:clusterStack: stack acme/gpu-platform/dev exports modelReleases as ['llama3-8b'], not a map "
+        "of model name to release; deploy it with this version of gpu-platform"
+    ]
 
 
 def test_cluster_stacks_export_cluster_facts() -> None:
@@ -152,7 +264,7 @@ def test_capacity_check_runs_against_the_referenced_pools() -> None:
     with pytest.raises(ConfigError) as err:
         run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: small})))
     assert err.value.problems == [
-        "gpu-platform:models[0]: model 'llama3-8b' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1): "
+        "gpu-platform:models[0]: model 'mistral-7b' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1): "
         "needs 2 nvidia.com/gpu; eligible pools gpu-l4 (maxSize 1) hold 1 nvidia.com/gpu; fixes: raise "
         "nodePools[gpu-l4].maxSize from 1 to 2 (node pools of cluster stack acme/gpu-platform/dev)"
     ]
