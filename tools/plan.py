@@ -3,7 +3,8 @@
     python -m tools.plan STACK [--out DIR]            run __main__.py for STACK under the recording monitor
     python -m tools.plan diff BASE.json HEAD.json [--markdown] [--fail-on-stateful-delete]
 
-Exit codes: 0 ok; 2 invalid config (messages only, no traceback); 3 a protected or stateful resource
+Exit codes: 0 ok; 2 invalid config (messages only, no traceback: the project config rules the CLI applies
+before the program starts, then the program's own checks); 3 a protected or stateful resource
 would be deleted (with --fail-on-stateful-delete).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from pulumi.errors import RunError
 
 from tools.offline import artifacts
-from tools.offline.config import PROJECT_DIR
+from tools.offline.config import PROJECT_DIR, ProjectConfigError
 
 # The plan path imports nothing of the program (components, stacks) before running it: with --project-dir
 # (tools.pr_diff plans other revisions so) the program must import the tree's packages, not this checkout's.
@@ -40,6 +41,9 @@ def _plan(argv: list[str]) -> int:
 
     try:
         plan = run_stack(args.stack, args.project_dir.resolve())
+    except ProjectConfigError as err:  # what the CLI refuses before the program starts, in its words
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except RunError as err:  # ConfigError and any other clean program stop
         print(f"{args.stack}: {err}", file=sys.stderr)
         return 2

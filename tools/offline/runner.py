@@ -131,5 +131,5 @@ def run_stack(
         "stack": cfg.stack,
         "resources": resources,
         "outputs": outputs,
-        "diagnostics": handler.records,
+        "diagnostics": [{"severity": "warning", "message": w} for w in cfg.warnings] + handler.records,
     }
