@@ -20,7 +20,9 @@ from tools.offline.config import config_from_raw
 from tools.offline.recording import PlanMocks, RecordingMonitor
 from tools.offline.runner import run_stack
 
-DEV = "acme/gpu-platform/dev"
+# The cluster stack models-dev names: organization/gpu-platform/dev on a self-managed backend, <org>/... on
+# Pulumi Cloud; the offline fixture (tools/offline/stack_outputs/gpu-platform+dev.json) answers either.
+DEV = raw_stack("models-dev")["clusterStack"]
 PRIORITY_CLASS = "kubernetes:scheduling.k8s.io/v1:PriorityClass"
 
 
@@ -142,9 +144,9 @@ def test_models_only_stack_refuses_a_model_the_cluster_stack_deploys() -> None:
     with pytest.raises(ConfigError) as err:
         run_stack("bad", config=config_from_raw(raw, "bad"), monitor=monitor)
     assert err.value.problems == [
-        "gpu-platform:models[0].name: model 'llama3-8b' is already deployed by cluster stack acme/gpu-platform/dev "
+        f"gpu-platform:models[0].name: model 'llama3-8b' is already deployed by cluster stack {DEV} "
         "(its modelReleases output); two stacks must never own the same release: rename the model here, or "
-        "remove it from the models of acme/gpu-platform/dev and deploy that first"
+        f"remove it from the models of {DEV} and deploy that first"
     ]
     # Refused at plan time: nothing but the stack reference was registered.
     assert [r.type for r in monitor.registered] == ["pulumi:pulumi:StackReference"]
@@ -155,7 +157,7 @@ def test_models_only_stack_refuses_a_namespace_the_cluster_stack_deploys_into() 
     with pytest.raises(ConfigError) as err:
         run_stack("bad", config=config_from_raw(raw, "bad"), monitor=RecordingMonitor(PlanMocks({DEV: dev_outputs()})))
     assert err.value.problems == [
-        "gpu-platform:models[0].namespace: namespace 'llama3-8b' is created by cluster stack acme/gpu-platform/dev "
+        f"gpu-platform:models[0].namespace: namespace 'llama3-8b' is created by cluster stack {DEV} "
         "(model 'llama3-8b' deploys into it); a namespace belongs to one stack: set models[0].namespace to "
         "another namespace"
     ]
@@ -164,7 +166,7 @@ def test_models_only_stack_refuses_a_namespace_the_cluster_stack_deploys_into() 
     with pytest.raises(ConfigError) as err:
         run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: shared})))
     assert err.value.problems[0].startswith(
-        "gpu-platform:models[0].name: namespace 'mistral-7b' is created by cluster stack acme/gpu-platform/dev"
+        f"gpu-platform:models[0].name: namespace 'mistral-7b' is created by cluster stack {DEV}"
     )
 
 
@@ -179,7 +181,7 @@ def test_collisions_are_reported_with_the_other_problems() -> None:
     with pytest.raises(ConfigError) as err:
         run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: bad})))
     assert err.value.problems == [
-        "gpu-platform:clusterStack: stack acme/gpu-platform/dev exports modelReleases as ['llama3-8b'], not a map "
+        f"gpu-platform:clusterStack: stack {DEV} exports modelReleases as ['llama3-8b'], not a map "
         "of model name to release; deploy it with this version of gpu-platform"
     ]
 
@@ -231,7 +233,7 @@ def test_cluster_stacks_export_cluster_facts() -> None:
 
 
 def test_stack_reference_fixture_is_the_dev_plan_output() -> None:
-    # Rewrite with `python -m tools.offline.stack_outputs dev acme/gpu-platform/dev` when this fails.
+    # Rewrite with `python -m tools.offline.stack_outputs dev organization/gpu-platform/dev` when this fails.
     assert stack_outputs.load(DEV) == stack_outputs.outputs_from_plan(plan_of("dev").data)
 
 
@@ -266,18 +268,18 @@ def test_capacity_check_runs_against_the_referenced_pools() -> None:
     assert err.value.problems == [
         "gpu-platform:models[0]: model 'mistral-7b' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1): "
         "needs 2 nvidia.com/gpu; eligible pools gpu-l4 (maxSize 1) hold 1 nvidia.com/gpu; fixes: raise "
-        "nodePools[gpu-l4].maxSize from 1 to 2 (node pools of cluster stack acme/gpu-platform/dev)"
+        f"nodePools[gpu-l4].maxSize from 1 to 2 (node pools of cluster stack {DEV})"
     ]
 
 
 def test_models_only_stack_rejects_cluster_keys() -> None:
     raw = {**raw_stack("models-dev"), "region": "us-west-2", "nodePools": [], "addons": {}}
     assert layered_problems(raw) == [
-        "gpu-platform:region: not allowed with clusterStack; region comes from acme/gpu-platform/dev (its "
+        f"gpu-platform:region: not allowed with clusterStack; region comes from {DEV} (its "
         "clusterFacts output): set it in that stack and remove it here",
-        "gpu-platform:nodePools: not allowed with clusterStack; nodePools comes from acme/gpu-platform/dev (its "
+        f"gpu-platform:nodePools: not allowed with clusterStack; nodePools comes from {DEV} (its "
         "clusterFacts output): set it in that stack and remove it here",
-        "gpu-platform:addons: not allowed with clusterStack; addons comes from acme/gpu-platform/dev (its "
+        f"gpu-platform:addons: not allowed with clusterStack; addons comes from {DEV} (its "
         "clusterFacts output): set it in that stack and remove it here",
     ]
     monitor = RecordingMonitor(PlanMocks())
@@ -298,7 +300,7 @@ def test_models_only_stack_reports_missing_output_and_model_problems() -> None:
     with pytest.raises(ConfigError) as err:
         run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: {"vpcId": "vpc-1"}})))
     assert err.value.problems == [
-        "gpu-platform:clusterStack: stack acme/gpu-platform/dev has no clusterFacts output; deploy it with this "
+        f"gpu-platform:clusterStack: stack {DEV} has no clusterFacts output; deploy it with this "
         "version of gpu-platform (a cluster stack exports it) or fix the stack name"
     ]
     raw = raw_stack("models-dev")
@@ -311,6 +313,6 @@ def test_models_only_stack_reports_missing_output_and_model_problems() -> None:
     with pytest.raises(ConfigError) as err:
         run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: broken})))
     assert all(
-        p.startswith("gpu-platform:clusterStack: clusterFacts of acme/gpu-platform/dev: gpu-platform:nodePools[1]")
+        p.startswith(f"gpu-platform:clusterStack: clusterFacts of {DEV}: gpu-platform:nodePools[1]")
         for p in err.value.problems
     ), err.value.problems

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 
@@ -82,7 +83,9 @@ class PlanMocks(mocks.Mocks):
     """Resources echo their inputs as state and get no id — exactly what a preview knows.
 
     A `pulumi:pulumi:StackReference` read returns the referenced stack's outputs: from `stack_outputs`
-    (stack name -> outputs, for tests) or else the fixture in tools/offline/stack_outputs/."""
+    (stack name -> outputs, for tests) or else the fixture in tools/offline/stack_outputs/. Names are
+    matched by project and stack (reference_outputs.reference_key): `acme/gpu-platform/dev` (Pulumi Cloud)
+    and `organization/gpu-platform/dev` (self-managed backend) read the same outputs."""
 
     def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.stack_outputs = dict(stack_outputs or {})
@@ -90,8 +93,10 @@ class PlanMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
             name = str(args.inputs.get("name") or args.resource_id or args.name)
-            found = self.stack_outputs.get(name)
-            outputs = dict(found) if found is not None else reference_outputs.load(name)
+            project = pulumi.get_project()
+            given = {reference_outputs.reference_key(k, project): v for k, v in self.stack_outputs.items()}
+            found = given.get(reference_outputs.reference_key(name, project))
+            outputs = dict(found) if found is not None else reference_outputs.load(name, project)
             return name, {"name": name, "outputs": _wire_secrets(outputs)}
         return None, dict(args.inputs)
 

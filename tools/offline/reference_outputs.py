@@ -19,16 +19,34 @@ SECRET_KEY = "<secret>"
 SECRET_FAKE = "offline-secret:"
 
 
-def fixture_path(stack_name: str) -> Path:
-    return FIXTURE_DIR / f"{stack_name.replace('/', '+')}.json"
+def reference_key(stack_name: str, project: str | None = None) -> str:
+    """The fixture a StackReference name reads: `<project>+<stack>`.
+
+    Backends accept `<stack>`, `<org>/<stack>` and `<org>/<project>/<stack>` (the short forms take the
+    current project). The organization part is the backend's business: your organization on Pulumi Cloud
+    (`acme/gpu-platform/dev`), the literal `organization` on a self-managed backend -- S3, OSS, a local
+    file (`organization/gpu-platform/dev`; pulumi/pulumi pkg/backend/diy/store.go ParseReference). Offline
+    there is one set of fixtures, so the organization selects none: both names read the same file."""
+    parts = stack_name.split("/")
+    if len(parts) > 3 or not all(parts):
+        raise KeyError(f"{stack_name!r} is not a stack name: write <organization>/<project>/<stack>")
+    if len(parts) == 3:
+        return f"{parts[1]}+{parts[2]}"
+    if project is None:
+        raise KeyError(f"{stack_name!r} names no project: write <organization>/<project>/<stack>")
+    return f"{project}+{parts[-1]}"
 
 
-def load(stack_name: str) -> dict[str, Any]:
-    path = fixture_path(stack_name)
+def fixture_path(stack_name: str, project: str | None = None) -> Path:
+    return FIXTURE_DIR / f"{reference_key(stack_name, project)}.json"
+
+
+def load(stack_name: str, project: str | None = None) -> dict[str, Any]:
+    path = fixture_path(stack_name, project)
     if not path.exists():
         raise KeyError(
             f"the offline runner has no outputs for stack reference {stack_name!r}; write "
             f"{path.relative_to(FIXTURE_DIR.parent.parent.parent)} with "
-            "`python -m tools.offline.stack_outputs STACK-FILE ORG/PROJECT/STACK`"
+            "`python -m tools.offline.stack_outputs STACK-FILE ORGANIZATION/PROJECT/STACK`"
         )
     return json.loads(path.read_text())

@@ -2,7 +2,11 @@
 returns under the recording monitor (tools/offline/recording.py PlanMocks, which reads the fixtures
 through tools/offline/reference_outputs.py; this module plans a stack to write them).
 
-    python -m tools.offline.stack_outputs dev acme/gpu-platform/dev    # (re)write the fixture
+    python -m tools.offline.stack_outputs dev organization/gpu-platform/dev    # (re)write the fixture
+
+The fixture is keyed by project and stack (tools/offline/stack_outputs/gpu-platform+dev.json): a models-only
+stack naming `organization/gpu-platform/dev` (self-managed backend) or `<org>/gpu-platform/dev` (Pulumi
+Cloud) reads it.
 
 A fixture is the `clusterFacts` output of an offline plan of the referenced stack file, as the cluster
 stack would export it once deployed: values a preview cannot know (`<computed>`: ARNs, issuer URL) get
@@ -18,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tools.offline.config import PROJECT_DIR, load_project
 from tools.offline.reference_outputs import COMPUTED, SECRET, SECRET_FAKE, SECRET_KEY, fixture_path, load
 from tools.offline.runner import run_stack
 
@@ -44,7 +49,7 @@ def outputs_from_plan(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(stack: str, stack_name: str) -> Path:
-    path = fixture_path(stack_name)
+    path = fixture_path(stack_name, load_project(PROJECT_DIR).name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(outputs_from_plan(run_stack(stack)), indent=2, sort_keys=True) + "\n")
     return path
@@ -55,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tools.offline.stack_outputs", description="Write the StackReference fixture of a cluster stack."
     )
     ap.add_argument("stack", help="stack file of the cluster stack, e.g. dev (Pulumi.dev.yaml)")
-    ap.add_argument("name", help="the name models-only stacks reference, e.g. acme/gpu-platform/dev")
+    ap.add_argument(
+        "name",
+        help="the name models-only stacks reference: organization/gpu-platform/dev on a self-managed backend "
+        "(S3, OSS, local), <org>/gpu-platform/dev on Pulumi Cloud",
+    )
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     print(f"wrote {write(args.stack, args.name)}")
     return 0
