@@ -1,8 +1,18 @@
-"""IstioMesh: Istio base (CRDs), istiod, mesh-wide mTLS STRICT and request telemetry.
+"""IstioMesh: Istio base (CRDs), the Istio CNI node agent, istiod, mesh-wide mTLS STRICT and request telemetry.
 
-Charts from the Istio repository, one version for all three (charts/pins.yaml). Both charts are
+Charts from the Istio repository, one version for all of them (charts/pins.yaml). All are
 `helm.v3.Release`s: istio-base carries the CRDs and istiod the validating/mutating webhooks, and Helm's
 install order and hooks (plus atomic rollback) matter more here than a per-object preview diff.
+
+Istio CNI: the node agent (`cni` chart, DaemonSet `istio-cni-node` in istio-system, as Istio's install
+guide has it) sets up each meshed pod's traffic redirection as a chained CNI plugin, and istiod runs
+with `pilot.cni.enabled` (charts/values/istiod.yaml), so injected pods carry the unprivileged
+`istio-validation` check instead of `istio-init`, which needs root and NET_ADMIN/NET_RAW and which the
+model namespaces' Pod Security `restricted` refuses. The agent itself is privileged (host paths, root,
+NET_ADMIN, SYS_ADMIN): istio-system enforces `privileged`, the documented exception (docs/addons.md).
+It runs on every node, GPU nodes included: it tolerates the GPU taint and every pool's taints
+(components/scheduling.py), on top of the chart's catch-all tolerations. Installed before istiod, so no
+pod is injected for CNI redirection before the agent can serve it.
 
 Model namespaces join the mesh with SIDECAR_INJECTION_LABELS (ModelRelease sets them); the
 PeerAuthentication in istio-system makes mTLS STRICT for every namespace that does not override it.
@@ -11,15 +21,38 @@ PeerAuthentication in istio-system makes mTLS STRICT for every namespace that do
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import helm
+from components.scheduling import gpu_tolerations
 
 SYSTEM_NAMESPACE = "istio-system"
+CNI_RELEASE = "istio-cni"
+CNI_REQUESTS = {"cpu": "100m", "memory": "100Mi"}
+"""What the CNI node agent requests on every node (charts/values/istio-cni.yaml): the node reservations
+of the capacity plan should count it."""
+SYSTEM_NAMESPACE_LABELS = {
+    "app.kubernetes.io/part-of": "istio",
+    # The CNI node agent writes the CNI plugin and configuration into host paths and enters pod network
+    # namespaces (root, NET_ADMIN, SYS_ADMIN): nothing less than `privileged` admits it. istiod itself
+    # meets `restricted`; warn about anything else that does not.
+    "pod-security.kubernetes.io/enforce": "privileged",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+# The cni chart's default tolerations (values.yaml at 1.29): the agent must run on every node, or meshed
+# pods scheduled there cannot start (their istio-validation check fails). Setting tolerations replaces
+# the chart's list, so they are restated here.
+CNI_CATCH_ALL_TOLERATIONS: tuple[dict[str, str], ...] = (
+    {"effect": "NoSchedule", "operator": "Exists"},
+    {"key": "CriticalAddonsOnly", "operator": "Exists"},
+    {"effect": "NoExecute", "operator": "Exists"},
+)
 SIDECAR_INJECTION_LABELS = {"istio-injection": "enabled"}
 """Namespace labels that make istiod inject the Envoy sidecar into every pod of the namespace."""
 PROMETHEUS_PROVIDER = "prometheus"
@@ -73,6 +106,29 @@ class IstioMeshArgs:
     """Kubernetes provider of the target cluster (from ClusterFacts)."""
     istiod_replicas: int = 1
     """istiod pods; with 2 or more a PodDisruptionBudget keeps one running through node drains."""
+    node_tolerations: tuple[Mapping[str, str], ...] = field(default_factory=lambda: tuple(gpu_tolerations()))
+    """Tolerations of the taints the cluster's pools carry, for the CNI node agent. Default: the GPU
+    taint (components/scheduling.py); the platform layer passes every pool's taints."""
+
+    def __post_init__(self) -> None:
+        if self.istiod_replicas < 1:
+            raise ValueError(f"IstioMeshArgs.istiod_replicas: {self.istiod_replicas}; run at least 1 istiod")
+        for t in self.node_tolerations:
+            operator = t.get("operator", "Equal")
+            if operator not in ("Equal", "Exists") or (operator == "Equal" and not t.get("key")):
+                raise ValueError(
+                    f"IstioMeshArgs.node_tolerations: {dict(t)} is not a toleration; give a key with operator "
+                    "Equal, or operator Exists"
+                )
+
+
+def cni_overrides(node_tolerations: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """cni chart values that depend on the cluster: tolerations for its pools' taints plus the chart's
+    catch-all ones (deduplicated, in a stable order)."""
+    seen: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    for t in [*node_tolerations, *CNI_CATCH_ALL_TOLERATIONS]:
+        seen.setdefault(tuple(sorted(t.items())), dict(t))
+    return {"tolerations": list(seen.values())}
 
 
 def istiod_overrides(replicas: int) -> dict[str, Any]:
@@ -108,6 +164,7 @@ def telemetry_spec() -> dict[str, Any]:
 
 class IstioMesh(pulumi.ComponentResource):
     base: k8s.helm.v3.Release
+    cni: k8s.helm.v3.Release
     istiod: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -115,17 +172,25 @@ class IstioMesh(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SYSTEM_NAMESPACE, labels={"app.kubernetes.io/part-of": "istio"}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SYSTEM_NAMESPACE, labels=dict(SYSTEM_NAMESPACE_LABELS)),
             opts=child,
         )
         in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[ns]))
         self.base = helm.release("istio-base", "istio-base", namespace=SYSTEM_NAMESPACE, opts=in_ns)
+        self.cni = helm.release(
+            CNI_RELEASE,
+            "istio-cni",
+            namespace=SYSTEM_NAMESPACE,
+            overrides=cni_overrides(args.node_tolerations),
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.base])),
+        )
         self.istiod = helm.release(
             "istiod",
             "istiod",
             namespace=SYSTEM_NAMESPACE,
             overrides=istiod_overrides(args.istiod_replicas),
-            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.base])),
+            # The injector expects the CNI agent to redirect the pods it injects.
+            opts=pulumi.ResourceOptions.merge(in_ns, pulumi.ResourceOptions(depends_on=[self.base, self.cni])),
         )
         # The CRs need the CRDs (base) and the validating webhook (istiod) to be in place.
         after_istiod = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.base, self.istiod]))

@@ -54,7 +54,8 @@ def storage_class(spec: StackSpec, cluster: ClusterFacts) -> str:
 
 
 def node_tolerations(cluster: ClusterFacts) -> tuple[dict[str, str], ...]:
-    """Tolerations for node agents (Fluent Bit): the GPU taint plus every extra taint any pool carries."""
+    """Tolerations for node agents (Fluent Bit, the Istio CNI agent): the GPU taint plus every extra taint
+    any pool carries."""
     taints: set[Taint] = {t for pool in cluster.pools for t in pool.shape.taints()}
     out = {tuple(sorted(t.items())) for t in gpu_tolerations()}
     out |= {tuple(sorted(t.toleration().items())) for t in taints}
@@ -76,7 +77,13 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
     mesh = gateway = prom = logs = None
     if a.istio.enabled:
         mesh = IstioMesh(
-            "istio", IstioMeshArgs(provider=provider, istiod_replicas=a.istio.istiod_replicas or (2 if prod else 1))
+            "istio",
+            IstioMeshArgs(
+                provider=provider,
+                istiod_replicas=a.istio.istiod_replicas or (2 if prod else 1),
+                # The CNI node agent must run on every node, GPU nodes included.
+                node_tolerations=node_tolerations(cluster),
+            ),
         )
         gw = a.istio.gateway
         if gw.enabled:

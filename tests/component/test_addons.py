@@ -42,6 +42,7 @@ def resource(stack: str, type_: str, name: str) -> dict[str, Any]:
 def test_every_chart_is_pinned_from_pins_yaml(stack: str) -> None:
     addon_of = {
         "istio-base": "istio-base",
+        "istio-cni": "istio-cni",
         "istiod": "istiod",
         "istio-ingressgateway": "istio-gateway",
         "kube-prometheus-stack": "kube-prometheus-stack",

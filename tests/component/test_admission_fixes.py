@@ -1,0 +1,173 @@
+"""Issue 13, admission items: pods the API server's Pod Security admission would refuse.
+
+- item 3: model namespaces enforce `restricted` and inject Istio sidecars. Without Istio CNI the
+  injected `istio-init` runs as root with NET_ADMIN/NET_RAW, which `restricted` refuses. The Istio CNI
+  node agent is installed on both clouds and istiod injects `istio-validation` instead; the model pod
+  templates plus what the injector adds (tests/component/istio_injection.py) meet `restricted`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.helm import pin
+from components.mesh.istio import CNI_REQUESTS
+from components.scheduling import GPU_TAINT, Toleration, gpu_tolerations
+from stacks.spec.parse import parse_spec
+from stacks.spec.pools import pool_shape
+from tests.component.istio_injection import injected, injector_values, template_fingerprint, with_sidecar
+from tests.component.pod_security import violations
+from tests.component.vendored_charts import archive, default_values, has_key, read
+from tests.conftest import Plan
+from tests.spec_helpers import raw_stack
+from tools.offline.artifacts import helm_releases, kubernetes_objects
+from tools.offline.runner import PROJECT_DIR
+
+CLUSTER_STACKS = ["dev", "prod", "alicloud-dev", "alicloud-prod"]
+ENFORCE = "pod-security.kubernetes.io/enforce"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def helm_binary() -> str | None:
+    """Helm from `make tools` (.tools/bin) or PATH; tests that render charts skip without it."""
+    local = PROJECT_DIR / ".tools" / "bin" / "helm"
+    return str(local) if local.exists() else shutil.which("helm")
+
+
+def namespaces(p: Plan) -> dict[str, dict[str, str]]:
+    return {
+        o["metadata"]["name"]: o["metadata"].get("labels") or {}
+        for o in kubernetes_objects(p.data)
+        if o["kind"] == "Namespace"
+    }
+
+
+def releases(p: Plan) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in helm_releases(p.data)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 3: Istio CNI
+
+
+@pytest.mark.parametrize("stack", CLUSTER_STACKS)
+def test_istio_cni_is_installed_in_istio_system_before_istiod(stack: str, plan: Callable[[str], Plan]) -> None:
+    p = plan(stack)
+    cni = releases(p)["istio-cni"]
+    want = pin("istio-cni")
+    assert (cni["chart"], cni["version"], cni["repo"], cni["namespace"]) == (
+        "cni",
+        want.version,
+        want.repo,
+        "istio-system",  # Istio's install guide: helm install istio-cni istio/cni -n istio-system
+    )
+    # one Istio version for every Istio chart
+    assert {pin(a).version for a in ("istio-base", "istiod", "istio-gateway", "istio-cni")} == {want.version}
+    cni_urn = p.one(RELEASE, "istio-cni")["urn"]
+    assert cni_urn in p.one(RELEASE, "istiod")["options"]["dependsOn"]
+    assert p.one(RELEASE, "istio-base")["urn"] in p.one(RELEASE, "istio-cni")["options"]["dependsOn"]
+    # the agent is privileged: its namespace admits it, and says so
+    assert namespaces(p)["istio-system"][ENFORCE] == "privileged"
+    values = cni["values"]
+    assert values["chained"] is True and values["cniConfFileName"] == ""
+    assert (values["cniBinDir"], values["cniConfDir"]) == ("/opt/cni/bin", "/etc/cni/net.d")
+    assert values["resources"]["requests"] == CNI_REQUESTS
+
+
+@pytest.mark.parametrize("stack", CLUSTER_STACKS)
+def test_the_cni_agent_tolerates_every_taint_of_every_pool(stack: str, plan: Callable[[str], Plan]) -> None:
+    spec = parse_spec(raw_stack(stack))
+    taints = {t for pool in spec.node_pools for t in pool_shape(spec, pool).taints()}
+    assert GPU_TAINT in taints  # every stack has a GPU pool
+    tolerations = releases(plan(stack))["istio-cni"]["values"]["tolerations"]
+    # the GPU taint by name (components/scheduling.py), not only through a catch-all
+    assert all(t in tolerations for t in gpu_tolerations())
+    parsed = [Toleration(**t) for t in tolerations]
+    assert [str(t) for t in sorted(taints, key=str) if not any(tol.tolerates(t) for tol in parsed)] == []
+
+
+def test_istiod_injects_istio_validation_instead_of_istio_init() -> None:
+    # The key our values set (pilot.cni.enabled) is the chart's `cni.enabled`, copied from `pilot.*`.
+    assert has_key(default_values("istiod"), "cni.enabled")
+    assert 'index $.Values "pilot"' in read("istiod", "templates/zzy_descope_legacy.yaml")
+    assert template_fingerprint() == []
+    values = injector_values()
+    assert values["pilot"]["cni"]["enabled"] is True
+    init = injected(values, {})["initContainers"]
+    assert [c["name"] for c in init] == ["istio-validation"]
+    assert violations({"containers": [], "initContainers": init, "securityContext": {}}, "restricted") == [
+        "container istio-validation: no RuntimeDefault or Localhost seccomp profile"  # the pod sets it
+    ]
+
+
+def model_deployments(p: Plan) -> list[dict[str, Any]]:
+    models = {n for n, labels in namespaces(p).items() if labels.get("gpu-platform.io/models") == "true"}
+    return [o for o in kubernetes_objects(p.data) if o["kind"] == "Deployment" and o["metadata"]["namespace"] in models]
+
+
+@pytest.mark.parametrize("stack", [*CLUSTER_STACKS, "models-dev"])
+def test_model_pods_with_their_sidecar_meet_restricted(stack: str, plan: Callable[[str], Plan]) -> None:
+    p = plan(stack)
+    deployments = model_deployments(p)
+    assert deployments
+    ns_labels = namespaces(p)
+    values = injector_values()
+    failures = []
+    for d in deployments:
+        assert ns_labels[d["metadata"]["namespace"]][ENFORCE] == "restricted"
+        template = d["spec"]["template"]
+        assert template["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+        pod = with_sidecar(template["spec"], template["metadata"].get("annotations") or {}, values)
+        failures += [f"{d['metadata']['name']}: {v}" for v in violations(pod, "restricted")]
+    assert failures == []
+
+
+def test_without_cni_the_injected_pod_would_be_refused(plan: Callable[[str], Plan]) -> None:
+    # The check above bites: the injector without CNI adds the root NET_ADMIN istio-init.
+    d = model_deployments(plan("dev"))[0]["spec"]["template"]
+    values = injector_values({"pilot": {"cni": {"enabled": False}}})
+    found = violations(with_sidecar(d["spec"], d["metadata"].get("annotations") or {}, values), "restricted")
+    assert "container istio-init: adds ['NET_ADMIN', 'NET_RAW']" in found
+    assert "container istio-init: runAsUser: 0" in found
+
+
+@pytest.mark.skipif(helm_binary() is None, reason="needs helm (make tools) to render the vendored istiod chart")
+def test_rendered_injector_config_enables_cni(plan: Callable[[str], Plan]) -> None:
+    # The istiod chart rendered with the plan's values: the injector's ConfigMap turns CNI on.
+    # (../shared/charts holds istiod 1.29.6 while we pin 1.29.8: patch-level difference, Istio only.)
+    istiod = releases(plan("prod"))["istiod"]
+    with tempfile.TemporaryDirectory() as tmp:
+        values = Path(tmp) / "values.yaml"
+        values.write_text(yaml.safe_dump(istiod["values"]))
+        out = subprocess.run(
+            [
+                helm_binary() or "helm",
+                "template",
+                "istiod",
+                str(archive("istiod")),
+                "-n",
+                "istio-system",
+                "-f",
+                str(values),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    config = next(
+        d
+        for d in yaml.safe_load_all(out)
+        if d and d.get("kind") == "ConfigMap" and d["metadata"]["name"] == "istio-sidecar-injector"
+    )
+    injector = json.loads(config["data"]["values"])
+    assert injector["pilot"]["cni"] == {"enabled": True, "provider": "default"}
+    assert injector["global"]["proxy"]["privileged"] is False
