@@ -46,6 +46,11 @@ class EksClusterArgs:
     endpoint_public_access: bool = False
     """Default: no public endpoint; reach the API from the VPC (VPN, bastion, SSM port forwarding)."""
     public_access_cidrs: tuple[str, ...] = ()
+    private_access_cidrs: tuple[str, ...] = ()
+    """Networks outside the cluster (CI runners, VPN clients) admitted to the private endpoint on 443: one
+    ingress rule each on the cluster security group, which otherwise admits only its own members (nodes
+    and control plane ENIs). Default: none — `pulumi up` then needs the public endpoint or a machine in
+    that security group (docs/deploying.md#bootstrap-where-pulumi-up-runs)."""
     admin_principals: tuple[str, ...] = ()
     """Each gets an access entry + AmazonEKSClusterAdminPolicy. Default: none (no implicit creator admin)."""
     log_retention_days: int = 90
@@ -96,6 +101,7 @@ class EksCluster(pulumi.ComponentResource):
     oidc_issuer_url: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
+    api_access_rules: list[aws.vpc.SecurityGroupIngressRule]
     k8s_provider: k8s.Provider
     account_id: pulumi.Output[str]
 
@@ -234,6 +240,22 @@ class EksCluster(pulumi.ComponentResource):
         cluster_name = self.cluster.name
         self.cluster_security_group_id = self.cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
 
+        # -- who may reach the private endpoint besides the cluster's own members ------------------------
+        self.api_access_rules = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-{cidr.replace('/', '-')}",
+                security_group_id=self.cluster_security_group_id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description=f"Kubernetes API from {cidr} (cluster.endpoint.privateAccessCidrs)",
+                tags=tags,
+                opts=child,
+            )
+            for cidr in (args.private_access_cidrs if args.endpoint_private_access else ())
+        ]
+
         # -- access entries: who administers the cluster -------------------------------------------------
         admin_access: list[pulumi.Resource] = []
         for i, principal in enumerate(args.admin_principals):
@@ -283,7 +305,8 @@ class EksCluster(pulumi.ComponentResource):
             # With authentication mode API and no creator-admin bootstrap, the principal running
             # `pulumi up` is authorised only once its access entry + policy association exist: every
             # Kubernetes object waits for them, or the first run fails with Unauthorized/Forbidden.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster, *admin_access]),
+            # Likewise the ingress rules that admit that machine to a private endpoint (privateAccessCidrs).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.cluster, *admin_access, *self.api_access_rules]),
         )
         self.register_outputs(
             {

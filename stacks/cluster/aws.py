@@ -68,6 +68,7 @@ def build(spec: StackSpec) -> ClusterFacts:
             endpoint_private_access=endpoint.private_access,
             endpoint_public_access=endpoint.public_access,
             public_access_cidrs=endpoint.public_access_cidrs,
+            private_access_cidrs=endpoint.private_access_cidrs,
             admin_principals=spec.cluster.admin_principals,
             log_retention_days=spec.cluster.log_retention_days,
             deletion_protection=spec.deletion_protection,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from components.alicloud.pins import ack_pins
 from components.gpu.catalog import catalog
-from stacks.spec.base import AWS_PRINCIPAL_RE, KUBERNETES_VERSIONS, Cidr, DnsName, Loc, Problem, Spec
+from stacks.spec.base import AWS_PRINCIPAL_RE, KUBERNETES_VERSIONS, Cidr, DnsName, Loc, Problem, Spec, duplicates
 
 if TYPE_CHECKING:
     from stacks.spec.stack import StackSpec
@@ -35,6 +35,12 @@ class EndpointSpec(Spec):
     """CIDRs allowed to reach a public endpoint. `0.0.0.0/0` needs `allowWorld: true`."""
     allow_world: bool = False
     """Explicit acknowledgement required to open a public endpoint to 0.0.0.0/0."""
+    private_access_cidrs: tuple[Cidr, ...] = ()
+    """Private networks (RFC 1918 or RFC 6598) outside the cluster that may reach the private endpoint on
+    443: the CI runners and VPN clients that run `pulumi up` and kubectl. AWS: one ingress rule each on the
+    EKS cluster security group, which otherwise admits only itself (nodes and control plane). Default:
+    none. Not on Alibaba Cloud, where the API server's intranet load balancer answers everything routed
+    into the VPC."""
 
 
 class AlicloudClusterSpec(Spec):
@@ -182,6 +188,23 @@ def endpoint(spec: StackSpec) -> Iterator[Problem]:
         )
     if not e.public_access and e.public_access_cidrs:
         yield (*loc, "publicAccessCidrs"), "given while publicAccess is false; set publicAccess: true or remove them"
+    if e.private_access_cidrs and not e.private_access:
+        yield (
+            (*loc, "privateAccessCidrs"),
+            "given while privateAccess is false (no private endpoint to reach); set privateAccess: true or remove them",
+        )
+    for i, cidr in enumerate(e.private_access_cidrs):
+        if not _private(cidr):
+            yield (
+                (*loc, "privateAccessCidrs", i),
+                (
+                    f"{show(cidr)} is not a private network; list RFC 1918 (10.0.0.0/8, 172.16.0.0/12, "
+                    "192.168.0.0/16) or RFC 6598 (100.64.0.0/10) ranges of your CI runners or VPN clients, "
+                    "e.g. '10.20.0.0/16' (public clients: publicAccess with publicAccessCidrs)"
+                ),
+            )
+    for cidr in sorted(duplicates(e.private_access_cidrs)):
+        yield (*loc, "privateAccessCidrs"), f"{show(cidr)} is listed twice; list each CIDR once"
     for i, cidr in enumerate(e.public_access_cidrs):
         if ipaddress.ip_network(cidr).prefixlen == 0 and not e.allow_world:
             yield (
@@ -191,6 +214,18 @@ def endpoint(spec: StackSpec) -> Iterator[Problem]:
                     "list narrower CIDRs, or set allowWorld: true to accept the risk"
                 ),
             )
+
+
+# Where a private endpoint may be reached from: RFC 1918 private ranges and RFC 6598 shared address
+# space (carrier-grade NAT, often VPN client pools); never the internet.
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+
+def _private(cidr: str) -> bool:
+    net = ipaddress.ip_network(cidr)  # IPv4 only: the Cidr type rejects IPv6
+    return isinstance(net, ipaddress.IPv4Network) and any(net.subnet_of(r) for r in PRIVATE_RANGES)
 
 
 MAX_ACK_ZONES = 5  # cs.ManagedKubernetes vswitch_ids: MinItems 1, MaxItems 5
@@ -260,6 +295,15 @@ def alicloud_cluster(spec: StackSpec) -> Iterator[Problem]:
         yield (
             ("cluster", "endpoint", "privateAccess"),
             ("false is not possible on ACK: the API server always has a VPC (intranet) address; remove privateAccess"),
+        )
+    if e.private_access_cidrs:
+        yield (
+            ("cluster", "endpoint", "privateAccessCidrs"),
+            (
+                f"{', '.join(e.private_access_cidrs)}: nothing to open on ACK, whose API server listens on an "
+                "intranet load balancer in the VPC that answers every address routed into the VPC (no security "
+                "group applies to it); remove privateAccessCidrs and route your CI/VPN network into the VPC"
+            ),
         )
     narrow = [cidr for cidr in e.public_access_cidrs if ipaddress.ip_network(cidr).prefixlen != 0]
     if e.public_access and narrow:

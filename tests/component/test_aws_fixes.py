@@ -153,3 +153,55 @@ def test_the_store_refuses_a_name_s3_would_refuse() -> None:
     )
     with pytest.raises(ValueError, match="is 64 characters long; S3 allows 3 to 63"):
         ModelArtifactStore("m", args)
+
+
+# -- item 9: the machine running `pulumi up` can reach the private endpoint -----------------------------------
+
+SG_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+@pytest.mark.parametrize(("stack", "cidr"), [("dev", "10.20.0.0/16"), ("prod", "10.40.0.0/16")])
+def test_listed_networks_reach_the_private_endpoint_before_any_kubernetes_object(
+    stack: str, cidr: str, plan: Callable[[str], Plan]
+) -> None:
+    p = plan(stack)
+    eks = p.one("aws:eks/cluster:Cluster")
+    assert eks["inputs"]["vpcConfig"]["endpointPrivateAccess"] is True
+    rules = p.of_type(SG_RULE)
+    assert [r["inputs"] | {"securityGroupId": None, "tags": None} for r in rules] == [
+        {
+            "cidrIpv4": cidr,
+            "description": f"Kubernetes API from {cidr} (cluster.endpoint.privateAccessCidrs)",
+            "fromPort": 443,
+            "toPort": 443,
+            "ipProtocol": "tcp",
+            "securityGroupId": None,
+            "tags": None,
+        }
+    ]
+    # on the EKS-made cluster security group (the one the control plane ENIs and the nodes use): known
+    # only once the cluster exists, inside the same EksCluster component
+    assert rules[0]["inputs"]["securityGroupId"] == "<computed>" and rules[0]["parent"] == eks["parent"]
+    # every Kubernetes object goes through the provider, which waits for the rules
+    provider = p.one("pulumi:providers:kubernetes")
+    assert rules[0]["urn"] in provider["options"]["dependsOn"]
+
+
+def test_no_rule_without_listed_networks() -> None:
+    from tests.spec_helpers import mutate, raw_stack
+    from tools.offline.config import config_from_raw
+    from tools.offline.runner import run_stack
+
+    raw = mutate(raw_stack("dev"), "cluster.endpoint")
+    p = Plan(run_stack("noacl", config=config_from_raw(raw, "noacl")))
+    assert p.of_type(SG_RULE) == []
+
+
+@pytest.mark.parametrize("stack", ["alicloud-dev", "alicloud-prod"])
+def test_ack_api_server_is_the_intranet_load_balancer_of_the_vpc(stack: str, plan: Callable[[str], Plan]) -> None:
+    """ACK: the API server answers on an intranet CLB in the VPC, which no security group guards, so the
+    VPC (and what is routed into it) reaches it with nothing rendered for it; no internet address."""
+    p = plan(stack)
+    ack = p.one("alicloud:cs/managedKubernetes:ManagedKubernetes")
+    assert ack["inputs"]["slbInternetEnabled"] is False
+    assert not [r for r in p.resources if "securityGroupRule" in r["type"] or "SecurityGroupIngress" in r["type"]]

@@ -16,6 +16,13 @@ ECR = "an ECR (AWS) setting with no effect on ACR"
 
 CASES: list[Case] = [
     (
+        "private access cidrs on alicloud",
+        mutate(ADEV, "cluster.endpoint.privateAccessCidrs", ["10.0.0.0/16"]),
+        f"{P}cluster.endpoint.privateAccessCidrs: 10.0.0.0/16: nothing to open on ACK, whose API server listens on "
+        "an intranet load balancer in the VPC that answers every address routed into the VPC (no security group "
+        "applies to it); remove privateAccessCidrs and route your CI/VPN network into the VPC",
+    ),
+    (
         "alicloud cluster block on aws",
         mutate(DEV, "cluster.alicloud", {"networkPlugin": "flannel"}),
         f"{P}cluster.alicloud: given while cloud is 'aws'; these settings apply to Alibaba Cloud only "

@@ -58,6 +58,40 @@ CASES: list[Case] = [
         "models[0] (llama3-8b) invalid: it begins with 'xn--', a prefix S3 reserves; choose another cluster name",
     ),
     (
+        "private access cidr not private",
+        mutate(DEV, "cluster.endpoint.privateAccessCidrs", ["10.20.0.0/16", "203.0.113.0/24"]),
+        f"{P}cluster.endpoint.privateAccessCidrs[1]: '203.0.113.0/24' is not a private network; list RFC 1918 "
+        "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or RFC 6598 (100.64.0.0/10) ranges of your CI runners or "
+        "VPN clients, e.g. '10.20.0.0/16' (public clients: publicAccess with publicAccessCidrs)",
+    ),
+    (
+        "private access cidr the world",
+        mutate(DEV, "cluster.endpoint.privateAccessCidrs", ["0.0.0.0/0"]),
+        f"{P}cluster.endpoint.privateAccessCidrs[0]: '0.0.0.0/0' is not a private network; list RFC 1918 "
+        "(10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or RFC 6598 (100.64.0.0/10) ranges of your CI runners or "
+        "VPN clients, e.g. '10.20.0.0/16' (public clients: publicAccess with publicAccessCidrs)",
+    ),
+    (
+        "private access cidr twice",
+        mutate(DEV, "cluster.endpoint.privateAccessCidrs", ["100.64.0.0/16", "100.64.0.0/16"]),
+        f"{P}cluster.endpoint.privateAccessCidrs: '100.64.0.0/16' is listed twice; list each CIDR once",
+    ),
+    (
+        "private access cidrs without a private endpoint",
+        mutate(
+            DEV,
+            "cluster.endpoint",
+            {
+                "privateAccess": False,
+                "publicAccess": True,
+                "publicAccessCidrs": ["203.0.113.0/24"],
+                "privateAccessCidrs": ["10.20.0.0/16"],
+            },
+        ),
+        f"{P}cluster.endpoint.privateAccessCidrs: given while privateAccess is false (no private endpoint to "
+        "reach); set privateAccess: true or remove them",
+    ),
+    (
         "unknown registry key suggests",
         mutate(PROD, "registry.githubOidcProvider", GOOD_ARN),
         f"{P}registry.githubOidcProvider: unknown key; did you mean 'githubOidcProviderArn'?",
