@@ -90,6 +90,8 @@ class EksAddonsArgs:
 
 class EksAddons(pulumi.ComponentResource):
     addons: dict[str, aws.eks.Addon]
+    storage_class: k8s.storage.v1.StorageClass | None
+    """The encrypted gp3 default StorageClass (afterNodes with the EBS CSI driver), else None."""
 
     def __init__(self, name: str, args: EksAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpu-platform:aws:EksAddons", name, None, opts)
@@ -135,10 +137,11 @@ class EksAddons(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
 
+        self.storage_class = None
         if args.phase == "afterNodes" and EBS_CSI in self.addons:
             if args.k8s_provider is None:
                 raise ValueError(f"{name}: the afterNodes phase needs k8s_provider for the StorageClass")
-            k8s.storage.v1.StorageClass(
+            self.storage_class = k8s.storage.v1.StorageClass(
                 f"{name}-{DEFAULT_STORAGE_CLASS}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=DEFAULT_STORAGE_CLASS,

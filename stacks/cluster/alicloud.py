@@ -165,6 +165,11 @@ def build(spec: StackSpec) -> ClusterFacts:
         pools=pool_facts(spec),
         registry_urls=registry_urls,
         storage_class=ack.storage_class,  # the encrypted ESSD class the ACK component creates
+        # Before the platform installs anything: nodes to run on (the node pools) and what the ACK component
+        # makes in the cluster. Depending on a component waits for all its children (Pulumi expands a local
+        # component into its descendants): the cluster with the add-ons ACK installs at create, and the
+        # encrypted StorageClass.
+        ready=(*(p.node_pool for p in pools), ack),
     )
     export_cluster_facts(spec, facts, ack.kubeconfig, oidc_provider_arn=oidc_arn, oidc_issuer_url=issuer)
     return facts

@@ -179,6 +179,13 @@ def build(spec: StackSpec) -> ClusterFacts:
         registry_urls=registry_urls,
         # The encrypted gp3 class the afterNodes add-ons create with the EBS CSI driver.
         storage_class=DEFAULT_STORAGE_CLASS if EBS_CSI in after_nodes.addons else None,
+        # Before the platform installs anything: nodes to run on (the node groups), cluster DNS and the
+        # storage driver (the afterNodes add-ons: CoreDNS, EBS CSI, metrics-server), the encrypted class.
+        ready=(
+            *(p.node_group for p in pools),
+            *after_nodes.addons.values(),
+            *((after_nodes.storage_class,) if after_nodes.storage_class is not None else ()),
+        ),
     )
     export_cluster_facts(
         spec, facts, eks.kubeconfig, oidc_provider_arn=eks.oidc_provider.arn, oidc_issuer_url=eks.oidc_issuer_url

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -205,3 +208,66 @@ def test_ack_api_server_is_the_intranet_load_balancer_of_the_vpc(stack: str, pla
     ack = p.one("alicloud:cs/managedKubernetes:ManagedKubernetes")
     assert ack["inputs"]["slbInternetEnabled"] is False
     assert not [r for r in p.resources if "securityGroupRule" in r["type"] or "SecurityGroupIngress" in r["type"]]
+
+
+# -- item 11 (cluster side): ClusterFacts.ready holds what the platform must wait for ---------------------------
+
+READY_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.cluster import layer
+from stacks.spec.parse import load_spec
+
+facts = layer.build(load_spec())
+# What a platform resource that waits for `ready` sends the engine (components expand to their children).
+k8s.core.v1.ConfigMap(
+    "ready-probe",
+    metadata={"name": "ready-probe", "namespace": "default"},
+    opts=pulumi.ResourceOptions(provider=facts.k8s_provider, depends_on=list(facts.ready)),
+)
+"""
+
+
+@functools.cache
+def _ready_plan(stack: str) -> Plan:
+    from tools.offline.runner import PROJECT_DIR, run_stack
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+        (d / f"Pulumi.{stack}.yaml").write_text((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+        (d / "__main__.py").write_text(READY_PROGRAM)
+        return Plan(run_stack(stack, d))
+
+
+def _waited_for(p: Plan) -> set[str]:
+    return set(p.one("kubernetes:core/v1:ConfigMap", "ready-probe")["options"]["dependsOn"])
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_eks_ready_holds_node_groups_after_node_addons_and_the_storage_class(stack: str) -> None:
+    p = _ready_plan(stack)
+    waited = _waited_for(p)
+    node_groups = {r["urn"] for r in p.of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert node_groups and node_groups <= waited
+    addons = {r["inputs"]["addonName"]: r["urn"] for r in p.of_type("aws:eks/addon:Addon")}
+    for name in ("coredns", "aws-ebs-csi-driver", "metrics-server"):
+        assert addons[name] in waited, name
+    storage_class = p.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class["inputs"]["metadata"]["name"] == "gp3-encrypted" and storage_class["urn"] in waited
+    # the beforeNodes add-ons come through the node groups, which wait for them
+    for name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+        assert addons[name] not in waited, name
+
+
+@pytest.mark.parametrize("stack", ["alicloud-dev", "alicloud-prod"])
+def test_ack_ready_holds_node_pools_the_cluster_and_the_storage_class(stack: str) -> None:
+    p = _ready_plan(stack)
+    waited = _waited_for(p)
+    pools = {r["urn"] for r in p.of_type("alicloud:cs/nodePool:NodePool")}
+    assert pools and pools <= waited
+    assert p.one("alicloud:cs/managedKubernetes:ManagedKubernetes")["urn"] in waited  # with the add-ons ACK installs
+    storage_class = p.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class["inputs"]["metadata"]["name"] == "alicloud-disk-essd-encrypted"
+    assert storage_class["urn"] in waited
