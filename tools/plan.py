@@ -20,6 +20,7 @@ from pulumi.errors import RunError
 
 from tools.offline import artifacts
 from tools.offline.config import PROJECT_DIR, ProjectConfigError
+from tools.offline.limits import NameLimitError
 
 # The plan path imports nothing of the program (components, stacks) before running it: with --project-dir
 # (tools.pr_diff plans other revisions so) the program must import the tree's packages, not this checkout's.
@@ -43,6 +44,9 @@ def _plan(argv: list[str]) -> int:
         plan = run_stack(args.stack, args.project_dir.resolve())
     except ProjectConfigError as err:  # what the CLI refuses before the program starts, in its words
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except NameLimitError as err:  # a name a provider's Check or the cloud API refuses
+        print(f"{args.stack}: {err}", file=sys.stderr)
         return 2
     except RunError as err:  # ConfigError and any other clean program stop
         print(f"{args.stack}: {err}", file=sys.stderr)

@@ -18,6 +18,7 @@ import pulumi
 from pulumi.runtime import mocks, settings
 from pulumi.runtime.stack import run_pulumi_func
 
+from tools.offline import limits
 from tools.offline.config import PROJECT_DIR, StackConfig, load_stack_config
 from tools.offline.recording import (
     COMPUTED,
@@ -126,6 +127,9 @@ def run_stack(
         resources.append(entry)
     resources.sort(key=lambda e: e["urn"])
     loop.close()
+    violations = limits.check(resources)  # what the providers' Check and the cloud APIs would refuse
+    if violations:
+        raise limits.NameLimitError(violations)
     return {
         "project": cfg.project,
         "stack": cfg.stack,
