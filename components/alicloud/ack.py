@@ -17,9 +17,10 @@ ACK pins: charts/ack.yaml (Kubernetes version string, add-ons at create).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -34,9 +35,60 @@ CONTROL_PLANE_LOG_COMPONENTS = ("apiserver", "kcm", "scheduler", "ccm", "control
 # alicloud#5907). Engine paths, so camelCase. Post-create add-on changes go through cs.KubernetesAddon.
 CLUSTER_IGNORE_CHANGES = ("addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds", "slbInternetEnabled")
 DEFAULT_STORAGE_CLASS = "alicloud-disk-essd-encrypted"
-# Kubeconfig lifetime for the provider. The provider is keyed on cluster_identifier, so a fresh
-# credential on the next run updates it in place; 24 h covers the longest `pulumi up` (GPU pools).
-CREDENTIAL_MINUTES = 1440
+# The kubeconfig holds no credential: each use runs ACK's documented client-go credential plugin
+# (ack-ram-tool credential-plugin get-credential, what `ack-ram-tool credential-plugin get-kubeconfig`
+# writes), which mints a short-lived client certificate for the caller's own Alibaba Cloud identity
+# (aliyun CLI profile, ALIBABA_CLOUD_* variables, CI role), caches it under ~/.kube/cache and renews it
+# before it expires: nothing expires inside state, and the kubeconfig is the same on every run.
+CREDENTIAL_PLUGIN = "ack-ram-tool"
+CREDENTIAL_EXPIRATION = "3h"  # the plugin's default; renewed before expiry, so a longer `up` is fine
+# The API credential read for the cluster CA only (the CA is in no non-deprecated cluster attribute);
+# its client certificate is discarded, so it gets the shortest lifetime the API allows.
+CA_READ_MINUTES = 15
+
+
+def kubeconfig(cluster_id: str, server: str, ca_data: str) -> str:
+    """A kubeconfig with exec auth (ack-ram-tool): no client key, certificate or token is ever stored in
+    state, like components/aws/eks.py's `aws eks get-token` kubeconfig."""
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": CREDENTIAL_PLUGIN,
+            "args": [
+                "credential-plugin",
+                "get-credential",
+                "--cluster-id",
+                cluster_id,
+                "--api-version",
+                "v1beta1",
+                "--expiration",
+                CREDENTIAL_EXPIRATION,
+                "--log-level",
+                "error",
+            ],
+            "interactiveMode": "Never",
+            "provideClusterInfo": False,
+        }
+    }
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_id, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "users": [{"name": cluster_id, "user": user}],
+        "contexts": [{"name": cluster_id, "context": {"cluster": cluster_id, "user": cluster_id}}],
+        "current-context": cluster_id,
+    }
+    return json.dumps(doc, sort_keys=True)
+
+
+def api_server(connections: Sequence[Any] | None, public_access: bool) -> str:
+    """The API server the deploy talks to: the internet endpoint when the cluster has one (`public_access`;
+    ACK's own kubeconfig and `ack-ram-tool credential-plugin get-kubeconfig` prefer it too), else the
+    intranet SLB (reached from inside the VPC)."""
+    conn = connections[0] if connections else None
+    if conn is None:
+        return ""
+    return (conn.api_server_internet if public_access else None) or conn.api_server_intranet or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +196,23 @@ class AckCluster(pulumi.ComponentResource):
             ),
         )
 
-        # No kubeconfig output on the cluster: a temporary credential from the API. Keyed on the cluster
-        # id, so a rotated credential updates the provider in place instead of replacing every object.
+        # An exec kubeconfig (no credential in state, the same on every run): the endpoint from the
+        # cluster, the CA from the credential API (its client certificate and key are not kept). Keyed on
+        # the cluster id, so an endpoint or CA change updates the provider instead of replacing objects.
         cred = alicloud.cs.get_cluster_credential_output(
             cluster_id=self.cluster.id,
-            temporary_duration_minutes=CREDENTIAL_MINUTES,
+            temporary_duration_minutes=CA_READ_MINUTES,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        self.kubeconfig = pulumi.Output.secret(cred.kube_config)
+        # The CA is public (every client holds it); unsecret it in case the provider marks the whole
+        # credential secret, so the kubeconfig output is as plain as EKS's.
+        ca_data = pulumi.Output.unsecret(
+            cred.certificate_authorities.apply(lambda cas: cas[0].cluster_cert if cas else "")
+        )
+        server = self.cluster.connections.apply(lambda c: api_server(c, args.public_access))
+        self.kubeconfig = pulumi.Output.all(self.cluster.id, server, ca_data).apply(
+            lambda a: kubeconfig(str(a[0]), str(a[1]), str(a[2]))
+        )
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,

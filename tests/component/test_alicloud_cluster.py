@@ -193,11 +193,12 @@ def test_provider_from_credential_keyed_on_cluster_id() -> None:
     provider = p.one("pulumi:providers:kubernetes", "gpu-dev-k8s")
     # cluster_identifier is the cluster id: a rotated kubeconfig updates the provider, never replaces it.
     assert provider["inputs"]["clusterIdentifier"] == "c-known"
-    assert provider["inputs"]["kubeconfig"] == "<secret>"
+    # An exec kubeconfig from the cluster's endpoint: unknown until the endpoint is (test_alicloud_fixes.py).
+    assert provider["inputs"]["kubeconfig"] == "<computed>"
     # Every Kubernetes object goes through that provider.
     k8s_objects = [r for r in p.resources if r["type"].startswith("kubernetes:")]
     assert k8s_objects and all(r["provider"] == provider["urn"] for r in k8s_objects)
-    assert json.loads(json.dumps(data["outputs"]["kubeconfig"])) == "<secret>"
+    assert json.loads(json.dumps(data["outputs"]["kubeconfig"])) == "<computed>"
 
 
 def test_platform_layers_get_the_alicloud_facts(plan: Callable[[str], Plan]) -> None:
