@@ -1,21 +1,30 @@
 """Issue 13 on Alibaba Cloud: the ACK kubeconfig holds no credential and is the same on every run (item
-10)."""
+10); no deprecated Alibaba resource, function or field is used (item 15; that the alicloud component
+tests pass with DeprecationWarning as an error: tests/robustness/test_sdk_deprecations.py)."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi.runtime import mocks
 
+import tests.sdk_imports  # noqa: F401  (the SDKs' import-time DeprecationWarnings, once and quietly)
 from components.alicloud.ack import CA_READ_MINUTES, api_server, kubeconfig
-from tests.conftest import Plan
+from tests.conftest import Plan, plan_of
 from tests.spec_helpers import mutate, raw_stack
 from tools.offline.config import StackConfig, config_from_raw
 from tools.offline.recording import PlanMocks, RecordingMonitor, _wire_secrets
 from tools.offline.reference_outputs import SECRET_KEY
 from tools.offline.runner import run_stack
+
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
 ACK = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 CREDENTIAL = "alicloud:cs/getClusterCredential:getClusterCredential"
@@ -152,3 +161,107 @@ def test_api_server_is_public_only_with_public_access() -> None:
     plan, _ = deployed_plan(1, "alicloud-public", config_from_raw(raw, "alicloud-public"))
     doc = json.loads(plan.one("pulumi:providers:kubernetes", "gpu-dev-k8s")["inputs"]["kubeconfig"])
     assert doc["clusters"][0]["cluster"]["server"] == INTERNET
+
+
+# -- item 15: nothing deprecated ------------------------------------------------------------------------
+
+_ARGS_REF = re.compile(r"ForwardRef\('(\w+Args)'\)")
+
+
+def _sdk_member(token: str, suffix: str = "") -> Any:
+    """`alicloud:ram/role:Role` -> pulumi_alicloud.ram.Role (+ suffix, e.g. 'Args')."""
+    if token == "pulumi:providers:alicloud":
+        return getattr(importlib.import_module("pulumi_alicloud"), f"Provider{suffix}")
+    _, module, name = token.split(":")
+    package = module.split("/")[0]
+    mod = importlib.import_module("pulumi_alicloud" if package == "index" else f"pulumi_alicloud.{package}")
+    return getattr(mod, f"{name}{suffix}")
+
+
+def _function(token: str) -> Any:
+    """`alicloud:cs/getClusterCredential:getClusterCredential` -> pulumi_alicloud.cs.get_cluster_credential."""
+    _, module, name = token.split(":")
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return getattr(importlib.import_module(f"pulumi_alicloud.{module.split('/')[0]}"), snake)
+
+
+def _deprecated_resource_or_function(obj: Any) -> str | None:
+    """The SDK's own verdict: a deprecated resource warns `<Name> is deprecated:` when constructed, a
+    deprecated function `<name> is deprecated:` when called (pulumi.log.warn in the generated code)."""
+    code = inspect.getsource(inspect.getattr_static(obj, "_internal_init") if inspect.isclass(obj) else obj)
+    found = re.search(r"log\.warn\(\"\"\"(\w+ is deprecated: [^\"]*)", code)
+    return found.group(1) if found else None
+
+
+def deprecated_fields(args_cls: type, inputs: Any, path: str = "") -> list[str]:
+    """Every input set on `args_cls` (recursively into nested *Args types) whose SDK getter is marked
+    deprecated (`_utilities.deprecated`: the SDK warns only when the *Args class is used, not for the
+    keyword arguments our components pass, so it is checked here)."""
+    if not isinstance(inputs, dict):
+        return []
+    module = sys.modules[args_cls.__module__]
+    found: list[str] = []
+    for python_name, prop in vars(args_cls).items():
+        if not isinstance(prop, property) or prop.fget is None:
+            continue
+        engine_name = getattr(prop.fget, "_pulumi_name", python_name)
+        if engine_name not in inputs:
+            continue
+        if "_pulumi_deprecated_callable" in prop.fget.__dict__:
+            found.append(f"{path or args_cls.__name__ + '.'}{python_name}")
+        nested = {getattr(module, n, None) for n in _ARGS_REF.findall(str(prop.fget.__annotations__.get("return")))}
+        values = inputs[engine_name] if isinstance(inputs[engine_name], list) else [inputs[engine_name]]
+        for cls in (c for c in nested if isinstance(c, type)):
+            for v in values:
+                found += deprecated_fields(cls, v, f"{path or args_cls.__name__ + '.'}{python_name}.")
+    return found
+
+
+def test_the_deprecation_checks_see_a_deprecated_use() -> None:
+    assert _deprecated_resource_or_function(_sdk_member("alicloud:vpc/subnet:Subnet")) == (
+        "Subnet is deprecated: This resource has been deprecated and replaced by the Switch resource."
+    )
+    assert _deprecated_resource_or_function(_sdk_member("alicloud:ecs/eip:Eip")) is not None
+    assert _deprecated_resource_or_function(_function("alicloud:ecs/getEips:getEips")) is not None
+    assert _deprecated_resource_or_function(_sdk_member("alicloud:vpc/switch:Switch")) is None
+    assert _deprecated_resource_or_function(_function(CREDENTIAL)) is None
+    role = _sdk_member("alicloud:ram/role:Role", "Args")
+    assert deprecated_fields(role, {"name": "x", "roleName": "x"}) == ["RoleArgs.name"]
+    cluster = _sdk_member(ACK, "Args")
+    assert deprecated_fields(cluster, {"workerVswitchIds": ["v"], "vswitchIds": ["v"]}) == [
+        "ManagedKubernetesArgs.worker_vswitch_ids"
+    ]
+    pool = _sdk_member("alicloud:cs/nodePool:NodePool", "Args")  # nested *Args types too
+    assert deprecated_fields(pool, {"management": {"enable": True, "surge": 1}}) == ["NodePoolArgs.management.surge"]
+
+
+def test_planted_deprecated_resource_shows_in_the_plan_diagnostics(tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi_alicloud as alicloud\n"
+        "alicloud.vpc.Subnet('old', vpc_id='vpc-1', cidr_block='10.0.0.0/24', zone_id='z')\n"
+    )
+    data = run_stack(
+        "planted", tmp_path, config=StackConfig(project="planted", stack="planted", values={}, secret_keys=[])
+    )
+    assert any("Subnet is deprecated" in d["message"] for d in data["diagnostics"])
+
+
+@pytest.mark.parametrize("stack", ["alicloud-dev", "alicloud-prod"])
+def test_alicloud_stacks_use_no_deprecated_resource_function_or_field(stack: str) -> None:
+    deployed, m = deployed_plan(1, stack)  # the cluster exists, so the credential invoke runs too
+    problems: list[str] = []
+    for plan in (plan_of(stack), deployed):
+        problems += [d["message"] for d in plan.data["diagnostics"] if "deprecated" in d["message"]]
+        for r in plan.resources:
+            if not (r["type"].startswith("alicloud:") or r["type"] == "pulumi:providers:alicloud"):
+                continue
+            cls = _sdk_member(r["type"])
+            if (why := _deprecated_resource_or_function(cls)) is not None:
+                problems.append(f"{r['type']} {r['name']}: {why}")
+            problems += [
+                f"{r['type']} {r['name']}: {f}" for f in deprecated_fields(_sdk_member(r["type"], "Args"), r["inputs"])
+            ]
+    tokens = {t for t, _ in m.invokes if t.startswith("alicloud:")}
+    assert CREDENTIAL in tokens
+    problems += [f"{t}: {why}" for t in sorted(tokens) if (why := _deprecated_resource_or_function(_function(t)))]
+    assert problems == []
