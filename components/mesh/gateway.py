@@ -32,6 +32,14 @@ RELEASE = "istio-ingressgateway"
 # The gateway chart labels its pods `istio: <release name without "istio-">`.
 SELECTOR = {"istio": "ingressgateway"}
 GATEWAY_NAME = "api-gateway"
+NAMESPACE_POD_SECURITY = {
+    # The gateway pods meet `baseline` (non-root, no capabilities, ports 80/443 through the safe
+    # net.ipv4.ip_unprivileged_port_start sysctl) but not `restricted`: neither the gateway chart nor
+    # istiod's gateway injection template sets a seccomp profile. A documented exception (docs/addons.md).
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
 LOCAL_RATELIMIT = "envoy.filters.http.local_ratelimit"
 _LOCAL_RATELIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
 
@@ -234,7 +242,9 @@ class ApiGateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE, labels=dict(SIDECAR_INJECTION_LABELS)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE, labels={**SIDECAR_INJECTION_LABELS, **NAMESPACE_POD_SECURITY}
+            ),
             opts=child,
         )
         # The gateway pods get their Envoy from istiod's injector, so istiod must be up first.

@@ -9,23 +9,24 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
-from components.helm import pin
+from components.helm import pin, pins
 from components.mesh.istio import CNI_REQUESTS
 from components.scheduling import GPU_TAINT, Toleration, gpu_tolerations
 from stacks.spec.parse import parse_spec
 from stacks.spec.pools import pool_shape
 from tests.component.istio_injection import injected, injector_values, template_fingerprint, with_sidecar
-from tests.component.pod_security import violations
+from tests.component.pod_security import Level, containers, pod_spec, violations
 from tests.component.vendored_charts import archive, default_values, has_key, read
 from tests.conftest import Plan
 from tests.spec_helpers import raw_stack
@@ -171,3 +172,147 @@ def test_rendered_injector_config_enables_cni(plan: Callable[[str], Plan]) -> No
     injector = json.loads(config["data"]["values"])
     assert injector["pilot"]["cni"] == {"enabled": True, "provider": "default"}
     assert injector["global"]["proxy"]["privileged"] is False
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 4: the ECK operator and Grafana; the documented exceptions are the rendered ones
+
+DOCS = PROJECT_DIR / "docs" / "addons.md"
+
+
+def docs_exceptions() -> dict[str, tuple[str, set[str], set[str]]]:
+    """docs/addons.md "Pod Security" table: namespace -> (enforce, releases beyond restricted, root ones)."""
+    text = DOCS.read_text().split("\n## Pod Security\n", 1)[1].split("\n## ", 1)[0]
+    out: dict[str, tuple[str, set[str], set[str]]] = {}
+    for line in text.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert len(cells) == 4, line
+        names = [set(re.findall(r"`([^`]+)`", c)) for c in cells]
+        (ns,), (level,) = names[0], names[1]
+        out[ns] = (level, names[2], names[3])
+    return out
+
+
+def test_docs_list_every_namespace_that_does_not_enforce_restricted(plan: Callable[[str], Plan]) -> None:
+    found: dict[str, str] = {}
+    for stack in [*CLUSTER_STACKS, "models-dev"]:
+        for ns, labels in namespaces(plan(stack)).items():
+            assert ENFORCE in labels, f"{stack}: namespace {ns} sets no Pod Security level"
+            if labels[ENFORCE] != "restricted":
+                assert found.setdefault(ns, labels[ENFORCE]) == labels[ENFORCE], ns
+    assert found == {ns: level for ns, (level, _, _) in docs_exceptions().items()}
+    assert {"elastic-system", "keda"} <= {
+        ns for ns, labels in namespaces(plan("prod")).items() if labels[ENFORCE] == "restricted"
+    }
+
+
+def test_eck_operator_pod_sets_the_seccomp_profile_restricted_requires(plan: Callable[[str], Plan]) -> None:
+    assert has_key(default_values("eck-operator"), "podSecurityContext")
+    assert "with .Values.podSecurityContext" in read("eck-operator", "templates/statefulset.yaml")
+    for stack in CLUSTER_STACKS:
+        p = plan(stack)
+        eck = releases(p)["elastic-operator"]
+        assert namespaces(p)[eck["namespace"]][ENFORCE] == "restricted"
+        pod = {
+            "securityContext": eck["values"]["podSecurityContext"],
+            "containers": [{"name": "manager", "securityContext": eck["values"]["securityContext"]}],
+        }
+        assert violations(pod, "restricted") == [], stack
+
+
+def grafana_chart_values() -> dict[str, Any]:
+    return yaml.safe_load(read("kube-prometheus-stack", "charts/grafana/values.yaml"))
+
+
+def test_grafana_persistence_runs_no_root_init_container(plan: Callable[[str], Plan]) -> None:
+    chart = grafana_chart_values()
+    # the chart's default: a busybox chown as UID 0 whenever persistence is on
+    assert chart["initChownData"]["enabled"] is True and chart["initChownData"]["securityContext"]["runAsUser"] == 0
+    for stack in CLUSTER_STACKS:
+        grafana = releases(plan(stack))["kube-prometheus-stack"]["values"]["grafana"]
+        assert grafana["persistence"]["enabled"] is True
+        assert grafana["initChownData"] == {"enabled": False}, stack
+        # the volume is handed to Grafana's group instead
+        assert grafana["securityContext"]["fsGroup"] == grafana["securityContext"]["runAsGroup"] == 472
+
+
+def render(release: dict[str, Any], addon: str) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        values = Path(tmp) / "values.yaml"
+        values.write_text(yaml.safe_dump(release["values"]))
+        out = subprocess.run(
+            [
+                helm_binary() or "helm",
+                "template",
+                release["name"],
+                str(archive(addon)),
+                "-n",
+                release["namespace"],
+                "-f",
+                str(values),
+                "--kube-version",
+                "1.33.0",
+                "--api-versions",
+                "monitoring.coreos.com/v1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return [d for d in yaml.safe_load_all(out) if isinstance(d, dict) and "kind" in d]
+
+
+@pytest.mark.skipif(helm_binary() is None, reason="needs helm (make tools) to render the vendored charts")
+def test_rendered_pods_meet_their_namespace_level_and_the_docs_name_every_exception(
+    plan: Callable[[str], Plan],
+) -> None:
+    addon_of = {p.chart: addon for addon, p in pins().items()}
+    # (stack, namespace, owner: release or object name, object) of every rendered object
+    rendered: list[tuple[str, str, str, dict[str, Any]]] = []
+    unrendered: dict[str, set[str]] = {}
+    levels: dict[str, dict[str, str]] = {}
+    clusters: dict[str, str] = {}
+    for stack in CLUSTER_STACKS:
+        p = plan(stack)
+        clusters[stack] = parse_spec(raw_stack(stack)).cluster_name
+        # an unlabelled namespace gets the cluster's default level: privileged on EKS and ACK
+        levels[stack] = {ns: labels.get(ENFORCE, "privileged") for ns, labels in namespaces(p).items()}
+        for obj in kubernetes_objects(p.data):  # our own objects: models, the ILM Job, ...
+            rendered.append((stack, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], obj))
+        for r in helm_releases(p.data):
+            try:
+                archive(addon_of[r["chart"]])
+            except FileNotFoundError:
+                unrendered.setdefault(r["namespace"], set()).add(r["name"])
+                continue
+            for obj in render(r, addon_of[r["chart"]]):
+                if "test" in ((obj.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", ""):
+                    continue  # `helm test` pods run only on request
+                rendered.append((stack, obj["metadata"].get("namespace") or r["namespace"], r["name"], obj))
+
+    beyond: dict[str, set[str]] = {}
+    root: dict[str, set[str]] = {}
+    refused: list[str] = []
+    for stack, ns, owner, obj in rendered:
+        spec = pod_spec(obj)
+        if spec is None or ns not in levels[stack]:  # not a pod, or kube-system (the cluster's own)
+            continue
+        where = f"{stack}: {obj['kind']} {ns}/{obj['metadata']['name']}"
+        refused.extend(f"{where}: {v}" for v in violations(spec, cast(Level, levels[stack][ns])))
+        name = owner.replace(f"{clusters[stack]}-", "<cluster>-")
+        if violations(spec, "restricted"):
+            beyond.setdefault(ns, set()).add(name)
+        psc = spec.get("securityContext") or {}
+        for c in containers(spec):
+            sc = c.get("securityContext") or {}
+            if sc.get("privileged") or sc.get("runAsUser", psc.get("runAsUser")) == 0:
+                root.setdefault(ns, set()).add(name)
+    assert refused == []
+    docs = docs_exceptions()
+    assert unrendered == {"istio-system": {"istio-cni"}}  # add the cni chart to ../shared/charts
+    for ns, (_, doc_beyond, doc_root) in docs.items():
+        assert doc_beyond - unrendered.get(ns, set()) == beyond.get(ns, set()), ns
+        assert doc_root - unrendered.get(ns, set()) == root.get(ns, set()), ns
+    assert set(beyond) <= set(docs) and set(root) <= set(docs)
