@@ -13,6 +13,7 @@ prometheus.py), so the plain-HTTP query works under mesh-wide mTLS STRICT.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,19 @@ def keda_overrides(args: KedaArgs) -> dict[str, Any]:
 class Keda(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: KedaArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        """`depends_on`: what must exist before anything here is installed (ClusterFacts.ready: nodes, cluster
+        DNS, the storage driver and class). Every child gets it, since a component's own depends_on would
+        not hold back its children."""
         super().__init__("gpu-platform:autoscaling:Keda", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -291,9 +291,15 @@ class NvidiaGpuStack(pulumi.ComponentResource):
         args: NvidiaGpuStackArgs,
         opts: pulumi.ResourceOptions | None = None,
         monitoring_depends_on: Sequence[pulumi.Resource] = (),
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
+        """`monitoring_depends_on`: the release installing the ServiceMonitor CRD (kube-prometheus-stack);
+        `depends_on`: what must exist before anything here is installed (ClusterFacts.ready: nodes, cluster
+        DNS, the storage driver and class). Every child gets it, since a component's own depends_on would
+        not hold back its children."""
         super().__init__("gpu-platform:gpu:NvidiaGpuStack", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        ready = list(depends_on)
+        child = pulumi.ResourceOptions(parent=self, depends_on=ready)
         ns = args.namespace
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
@@ -308,7 +314,7 @@ class NvidiaGpuStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[*ready, self.namespace])
 
         self.device_plugin = None
         if args.plugin_pools:
@@ -333,7 +339,7 @@ class NvidiaGpuStack(pulumi.ComponentResource):
                 "gpu-operator",
                 namespace=ns,
                 overrides=gpu_operator_values(args),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, self.mig_config]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, self.namespace, self.mig_config]),
             )
 
         self.dcgm_exporter = self.service_monitor = None
@@ -351,7 +357,9 @@ class NvidiaGpuStack(pulumi.ComponentResource):
                     metadata=sm["metadata"],
                     spec=sm["spec"],
                     # The CRD comes with kube-prometheus-stack: wait for it when the caller passes it.
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *monitoring_depends_on]),
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=[*ready, self.namespace, *monitoring_depends_on]
+                    ),
                 )
 
         self.register_outputs(

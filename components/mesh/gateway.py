@@ -235,11 +235,15 @@ class ApiGateway(pulumi.ComponentResource):
         istiod: pulumi.Resource | None = None,
         crds: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
         """`istiod`: the gateway pods need its injector; `crds`: the istio-base release, which every
-        Istio object here depends on (a component's own depends_on would not order its children)."""
+        Istio object here depends on (a component's own depends_on would not order its children);
+        `depends_on`: what must exist before anything here is installed (ClusterFacts.ready: nodes, cluster
+        DNS, the storage driver and class). Every child gets it, since a component's own depends_on would
+        not hold back its children."""
         super().__init__("gpu-platform:mesh:ApiGateway", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -167,9 +167,19 @@ class IstioMesh(pulumi.ComponentResource):
     cni: k8s.helm.v3.Release
     istiod: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: IstioMeshArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> None:
+        """`depends_on`: what must exist before anything here is installed (ClusterFacts.ready: nodes, cluster
+        DNS, the storage driver and class). Every child gets it, since a component's own depends_on would
+        not hold back its children."""
         super().__init__("gpu-platform:mesh:IstioMesh", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SYSTEM_NAMESPACE, labels=dict(SYSTEM_NAMESPACE_LABELS)),

@@ -348,11 +348,15 @@ class LoggingStack(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         monitoring_depends_on: Sequence[pulumi.Resource] = (),
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
         """`monitoring_depends_on`: the release installing the ServiceMonitor CRD, which the Fluent Bit
-        chart renders with `service_monitor` (the component's own depends_on would not order it)."""
+        chart renders with `service_monitor` (the component's own depends_on would not order it);
+        `depends_on`: what must exist before anything here is installed (ClusterFacts.ready: nodes, cluster
+        DNS, the storage driver and class). Every child gets it, since a component's own depends_on would
+        not hold back its children."""
         super().__init__("gpu-platform:observability:LoggingStack", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
         op_ns = k8s.core.v1.Namespace(
             f"{name}-operator-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -304,9 +304,14 @@ class PrometheusStack(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         istiod: pulumi.Resource | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
+        """`istiod`: with istio_certs the Prometheus pod needs its injector;
+        `depends_on`: what must exist before anything here is installed (ClusterFacts.ready: nodes, cluster
+        DNS, the storage driver and class). Every child gets it, since a component's own depends_on would
+        not hold back its children."""
         super().__init__("gpu-platform:observability:PrometheusStack", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(depends_on))
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             # node-exporter needs the host's PID and network namespaces, so this namespace cannot enforce

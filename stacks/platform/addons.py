@@ -74,6 +74,8 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
     # Only Prometheus and logging have volumes; a cluster without a class fact needs one only for them.
     sc = storage_class(spec, cluster) if a.prometheus.enabled or a.logging.enabled else ""
 
+    # Nothing is installed before the cluster can run it: nodes, DNS, the storage driver and class.
+    ready = cluster.ready
     mesh = gateway = prom = logs = None
     if a.istio.enabled:
         mesh = IstioMesh(
@@ -84,6 +86,7 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 # The CNI node agent must run on every node, GPU nodes included.
                 node_tolerations=node_tolerations(cluster),
             ),
+            depends_on=ready,
         )
         gw = a.istio.gateway
         if gw.enabled:
@@ -110,6 +113,7 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 ),
                 istiod=mesh.istiod,
                 crds=mesh.base,
+                depends_on=ready,
             )
 
     if a.prometheus.enabled:
@@ -137,6 +141,7 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 pod_disruption_budgets=prod,
             ),
             istiod=mesh.istiod if mesh is not None else None,
+            depends_on=ready,
         )
         pulumi.export("grafanaAdminPassword", prom.grafana_admin_password)
 
@@ -158,10 +163,13 @@ def build(spec: StackSpec, cluster: ClusterFacts) -> AddonsResult:
                 zone_spread=replicas > 1,
             ),
             monitoring_depends_on=[prom.release] if prom is not None else (),
+            depends_on=ready,
         )
 
     keda = None
     if a.keda.enabled:
-        keda = Keda("keda", KedaArgs(provider=provider, replicas=a.keda.replicas or (2 if prod else 1)))
+        keda = Keda(
+            "keda", KedaArgs(provider=provider, replicas=a.keda.replicas or (2 if prod else 1)), depends_on=ready
+        )
 
     return AddonsResult(istio=mesh, gateway=gateway, prometheus=prom, logging=logs, keda=keda)

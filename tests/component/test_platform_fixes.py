@@ -3,19 +3,26 @@
 - item 14: Prometheus and Alertmanager PodDisruptionBudgets in prod (the chart's own, keys checked in
   the vendored kube-prometheus-stack chart), and the fallback DCGM ServiceMonitor selecting the Service
   the GPU Operator creates for its dcgm-exporter.
+- item 11: every Kubernetes resource of the platform layer (every Helm release and chart included)
+  waits for ClusterFacts.ready, which the cluster layers fill (nodes, DNS, storage driver and class).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.component.addons_plan import addons_plan, run_addons
 from tests.component.vendored_charts import default_values, has_key
 from tools.offline.artifacts import helm_releases, kubernetes_objects
-from tools.offline.runner import PROJECT_DIR
+from tools.offline.runner import PROJECT_DIR, run_stack
 
 # The Service NVIDIA's GPU Operator creates for dcgm-exporter at runtime (not in its chart):
 # NVIDIA/gpu-operator v26.7.0 assets/state-dcgm-exporter/0400_service.yaml, unchanged by
@@ -108,3 +115,68 @@ def test_kibana_gets_a_budget_where_it_runs_two_replicas() -> None:
         }
     }
     assert budgets(addons_plan("dev")) == {}
+
+
+# ---------------------------------------------------------------------------------------------------
+# item 11: the platform waits for ClusterFacts.ready
+
+READY_PROGRAM = """
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.cluster import layer as cluster_layer
+from stacks.platform import layer as platform_layer
+from stacks.spec.parse import load_spec
+
+spec = load_spec()
+cluster = cluster_layer.build(spec)
+# What waiting for ClusterFacts.ready sends the engine (a component in it expands to its children).
+k8s.core.v1.ConfigMap(
+    "ready-probe",
+    metadata={"name": "ready-probe", "namespace": "default"},
+    opts=pulumi.ResourceOptions(provider=cluster.k8s_provider, depends_on=list(cluster.ready)),
+)
+platform_layer.build(spec, cluster)
+"""
+PLATFORM_COMPONENTS = (
+    "gpu-platform:mesh:IstioMesh",
+    "gpu-platform:mesh:ApiGateway",
+    "gpu-platform:observability:PrometheusStack",
+    "gpu-platform:observability:LoggingStack",
+    "gpu-platform:autoscaling:Keda",
+    "gpu-platform:gpu:NvidiaGpuStack",
+    "gpu-platform:gpu:ClusterAutoscaler",
+)
+
+
+@functools.cache
+def _ready_plan(stack: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+        (d / f"Pulumi.{stack}.yaml").write_text((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+        (d / "__main__.py").write_text(READY_PROGRAM)
+        return json.dumps(run_stack(stack, d))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "alicloud-dev", "alicloud-prod"])
+def test_every_platform_kubernetes_resource_waits_for_the_cluster_to_be_ready(stack: str) -> None:
+    resources = json.loads(_ready_plan(stack))["resources"]
+    probe = next(r for r in resources if r["type"] == "kubernetes:core/v1:ConfigMap" and r["name"] == "ready-probe")
+    ready = set(probe["options"]["dependsOn"])
+    assert ready  # the cluster layer hands node pools, DNS / storage add-ons and the StorageClass
+
+    def chain(r: dict[str, Any]) -> str:  # the URN's type chain: parent types, then the resource's own
+        return r["urn"].split("::")[2]
+
+    platform = [
+        r
+        for r in resources
+        if r["type"].startswith("kubernetes:") and any(c in chain(r).split("$")[:-1] for c in PLATFORM_COMPONENTS)
+    ]
+    charts = [r for r in platform if r["type"] in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")]
+    assert {r["name"] for r in charts} >= {"istio-base", "istio-cni", "istiod", "kube-prometheus-stack", "keda"}
+    if stack in ("dev", "prod"):  # the seam's node autoscaler (AWS), a component made outside the platform
+        assert any("ClusterAutoscaler" in chain(r) for r in charts)
+    late = [f"{r['type']} {r['name']}" for r in platform if not ready <= set(r["options"]["dependsOn"])]
+    assert late == []
