@@ -6,8 +6,9 @@ ModelRelease (components/models/release.py) creates it through the cloud seam (c
 - S3 bucket `<cluster>-<model>-artifacts` (components/aws/artifact_names.py: a name known at plan time,
   so the versions' `artifact.uri` can name it and the spec checks they do): KMS-encrypted with its own key
   (rotation on), versioned (an overwritten artifact can be recovered, and the sha256 on the version stays
-  checkable), all public access blocked, bucket-owner enforced ownership; bucket and key are `protect`ed —
-  model artifacts are not re-creatable.
+  checkable), all public access blocked, bucket-owner enforced ownership; bucket and key are `protect`ed
+  (prod: model artifacts are not re-creatable). A dev store goes with `pulumi destroy`, objects included
+  (`protect=False` also sets force_destroy; the key keeps its 30-day deletion window).
 - IRSA role trusted only by the model's ServiceAccount through the cluster's OIDC provider, allowed to
   read objects and decrypt with the key, nothing else. Servers then pull weights without static keys.
 """
@@ -35,6 +36,8 @@ class ModelArtifactStoreArgs:
     service_account: str
     oidc_provider_arn: pulumi.Input[str] | None
     oidc_issuer_url: pulumi.Input[str] | None
+    protect: bool = True
+    """protect bucket and key (prod). False: `pulumi destroy` deletes them, the bucket with its objects."""
 
 
 def read_policy(bucket_arn: str, key_arn: str) -> str:
@@ -65,7 +68,7 @@ class ModelArtifactStore(pulumi.ComponentResource):
             raise ValueError(f"ModelArtifactStore[{name}]: bucket name {args.bucket!r} {problem}")
         super().__init__("gpu-platform:models:ModelArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=True)
+        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"model artifacts of {args.model}",
@@ -73,7 +76,13 @@ class ModelArtifactStore(pulumi.ComponentResource):
             deletion_window_in_days=30,
             opts=keep,
         )
-        self.bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket, force_destroy=False, opts=keep)
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=args.bucket,
+            force_destroy=not args.protect,
+            # A fixed name: a replacement must delete the old bucket first (blocked by protect in prod).
+            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(delete_before_replace=True)),
+        )
         aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=self.bucket.id,
@@ -133,7 +142,10 @@ class ModelArtifactStore(pulumi.ComponentResource):
 
 
 def artifact_store_factory(
-    cluster_name: str, oidc_provider_arn: pulumi.Input[str] | None, oidc_issuer_url: pulumi.Input[str] | None
+    cluster_name: str,
+    oidc_provider_arn: pulumi.Input[str] | None,
+    oidc_issuer_url: pulumi.Input[str] | None,
+    protect: bool = True,
 ) -> ArtifactStoreFactory:
     """The seam's artifact store on AWS: S3 + KMS, read through IRSA when the cluster has an OIDC provider.
     Buckets are named after the cluster and the model (`artifact_bucket_name`)."""
@@ -150,6 +162,7 @@ def artifact_store_factory(
                 service_account=service_account,
                 oidc_provider_arn=oidc_provider_arn,
                 oidc_issuer_url=oidc_issuer_url,
+                protect=protect,
             ),
             opts=opts,
         )

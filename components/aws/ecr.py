@@ -7,11 +7,15 @@ Per repository (terraform-aws-ecr v3 / EKS BPG "image security" baseline, and be
 - a lifecycle policy: untagged images expire after D days, only the newest N tagged images are kept;
 - a repository policy: the cluster's node role may pull, the CI role may push and pull, and nobody
   else may push (an explicit Deny on the write actions for every other principal);
-- `protect` + `retain_on_delete` in prod: neither a stack change nor `pulumi destroy` deletes images.
+- `protect` + `retain_on_delete` in prod: neither a stack change nor `pulumi destroy` deletes images;
+  fixed names, so a replacement deletes the old repository first (and fails while it holds images).
 
-Registry-wide singletons (one per account and region; README warns when two stacks share a region):
-scanning configuration and, with replication regions, the replication configuration + creation
-templates in each destination so replicated repositories are immutable and KMS-encrypted too.
+Account-wide singletons are created only by the stack that says it owns them, so two stacks of one
+account never fight over them: the registry scanning configuration (one per account and region,
+`manage_scanning`) and the GitHub Actions OIDC provider (one per account, `github_oidc_provider:
+create`; otherwise the CI role trusts the account's existing provider by its ARN). With replication
+regions, the replication configuration (also one per account and region) + creation templates in each
+destination so replicated repositories are immutable and KMS-encrypted too.
 
 CI: a role trusted only by GitHub Actions OIDC tokens of the configured `owner/repo[:ref]`.
 """
@@ -29,6 +33,7 @@ import pulumi_aws as aws
 from components.aws import iam_docs
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 PUSH_ACTIONS = ("ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart")
 
@@ -125,13 +130,21 @@ class RegistryArgs:
     keep_release_images: int = 30
     untagged_expiry_days: int = 7
     scan_type: Literal["BASIC", "ENHANCED"] = "BASIC"
+    manage_scanning: bool = False
+    """Create the registry scanning configuration (`scan_type`, one per account and region). Default: off —
+    set it in the one stack that owns the account's scanning settings; repositories scan on push either way."""
     replication_regions: tuple[str, ...] = ()
     ci_push_repos: tuple[str, ...] = ()
     """GitHub `owner/repo[:ref]` whose Actions may push. Default: none (no CI role, nobody may push)."""
     github_oidc_provider_arn: str | None = None
-    """An existing GitHub OIDC provider (one per account). Default: create one."""
+    """The account's GitHub OIDC provider by ARN. Default: `arn:<partition>:iam::<account>:oidc-provider/
+    token.actions.githubusercontent.com` (the only ARN it can have), or the one this stack creates."""
+    github_oidc_provider: Literal["existing", "create"] = "existing"
+    """`existing`: trust the account's provider (one per account, made once by its owner). `create`: this
+    stack creates and owns it — in exactly one stack of the account."""
     protect: bool = False
-    """prod: protect + retain_on_delete on repositories and the registry key."""
+    """prod: protect + retain_on_delete on repositories and the registry key. Elsewhere nothing is
+    protected (`pulumi destroy` goes through; the key keeps its 30-day deletion window)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -167,9 +180,9 @@ class Registry(pulumi.ComponentResource):
                 )
             ),
             tags=tags,
-            # The registry key is protected in every environment (DESIGN: KMS keys are never lost);
-            # repositories follow `protect` (prod, issue 3).
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=args.protect),
+            # Protected and retained in prod with the repositories; elsewhere `pulumi destroy` schedules
+            # its deletion, which the 30-day window lets an admin cancel (aws kms cancel-key-deletion).
+            opts=keep,
         )
 
         self.repositories = {}
@@ -184,7 +197,8 @@ class Registry(pulumi.ComponentResource):
                 ],
                 force_delete=False,  # deleting a repository that still holds images fails
                 tags=tags,
-                opts=keep,
+                # A fixed name: a replacement (new KMS key) must delete the old one first.
+                opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(delete_before_replace=True)),
             )
         self.repository_urls = {r: repo.repository_url for r, repo in self.repositories.items()}
 
@@ -194,6 +208,10 @@ class Registry(pulumi.ComponentResource):
             provider_arn: pulumi.Input[str]
             if args.github_oidc_provider_arn:
                 provider_arn = args.github_oidc_provider_arn
+            elif args.github_oidc_provider == "existing":
+                provider_arn = pulumi.Output.from_input(args.account_id).apply(
+                    lambda acct: f"arn:{partition}:iam::{acct}:oidc-provider/{GITHUB_OIDC_HOST}"
+                )
             else:
                 provider_arn = aws.iam.OpenIdConnectProvider(
                     f"{name}-github-oidc",
@@ -232,22 +250,23 @@ class Registry(pulumi.ComponentResource):
 
         # -- registry-wide settings ---------------------------------------------------------------------
         enhanced = args.scan_type == "ENHANCED"
-        aws.ecr.RegistryScanningConfiguration(
-            f"{name}-scanning",
-            scan_type=args.scan_type,
-            rules=[
-                aws.ecr.RegistryScanningConfigurationRuleArgs(
-                    # ENHANCED (Inspector) rescans when new CVEs are published, not only on push.
-                    scan_frequency="CONTINUOUS_SCAN" if enhanced else "SCAN_ON_PUSH",
-                    repository_filters=[
-                        aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
-                            filter="*", filter_type="WILDCARD"
-                        )
-                    ],
-                )
-            ],
-            opts=child,
-        )
+        if args.manage_scanning:
+            aws.ecr.RegistryScanningConfiguration(
+                f"{name}-scanning",
+                scan_type=args.scan_type,
+                rules=[
+                    aws.ecr.RegistryScanningConfigurationRuleArgs(
+                        # ENHANCED (Inspector) rescans when new CVEs are published, not only on push.
+                        scan_frequency="CONTINUOUS_SCAN" if enhanced else "SCAN_ON_PUSH",
+                        repository_filters=[
+                            aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
+                                filter="*", filter_type="WILDCARD"
+                            )
+                        ],
+                    )
+                ],
+                opts=child,
+            )
         if args.replication_regions:
             aws.ecr.ReplicationConfiguration(
                 f"{name}-replication",

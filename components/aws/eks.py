@@ -58,8 +58,9 @@ class EksClusterArgs:
     support_type: str = "STANDARD"
     """STANDARD: no extended-support surcharge (pulumi-eks defaults to EXTENDED, 6x the control-plane price)."""
     protect: bool = False
-    """protect the cluster (prod): `pulumi destroy` or a rename cannot drop it. Its KMS keys and log group
-    are protected in every environment."""
+    """protect the cluster, its KMS keys and its log group (prod): `pulumi destroy` or a rename cannot drop
+    them. Elsewhere (dev) `pulumi destroy` goes through: the keys are scheduled for deletion with their
+    30-day window, so a mistake can still be cancelled (aws kms cancel-key-deletion)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -108,9 +109,12 @@ class EksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpu-platform:aws:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # KMS keys and the log group are protected in every environment (DESIGN: nothing lost — a lost
-        # key makes its ciphertext unreadable); the cluster itself only with `protect` (prod).
-        keep = pulumi.ResourceOptions(parent=self, protect=True)
+        # KMS keys, the log group and the cluster are protected with `protect` (prod). In dev they go with
+        # `pulumi destroy`; a key keeps its 30-day deletion window, so a mistaken destroy is recoverable.
+        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # Fixed physical names: a replacement must delete the old resource before creating the new one,
+        # or the create fails on the name still in use.
+        same_name = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         partition = iam_docs.partition_of(args.region)
         self.account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         tags = dict(args.tags)
@@ -166,7 +170,7 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-secrets",
             name=f"alias/eks/{args.cluster_name}/secrets",
             target_key_id=self.secrets_key.key_id,
-            opts=child,
+            opts=same_name,
         )
         # EKS uses the key as the cluster role: Encrypt/Decrypt for secrets, grants for the API server.
         encryption_policy_attachment = aws.iam.RolePolicy(
@@ -193,7 +197,7 @@ class EksCluster(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             kms_key_id=logs_key.arn,
             tags=tags,
-            opts=keep,
+            opts=pulumi.ResourceOptions.merge(keep, same_name),
         )
 
         # -- the control plane --------------------------------------------------------------------------
@@ -230,6 +234,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
+                delete_before_replace=True,  # a fixed name: the new cluster can only exist once the old is gone
                 # The role's permissions exist before the cluster and are removed after it (aws_eks_cluster
                 # docs: otherwise EKS cannot clean up its ENIs/security groups on delete); the secrets
                 # key grant is checked at create.
@@ -265,7 +270,7 @@ class EksCluster(pulumi.ComponentResource):
                 principal_arn=principal,
                 type="STANDARD",
                 tags=tags,
-                opts=child,
+                opts=same_name,  # one entry per cluster and principal
             )
             admin_access.append(
                 aws.eks.AccessPolicyAssociation(
@@ -274,7 +279,7 @@ class EksCluster(pulumi.ComponentResource):
                     principal_arn=principal,
                     policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY}",
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry], delete_before_replace=True),
                 )
             )
 

@@ -39,14 +39,24 @@ class RegistrySpec(Spec):
     untagged_expiry_days: int = Field(default=7, ge=1, le=365)
     """Lifecycle: expire untagged images after this many days."""
     scan_type: Literal["BASIC", "ENHANCED"] = "BASIC"
-    """ENHANCED turns on continuous (Inspector) scanning registry-wide."""
+    """Registry-wide scanning: ENHANCED turns on continuous (Inspector) scanning. Applied only with
+    `manageScanning: true`."""
+    manage_scanning: bool = False
+    """This stack owns the account's ECR scanning configuration (one per account and region) and sets it to
+    `scanType`. Default: off — two stacks of one account and region would overwrite each other's; set it in
+    the one stack that owns those settings. Repositories scan on push either way."""
     replication_regions: tuple[str, ...] = ()
     """Regions to replicate every repository to (disaster recovery, pulls close to other clusters)."""
     ci_push_repos: tuple[str, ...] = ()
     """GitHub `owner/repo` (optionally `owner/repo:ref`) allowed to push through GitHub OIDC."""
     github_oidc_provider_arn: str | None = None
-    """Existing IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one).
-    Default: the stack creates it when `ciPushRepos` is set; name it here when another stack already did."""
+    """The account's IAM OIDC provider for token.actions.githubusercontent.com (an account has at most one).
+    Default: `arn:aws:iam::<this account>:oidc-provider/token.actions.githubusercontent.com`, the only ARN it
+    can have in the stack's account."""
+    github_oidc_provider: Literal["existing", "create"] = "existing"
+    """`existing`: the CI role (`ciPushRepos`) trusts the account's GitHub Actions OIDC provider, made once by
+    whoever owns it. `create`: this stack creates and owns it — in exactly one stack of the account (a
+    second create fails with EntityAlreadyExists)."""
     alicloud: AlicloudRegistrySpec | None = None
     """Alibaba Cloud (ACR) only: edition, size, namespace. Default on alicloud: see its keys."""
 
@@ -90,6 +100,32 @@ def aws_registry(spec: StackSpec) -> Iterator[Problem]:
                 "list the repositories allowed to push or remove it"
             ),
         )
+    if reg.github_oidc_provider == "create":
+        if arn is not None:
+            yield (
+                ("registry", "githubOidcProvider"),
+                (
+                    "'create' while githubOidcProviderArn names an existing provider (an account has one); "
+                    "remove githubOidcProviderArn, or set githubOidcProvider: existing"
+                ),
+            )
+        elif not reg.ci_push_repos:
+            yield (
+                ("registry", "githubOidcProvider"),
+                (
+                    "'create' while ciPushRepos is empty (no CI role trusts it); list the repositories allowed "
+                    "to push, or remove githubOidcProvider"
+                ),
+            )
+    if "scan_type" in reg.model_fields_set and not reg.manage_scanning:
+        yield (
+            ("registry", "scanType"),
+            (
+                f"{show(reg.scan_type)} while manageScanning is false: the scan type is the account's registry-wide "
+                "scanning configuration, which this stack does not own; set manageScanning: true in the one "
+                "stack of the account and region that owns it, or remove scanType"
+            ),
+        )
     for i, region in enumerate(reg.replication_regions):
         if not AWS_REGION_RE.match(region):
             yield (
@@ -115,6 +151,8 @@ def alicloud_registry(spec: StackSpec) -> Iterator[Problem]:
         "replicationRegions": (bool(reg.replication_regions), "ACR replication is not managed by this stack"),
         "ciPushRepos": (bool(reg.ci_push_repos), "CI pushes to ACR with a RAM user or role, not GitHub OIDC here"),
         "githubOidcProviderArn": (reg.github_oidc_provider_arn is not None, "it names an IAM OIDC provider"),
+        "githubOidcProvider": ("github_oidc_provider" in reg.model_fields_set, "it is the IAM OIDC provider"),
+        "manageScanning": (reg.manage_scanning, "ACR Enterprise Edition scans every push with its own scanner"),
         "untaggedExpiryDays": (
             "untagged_expiry_days" in reg.model_fields_set,
             "ACR retention keeps the newest keepReleaseImages tags",

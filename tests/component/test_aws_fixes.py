@@ -271,3 +271,98 @@ def test_ack_ready_holds_node_pools_the_cluster_and_the_storage_class(stack: str
     storage_class = p.one("kubernetes:storage.k8s.io/v1:StorageClass")
     assert storage_class["inputs"]["metadata"]["name"] == "alicloud-disk-essd-encrypted"
     assert storage_class["urn"] in waited
+
+
+# -- item 12: account-wide singletons, physical names, a destroyable dev ---------------------------------------
+
+# Resources whose physical name is fixed by an input (no auto-name): a replacement must delete first.
+FIXED_NAMES = {
+    "aws:eks/cluster:Cluster": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:kms/alias:Alias": "name",
+    "aws:ecr/repository:Repository": "name",
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:eks/accessEntry:AccessEntry": "principalArn",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "principalArn",
+}
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_fixed_physical_names_are_replaced_delete_first(stack: str, plan: Callable[[str], Plan]) -> None:
+    p = plan(stack)
+    checked = [r for r in p.resources if r["type"] in FIXED_NAMES]
+    assert {r["type"] for r in checked} >= set(FIXED_NAMES) - {"aws:s3/bucket:Bucket"}
+    for r in checked:
+        assert FIXED_NAMES[r["type"]] in r["inputs"], r["urn"]
+        assert r["options"]["deleteBeforeReplace"] is True, r["urn"]
+
+
+def test_dev_has_nothing_protected_and_its_keys_keep_their_deletion_window(plan: Callable[[str], Plan]) -> None:
+    p = plan("dev")
+    assert [r["urn"] for r in p.resources if r["options"]["protect"]] == []
+    keys = p.of_type("aws:kms/key:Key")
+    assert keys and all(k["inputs"]["deletionWindowInDays"] == 30 for k in keys)
+
+
+def test_prod_keeps_keys_logs_cluster_buckets_and_repositories(plan: Callable[[str], Plan]) -> None:
+    from components.stateful import is_stateful
+
+    p = plan("prod")
+    kept = {r["type"] for r in p.resources if r["options"]["protect"]}
+    assert kept >= {
+        "aws:kms/key:Key",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:eks/cluster:Cluster",
+        "aws:s3/bucket:Bucket",
+        "aws:ecr/repository:Repository",
+    }
+    assert [r["urn"] for r in p.resources if is_stateful(r["type"]) and not r["options"]["protect"]] == []
+    bucket = p.one("aws:s3/bucket:Bucket")
+    assert bucket["inputs"]["forceDestroy"] is False
+
+
+def _dev_plan(**changes: Any) -> Plan:
+    from tests.spec_helpers import mutate, raw_stack
+    from tools.offline.config import config_from_raw
+    from tools.offline.runner import run_stack
+
+    raw = raw_stack("dev")
+    for path, value in changes.items():
+        raw = mutate(raw, path.replace("__", "."), value)
+    return Plan(run_stack("devx", config=config_from_raw(raw, "devx")))
+
+
+def test_dev_artifact_store_goes_with_destroy() -> None:
+    p = _dev_plan(models__0__artifactBucket=True)
+    bucket = p.one("aws:s3/bucket:Bucket")
+    assert bucket["inputs"]["bucket"] == "gpu-dev-llama3-8b-artifacts"
+    assert bucket["options"]["protect"] is False and bucket["inputs"]["forceDestroy"] is True
+    key = p.one("aws:kms/key:Key", "llama3-8b-key")
+    assert key["options"]["protect"] is False and key["inputs"]["deletionWindowInDays"] == 30
+
+
+GITHUB_OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+
+
+def test_github_oidc_provider_is_referenced_unless_the_stack_owns_it() -> None:
+    import json
+
+    repos = {"registry__ciPushRepos": ["acme/models"]}
+    existing = _dev_plan(**repos)
+    assert [r for r in existing.of_type(GITHUB_OIDC) if "github" in r["name"]] == []
+    (role,) = [r for r in existing.of_type("aws:iam/role:Role") if r["name"] == "gpu-dev-registry-ci-push"]
+    (stmt,) = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"]
+    # the only ARN the account's provider can have (the offline account id is the fixture's)
+    assert stmt["Principal"] == {
+        "Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    }
+    owner = _dev_plan(**repos, registry__githubOidcProvider="create")
+    (provider,) = [r for r in owner.of_type(GITHUB_OIDC) if "github" in r["name"]]
+    assert provider["inputs"]["url"] == "https://token.actions.githubusercontent.com"
+
+
+def test_registry_scanning_config_only_in_the_stack_that_owns_it() -> None:
+    scan = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+    assert _dev_plan().of_type(scan) == []
+    owner = _dev_plan(registry__manageScanning=True).one(scan)
+    assert owner["inputs"]["scanType"] == "BASIC"

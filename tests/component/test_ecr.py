@@ -37,23 +37,26 @@ def test_prod_repositories_are_immutable_scanned_kms_and_protected(plan: Callabl
     assert set(p.outputs["repositoryUrls"]) == {n.removeprefix("gpu-prod/") for n in repos}
 
 
-def test_dev_repositories_are_not_protected_but_the_key_is(plan: Callable[[str], Plan]) -> None:
+def test_dev_repositories_and_key_are_not_protected(plan: Callable[[str], Plan]) -> None:
     p = plan("dev")
     key = p.one("aws:kms/key:Key", "gpu-dev-registry-key")
-    # DESIGN: KMS keys are never lost; issue 3: repositories are protected + retained in prod only.
-    assert key["options"]["protect"] is True and key["options"]["retainOnDelete"] is False
+    # Issue 13 item 12: dev is destroyable; the key keeps its 30-day deletion window. Prod keeps everything.
+    assert key["options"]["protect"] is False and key["options"]["retainOnDelete"] is False
+    assert key["inputs"]["deletionWindowInDays"] == 30
     for r in p.of_type(REPO):
         assert r["options"]["protect"] is False
 
 
-def test_scanning_basic_in_dev_enhanced_continuous_in_prod(plan: Callable[[str], Plan]) -> None:
-    dev = plan("dev").one(SCAN)["inputs"]
+def test_scanning_config_only_where_the_stack_owns_it_enhanced_continuous_in_prod(plan: Callable[[str], Plan]) -> None:
+    # The registry scanning configuration is one per account and region: only prod (manageScanning) sets it.
+    assert plan("dev").of_type(SCAN) == []
     prod = plan("prod").one(SCAN)["inputs"]
-    assert dev == {
-        "scanType": "BASIC",
-        "rules": [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}],
+    assert prod == {
+        "scanType": "ENHANCED",
+        "rules": [
+            {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}
+        ],
     }
-    assert prod["scanType"] == "ENHANCED" and prod["rules"][0]["scanFrequency"] == "CONTINUOUS_SCAN"
 
 
 def test_lifecycle_keeps_releases_and_expires_untagged(plan: Callable[[str], Plan]) -> None:
@@ -92,18 +95,15 @@ def test_repository_policy_nodes_pull_only_ci_pushes() -> None:
 
 def test_ci_role_trusts_only_the_configured_github_refs(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
-    oidc = [
-        r
-        for r in p.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-        if r["name"] == "gpu-prod-registry-github-oidc"
-    ]
-    assert oidc[0]["inputs"]["url"] == "https://token.actions.githubusercontent.com"
+    # The account's GitHub OIDC provider is referenced by its ARN, not created (one per account).
+    assert not [r for r in p.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if "github" in r["name"]]
     (trust,) = [
         json.loads(d)
         for n, _, k, d in rendered_policies("prod")
         if n == "gpu-prod-registry-ci-push" and k == "assumeRolePolicy"
     ]
     (stmt,) = trust["Statement"]
+    assert stmt["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert stmt["Condition"] == {
         "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},

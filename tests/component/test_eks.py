@@ -59,16 +59,23 @@ def test_control_plane_secure_defaults(stack: str, plan: Callable[[str], Plan]) 
     assert log_group["inputs"]["kmsKeyId"] == "<computed>"
 
 
-def test_cluster_protected_in_prod_keys_and_logs_everywhere(plan: Callable[[str], Plan]) -> None:
+def test_cluster_keys_and_logs_protected_in_prod_destroyable_in_dev(plan: Callable[[str], Plan]) -> None:
     dev, prod = plan("dev"), plan("prod")
     assert dev.one(CLUSTER)["inputs"]["deletionProtection"] is False
     assert prod.one(CLUSTER)["inputs"]["deletionProtection"] is True
-    for p, cluster_protected in ((dev, False), (prod, True)):
+    for p, protected in ((dev, False), (prod, True)):
         s = p.data["stack"]
-        assert p.one(CLUSTER, f"gpu-{s}-eks")["options"]["protect"] is cluster_protected
-        # DESIGN "nothing lost": keys and log storage are protected in every environment.
-        for type_, name in ((LOG_GROUP, f"gpu-{s}-control-plane"), (KEY, f"gpu-{s}-secrets"), (KEY, f"gpu-{s}-logs")):
-            assert p.one(type_, name)["options"]["protect"] is True, name
+        # Issue 13 item 12: prod keeps cluster, keys and logs; dev goes with `pulumi destroy` (the keys
+        # with their 30-day deletion window, so a mistake can be cancelled).
+        for type_, name in (
+            (CLUSTER, f"gpu-{s}-eks"),
+            (LOG_GROUP, f"gpu-{s}-control-plane"),
+            (KEY, f"gpu-{s}-secrets"),
+            (KEY, f"gpu-{s}-logs"),
+        ):
+            assert p.one(type_, name)["options"]["protect"] is protected, name
+        for name in (f"gpu-{s}-secrets", f"gpu-{s}-logs"):
+            assert p.one(KEY, name)["inputs"]["deletionWindowInDays"] == 30
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

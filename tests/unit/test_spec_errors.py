@@ -27,8 +27,9 @@ CASES: list[Case] = [
     (
         "unknown key, nothing close",
         mutate(DEV, "registry.zzz", 1),
-        f"{P}registry.zzz: unknown key; allowed keys: alicloud, ciPushRepos, enabled, githubOidcProviderArn, "
-        "keepReleaseImages, platformRepositories, replicationRegions, scanType, untaggedExpiryDays",
+        f"{P}registry.zzz: unknown key; allowed keys: alicloud, ciPushRepos, enabled, githubOidcProvider, "
+        "githubOidcProviderArn, keepReleaseImages, manageScanning, platformRepositories, replicationRegions, "
+        "scanType, untaggedExpiryDays",
     ),
     (
         "bad environment",

@@ -153,6 +153,17 @@ CASES: list[Case] = [
         f"{P}registry.scanType: {ECR} (ACR Enterprise Edition scans every push with its own scanner); remove scanType",
     ),
     (
+        "manage scanning",
+        mutate(ADEV, "registry.manageScanning", True),
+        f"{P}registry.manageScanning: {ECR} (ACR Enterprise Edition scans every push with its own scanner); remove "
+        "manageScanning",
+    ),
+    (
+        "github oidc provider",
+        mutate(ADEV, "registry.githubOidcProvider", "existing"),
+        f"{P}registry.githubOidcProvider: {ECR} (it is the IAM OIDC provider); remove githubOidcProvider",
+    ),
+    (
         "github ci push",
         mutate(ADEV, "registry.ciPushRepos", ["acme/models"]),
         f"{P}registry.ciPushRepos: {ECR} (CI pushes to ACR with a RAM user or role, not GitHub OIDC here); remove "

@@ -58,6 +58,25 @@ CASES: list[Case] = [
         "models[0] (llama3-8b) invalid: it begins with 'xn--', a prefix S3 reserves; choose another cluster name",
     ),
     (
+        "github oidc provider created and named",
+        mutate(mutate(PROD, "registry.githubOidcProvider", "create"), "registry.githubOidcProviderArn", GOOD_ARN),
+        f"{P}registry.githubOidcProvider: 'create' while githubOidcProviderArn names an existing provider (an "
+        "account has one); remove githubOidcProviderArn, or set githubOidcProvider: existing",
+    ),
+    (
+        "github oidc provider created without ci repos",
+        mutate(DEV, "registry.githubOidcProvider", "create"),
+        f"{P}registry.githubOidcProvider: 'create' while ciPushRepos is empty (no CI role trusts it); list the "
+        "repositories allowed to push, or remove githubOidcProvider",
+    ),
+    (
+        "scan type without owning the scanning config",
+        mutate(PROD, "registry.manageScanning", False),
+        f"{P}registry.scanType: 'ENHANCED' while manageScanning is false: the scan type is the account's "
+        "registry-wide scanning configuration, which this stack does not own; set manageScanning: true in the one "
+        "stack of the account and region that owns it, or remove scanType",
+    ),
+    (
         "private access cidr not private",
         mutate(DEV, "cluster.endpoint.privateAccessCidrs", ["10.20.0.0/16", "203.0.113.0/24"]),
         f"{P}cluster.endpoint.privateAccessCidrs[1]: '203.0.113.0/24' is not a private network; list RFC 1918 "
@@ -93,8 +112,8 @@ CASES: list[Case] = [
     ),
     (
         "unknown registry key suggests",
-        mutate(PROD, "registry.githubOidcProvider", GOOD_ARN),
-        f"{P}registry.githubOidcProvider: unknown key; did you mean 'githubOidcProviderArn'?",
+        mutate(PROD, "registry.githubOidcProviderArm", GOOD_ARN),
+        f"{P}registry.githubOidcProviderArm: unknown key; did you mean 'githubOidcProviderArn'?",
     ),
 ]
 
