@@ -8,8 +8,8 @@ The fixture is keyed by project and stack (tools/offline/stack_outputs/gpu-platf
 stack naming `organization/gpu-platform/dev` (self-managed backend) or `<org>/gpu-platform/dev` (Pulumi
 Cloud) reads it.
 
-A fixture is the `clusterFacts` output of an offline plan of the referenced stack file, as the cluster
-stack would export it once deployed: values a preview cannot know (`<computed>`: ARNs, issuer URL) get
+A fixture is the `clusterFacts` and `modelReleases` outputs of an offline plan of the referenced stack
+file, as the cluster stack would export them once deployed: values a preview cannot know (`<computed>`: ARNs, issuer URL) get
 fixed, obviously fake values named after their path, and secrets stay secret (`{"<secret>": value}` in
 the file). tests/plan/test_layered.py checks the fixture matches a fresh plan of the stack file.
 """
@@ -28,7 +28,10 @@ from tools.offline.runner import run_stack
 
 __all__ = ["EXPORTED", "load", "main", "outputs_from_plan", "write"]  # `load` reads a fixture back
 
-EXPORTED = ("clusterFacts",)  # the contract between a cluster stack and a models-only stack
+# The contract between a cluster stack and a models-only stack: what stacks/cluster/reference.py reads
+# (clusterFacts: the cluster; modelReleases: the models the cluster stack deploys itself, which a models-only
+# stack must not deploy again).
+EXPORTED = ("clusterFacts", "modelReleases")
 
 
 def _deployed(value: Any, path: str) -> Any:
