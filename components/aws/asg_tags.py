@@ -20,6 +20,15 @@ ENABLED_TAG = f"{PREFIX}/enabled"
 # An EKS node group name is at most 63 characters (aws.eks.NodeGroupArgs.node_group_name); NodePool names
 # its group with a prefix, to which the provider appends a 26-character unique suffix: 63 - 26 = 37.
 NODE_GROUP_NAME_PREFIX_MAX = 37
+# Per-ASG override of `--scale-down-utilization-threshold` (CA AWS README "autoscaling-options" tags).
+SCALE_DOWN_THRESHOLD_TAG = f"{PREFIX}/node-template/autoscaling-options/scaledownutilizationthreshold"
+MIG_MIXED_SCALE_DOWN_UTILIZATION_THRESHOLD = 1.0
+"""MIG `mixed` nodes advertise no nvidia.com/gpu and carry no accelerator label, so cluster-autoscaler does
+not treat them as GPU nodes (GetNodeGpuConfig is nil) and judges them by the plain threshold on CPU and
+memory requests, which says nothing about how many MIG slices are in use. 1.0 makes that explicit: every
+such node is a scale-down candidate, and CA removes it exactly when its simulation re-places all its pods
+on free slices of other nodes (PDBs respected) — consolidation — and an empty node after the unneeded time.
+docs/gpu.md#cluster-autoscaler-and-the-accelerator-label-policy-kubernetesautoscaler8095."""
 
 
 def node_group_name_prefix(cluster_name: str, pool_name: str) -> str:
@@ -40,7 +49,9 @@ def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: 
     - `node-template/taint/<k>=<v>:<Effect>` for every taint;
     - `node-template/resources/<name>=<n>` for every extended GPU resource one node advertises
       (whole GPUs, time-sliced replicas or MIG slices; `nvidia.com/gpu=0` on MIG mixed pools), plus
-      `ephemeral-storage` when given.
+      `ephemeral-storage` when given;
+    - MIG mixed pools: `node-template/autoscaling-options/scaledownutilizationthreshold`
+      (MIG_MIXED_SCALE_DOWN_UTILIZATION_THRESHOLD).
     """
     tags = {ENABLED_TAG: "true", owner_tag(cluster_name): "owned"}
     for key, value in shape.labels().items():
@@ -55,6 +66,8 @@ def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: 
         resources[GPU_RESOURCE] = 0
     for resource, count in resources.items():
         tags[f"{PREFIX}/node-template/resources/{resource}"] = str(count)
+    if shape.is_gpu and not shape.sets_accelerator_label:
+        tags[SCALE_DOWN_THRESHOLD_TAG] = str(MIG_MIXED_SCALE_DOWN_UTILIZATION_THRESHOLD)
     if ephemeral_storage_gib is not None:
         tags[f"{PREFIX}/node-template/resources/ephemeral-storage"] = f"{ephemeral_storage_gib}Gi"
     return dict(sorted(tags.items()))

@@ -19,7 +19,9 @@ gpu-nvidia.md §6):
   (cheapest wins); least-waste breaks ties and picks among non-GPU pools.
 - GPU scale-down: GPU nodes are judged by GPU utilisation only (`--scale-down-gpu-utilization-threshold`);
   DaemonSets (device plugin, DCGM, log agent) are ignored in utilisation; emptyDir (model caches) does
-  not pin a node.
+  not pin a node. MIG `mixed` nodes are no GPU nodes to CA (no nvidia.com/gpu, no accelerator label): their
+  node groups carry their own plain threshold (components/aws/asg_tags.py).
+- No `balance-similar-node-groups`: one multi-zone node group per pool leaves nothing to balance.
 """
 
 from __future__ import annotations
@@ -143,7 +145,9 @@ def priorities_yaml(cluster_name: str, pools: Sequence[PoolShape]) -> str:
 def extra_args(args: ClusterAutoscalerArgs) -> dict[str, Any]:
     """CA flags (chart `extraArgs`, rendered as --key=value)."""
     return {
-        "balance-similar-node-groups": True,  # same-shape node groups in several AZs grow evenly
+        # Nothing to balance: each pool is one node group spanning every zone (the ASG spreads its instances
+        # across them), and pools differ in their pool label, so no two groups are ever "similar".
+        "balance-similar-node-groups": False,
         "expander": "priority,least-waste",
         # Each ASG's size can be read from the API, so fresh GPU types need no static list update.
         "aws-use-static-instance-list": False,

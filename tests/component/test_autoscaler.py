@@ -47,7 +47,7 @@ def test_prod_chart_values_and_flags(plan: Callable[[str], Plan]) -> None:
     }
     assert values["extraArgs"] == {
         "aws-use-static-instance-list": False,
-        "balance-similar-node-groups": True,
+        "balance-similar-node-groups": False,
         "expander": "priority,least-waste",
         "ignore-daemonsets-utilization": True,
         "max-node-provision-time": "20m",
@@ -227,3 +227,44 @@ def test_mig_single_pools_keep_the_label_because_they_advertise_nvidia_gpu() -> 
     mixed = pool_shape("aws", "h100m", "p5.48xlarge", sharing="mig", mig_strategy="mixed", mig_layout="all-1g.10gb")
     assert single.sets_accelerator_label and single.gpu_resources == {GPU_RESOURCE: 56}
     assert not mixed.sets_accelerator_label and mixed.gpu_resources == {"nvidia.com/mig-1g.10gb": 56}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Issue 13 item 13: which scale-down threshold judges which pool, and nothing to balance
+
+
+SCALE_DOWN_OPTION = "autoscaling-options/scaledownutilizationthreshold"
+
+
+@pytest.mark.parametrize(
+    ("pool", "threshold"),
+    [
+        ("system", None),  # CPU pool: the global --scale-down-utilization-threshold (0.5)
+        ("gpu-a10g", None),  # labelled GPU pools: --scale-down-gpu-utilization-threshold
+        ("gpu-l4-shared", None),
+        ("gpu-a100-mig", "1.0"),  # MIG mixed: no GPU node to CA, its own plain threshold
+    ],
+)
+def test_mig_mixed_pools_carry_their_own_plain_scale_down_threshold(
+    pool: str, threshold: str | None, plan: Callable[[str], Plan]
+) -> None:
+    p = plan("prod")
+    tmpl = _templates(p, "gpu-prod", pool)
+    assert tmpl.get(SCALE_DOWN_OPTION) == threshold
+    ng = next(r for r in p.of_type("aws:eks/nodeGroup:NodeGroup") if r["name"] == f"gpu-prod-{pool}-ng")
+    # CA applies the GPU threshold only to nodes with the accelerator label or nvidia.com/gpu allocatable
+    # (GetNodeGpuConfig); a mixed-MIG node has neither, so the plain threshold judges it.
+    if threshold is not None:
+        assert AWS_ACCELERATOR_LABEL not in ng["inputs"]["labels"]
+        assert _templates(p, "gpu-prod", pool)["resources/nvidia.com/gpu"] == "0"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_similar_node_groups_to_balance(stack: str, plan: Callable[[str], Plan]) -> None:
+    p = plan(stack)
+    values = _values(p, f"gpu-{stack}")
+    assert values["extraArgs"]["balance-similar-node-groups"] is False
+    # ... because every pool is one node group over all the stack's private subnets (one per zone)
+    groups = p.of_type("aws:eks/nodeGroup:NodeGroup")
+    pools = {g["inputs"]["labels"]["gpu-platform.io/pool"] for g in groups}
+    assert len(pools) == len(groups)

@@ -55,6 +55,19 @@ def test_mig_mixed_pool_declares_every_slice_and_no_accelerator_label() -> None:
     # kubernetes/autoscaler#8095: with the accelerator label a mixed-MIG node would never count as ready.
     assert not any("k8s.amazonaws.com/accelerator" in k for k in tags)
     assert tags[f"{CA}/node-template/label/nvidia.com/mig.config"] == "all-balanced-a100-40gb"
+    # no GPU node to CA: its own plain scale-down threshold, set on purpose (docs/gpu.md)
+    assert tags[f"{CA}/node-template/autoscaling-options/scaledownutilizationthreshold"] == "1.0"
+
+
+def test_only_mig_mixed_pools_override_the_scale_down_threshold() -> None:
+    key = f"{CA}/node-template/autoscaling-options/scaledownutilizationthreshold"
+    for shape in (
+        pool_shape("aws", "system", "m6i.large"),
+        pool_shape("aws", "gpu-l4", "g6.xlarge"),
+        pool_shape("aws", "l4-shared", "g6.xlarge", sharing="time-slicing", time_slicing_replicas=4),
+        pool_shape("aws", "h100", "p5.48xlarge", sharing="mig", mig_strategy="single", mig_layout="all-1g.10gb"),
+    ):
+        assert key not in autoscaler_tags("c", shape), shape.name
 
 
 def test_extra_taints_and_ephemeral_storage() -> None:
