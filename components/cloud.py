@@ -11,7 +11,8 @@ no node autoscaler to install because the cloud scales node pools itself).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -30,6 +31,66 @@ class ArtifactAccess:
     service_account_annotations: Mapping[str, pulumi.Input[str]]
     """Annotations that bind the model's ServiceAccount to the cloud identity allowed to read the store
     (AWS IRSA: the role ARN). Empty when the cluster has no workload identity issuer."""
+
+
+# A DNS name Istio accepts for a ServiceEntry with DNS resolution: no wildcard, lowercase labels.
+HOST_NAME = _FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+# Bucket names as S3 and OSS both allow them (3-63 of lowercase letters, digits, '-', '.').
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class ObjectStoreEgress:
+    """The hosts a workload must reach (TLS on 443) to download artifacts from the cloud's object store,
+    for an egress allow-list: with Istio's REGISTRY_ONLY outbound policy nothing else leaves the mesh."""
+
+    scheme: str
+    """URI scheme of artifacts kept in this store ("s3", "oss"): `<scheme>://<bucket>/...`."""
+    hosts: tuple[str, ...]
+    """Hosts every reader needs, whatever the bucket: the store's regional endpoints (path-style
+    requests) and the token service the workload identity exchanges its token at."""
+    bucket_hosts: tuple[str, ...] = ()
+    """Virtual-hosted-style hosts of one bucket, "{bucket}" standing for its name."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9+.-]*", self.scheme):
+            raise ValueError(f"ObjectStoreEgress.scheme: {self.scheme!r} is not a URI scheme")
+        bad = [h for h in self.hosts if not _FQDN.match(h)]
+        bad += [t for t in self.bucket_hosts if "{bucket}" not in t or not _FQDN.match(t.replace("{bucket}", "b0"))]
+        if bad:
+            raise ValueError(
+                f"ObjectStoreEgress: {', '.join(map(repr, bad))} are not host names (templates need {{bucket}})"
+            )
+
+    def buckets(self, uris: Iterable[str]) -> tuple[str, ...]:
+        """The buckets of the `uris` that live in this store (other schemes are not its business)."""
+        out: set[str] = set()
+        for uri in uris:
+            scheme, sep, rest = uri.partition("://")
+            if sep and scheme == self.scheme:
+                bucket = rest.split("/", 1)[0]
+                if not _BUCKET.match(bucket):
+                    raise ValueError(
+                        f"{uri!r}: bucket {bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, "
+                        "'-' or '.'), so no host can be allowed for it"
+                    )
+                out.add(bucket)
+        return tuple(sorted(out))
+
+    def hosts_for(self, buckets: Iterable[str]) -> tuple[str, ...]:
+        """`hosts` plus the virtual-hosted hosts of each bucket, sorted and without duplicates."""
+        out = set(self.hosts)
+        for bucket in buckets:
+            if not _BUCKET.match(bucket):
+                raise ValueError(
+                    f"bucket {bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')"
+                )
+            for template in self.bucket_hosts:
+                host = template.replace("{bucket}", bucket)
+                if not _FQDN.match(host):
+                    raise ValueError(f"bucket {bucket!r} makes {host!r}, which is not a host name")
+                out.add(host)
+        return tuple(sorted(out))
 
 
 class ArtifactStoreFactory(Protocol):
@@ -61,6 +122,9 @@ class CloudSeam:
     """None: the cloud scales node pools itself (ACK managed node-pool autoscaling)."""
     artifact_store: ArtifactStoreFactory | None = None
     """None: this cloud has no artifact store implementation yet; `artifactBucket` is refused for it."""
+    artifact_egress: ObjectStoreEgress | None = None
+    """The object-store hosts a model server downloads its artifacts from (the cluster's region). None:
+    the cloud names none, and no egress is opened for artifacts."""
     providers: tuple[pulumi.ProviderResource, ...] = ()
     """The cloud providers that the cloud's resources made on a workload's behalf (artifact stores) use,
     passed down to the components that may create them."""

@@ -2,17 +2,20 @@
 
 - load balancers: an NLB from EKS's built-in cloud provider (no controller to install);
 - node autoscaling: cluster-autoscaler with an IRSA role (components/aws/cluster_autoscaler.py);
-- artifact stores: S3 + KMS read through IRSA (components/aws/artifact_store.py);
+- artifact stores: S3 + KMS read through IRSA (components/aws/artifact_store.py), and the hosts a model
+  server reaches to read them (regional S3 and STS endpoints, per bucket the virtual-hosted name);
 - the NVIDIA device plugin and MIG manager are the platform's to install.
 """
 
 from __future__ import annotations
 
+import re
+
 import pulumi
 
 from components.aws.artifact_store import artifact_store_factory
 from components.aws.cluster_autoscaler import node_autoscaler_factory
-from components.cloud import CloudSeam, LoadBalancerScheme
+from components.cloud import CloudSeam, LoadBalancerScheme, ObjectStoreEgress
 
 # Annotations of the load balancer that EKS's built-in cloud provider (the legacy AWS provider of
 # kubernetes/cloud-provider-aws, run by the EKS control plane) serves for a LoadBalancer Service
@@ -39,6 +42,25 @@ def load_balancer_annotations(scheme: LoadBalancerScheme) -> dict[str, str]:
     if scheme == "internal":
         out[LB_INTERNAL] = "true"
     return out
+
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$")
+
+
+def artifact_egress(region: str) -> ObjectStoreEgress:
+    """What reading s3:// artifacts in `region` reaches: the regional S3 endpoint (path-style) and, per
+    bucket, its virtual-hosted name; the regional STS endpoint, where IRSA exchanges the pod's token (the
+    EKS identity webhook sets AWS_STS_REGIONAL_ENDPOINTS=regional). In us-east-1 SDKs still default to
+    the global S3 names (botocore's us_east_1_regional_endpoint=legacy), so those too."""
+    if not _AWS_REGION.match(region):
+        raise ValueError(f"aws_seam: {region!r} is not an AWS region name (like 'us-east-1')")
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    hosts = [f"s3.{region}.{suffix}", f"sts.{region}.{suffix}"]
+    bucket_hosts = [f"{{bucket}}.s3.{region}.{suffix}"]
+    if region == "us-east-1":
+        hosts.append("s3.amazonaws.com")
+        bucket_hosts.append("{bucket}.s3.amazonaws.com")
+    return ObjectStoreEgress(scheme="s3", hosts=tuple(hosts), bucket_hosts=tuple(bucket_hosts))
 
 
 def aws_seam(
@@ -68,6 +90,7 @@ def aws_seam(
         name="aws",
         load_balancer_annotations=load_balancer_annotations,
         node_autoscaler=autoscaler,
+        artifact_egress=artifact_egress(region),
         artifact_store=artifact_store_factory(cluster_name, oidc_provider_arn, oidc_issuer_url, protect_artifacts),
         providers=(provider,) if provider is not None else (),
     )

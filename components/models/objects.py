@@ -9,6 +9,7 @@ account token, digest-pinned image pulled Always, probes and limits everywhere.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi_kubernetes as k8s
@@ -379,6 +380,34 @@ def ingress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicyS
     )
 
 
+def has_artifacts(a: ModelReleaseArgs) -> bool:
+    """The release's servers download artifacts: an artifact store, or a version naming an artifact."""
+    return a.artifact_bucket or any(v.artifact is not None for v in a.versions)
+
+
+def artifact_uris(a: ModelReleaseArgs) -> tuple[str, ...]:
+    return tuple(sorted({v.artifact.uri for v in a.versions if v.artifact is not None}))
+
+
+def artifact_service_entry(a: ModelReleaseArgs) -> str:
+    """Name of the ServiceEntry letting the release's servers reach their artifact store."""
+    return workload(a.name, "artifacts")
+
+
+def artifact_service_entry_spec(hosts: Sequence[str]) -> dict[str, Any]:
+    """Istio ServiceEntry for the artifact store's hosts: with the mesh's REGISTRY_ONLY outbound policy
+    the sidecar forwards nothing else out of the mesh. TLS on 443 (the SNI picks the host), each host
+    resolved by DNS, visible to the model's own namespace only (exportTo "."), so the entry opens the
+    store to no other workload."""
+    return {
+        "hosts": sorted(set(hosts)),
+        "location": "MESH_EXTERNAL",
+        "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+        "resolution": "DNS",
+        "exportTo": ["."],
+    }
+
+
 def egress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicySpecArgs:
     rules = [
         k8s.networking.v1.NetworkPolicyEgressRuleArgs(
@@ -400,7 +429,7 @@ def egress_policy_spec(a: ModelReleaseArgs) -> k8s.networking.v1.NetworkPolicySp
             to=[_ns_peer(ISTIO_NAMESPACE)], ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=15012, protocol="TCP")]
         ),
     ]
-    if a.artifact_bucket or any(v.artifact is not None for v in a.versions):
+    if has_artifacts(a):
         # Artifact store and STS (IRSA) over HTTPS; never the node's instance metadata service.
         rules.append(
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(

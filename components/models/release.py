@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.cloud import HOST_NAME
 from components.crds import CrdReleases
 from components.models import objects, traffic
 from components.models.args import ModelReleaseArgs, ModelVersion
@@ -63,6 +64,17 @@ def validate(args: ModelReleaseArgs, capacity_problems: Sequence[str] | None = N
         raise ModelReleaseError(problems)
 
 
+def artifact_host_problems(label: str, hosts: Sequence[str]) -> list[str]:
+    """Hosts a ServiceEntry resolved by DNS cannot carry (Istio's validation: full names, no wildcard)."""
+    bad = sorted({h for h in hosts if not HOST_NAME.match(h)})
+    if not bad:
+        return []
+    return [
+        f"{label}: artifact hosts {', '.join(map(repr, bad))} are not DNS names; the artifact ServiceEntry "
+        "resolves its hosts by DNS, which needs full lowercase host names without wildcards"
+    ]
+
+
 def _after(opts: pulumi.ResourceOptions, extra: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(extra))) if extra else opts
 
@@ -77,12 +89,18 @@ class ModelRelease(pulumi.ComponentResource):
         depends_on: Sequence[pulumi.Resource] = (),
         crds: CrdReleases = CrdReleases(),
         capacity_problems: Sequence[str] | None = None,
+        artifact_hosts: Sequence[str] = (),
     ) -> None:
         """`depends_on` holds back every child (a component's own depends_on would not: the engine
         orders children only by their own dependencies); `crds` names the releases installing the
         Istio, prometheus-operator and KEDA CRDs, and each custom resource depends on its own;
-        `capacity_problems`: a precomputed capacity check (None: this release checks itself)."""
+        `capacity_problems`: a precomputed capacity check (None: this release checks itself);
+        `artifact_hosts`: the object-store hosts the servers download artifacts from (the cloud seam's
+        ObjectStoreEgress for this release's buckets): an Istio ServiceEntry opens exactly those to the
+        model's namespace, and every version waits for it. Empty: no ServiceEntry."""
         validate(args, capacity_problems)  # before registering anything
+        if problems := artifact_host_problems(args.label, artifact_hosts):
+            raise ModelReleaseError(problems)
         super().__init__(TYPE, name, None, opts)
         self.args = args
         self.crds = crds
@@ -154,6 +172,19 @@ class ModelRelease(pulumi.ComponentResource):
             opts=istio,
         )
         version_deps: list[pulumi.Resource] = [self.service_account]
+        self.artifact_egress: k8s.apiextensions.CustomResource | None = None
+        if artifact_hosts:
+            # The mesh refuses traffic to hosts outside its registry (REGISTRY_ONLY): the servers reach
+            # their artifact store through this entry, so they start only once it exists.
+            self.artifact_egress = k8s.apiextensions.CustomResource(
+                f"{name}-artifacts",
+                api_version="networking.istio.io/v1",
+                kind="ServiceEntry",
+                metadata=meta(objects.artifact_service_entry(args)),
+                spec=objects.artifact_service_entry_spec(artifact_hosts),
+                opts=istio,
+            )
+            version_deps.append(self.artifact_egress)
         if args.cache is not None:
             version_deps.append(
                 k8s.core.v1.PersistentVolumeClaim(

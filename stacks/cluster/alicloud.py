@@ -157,7 +157,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("clusterId", cluster_id)
     pulumi.export("rrsaOidcIssuerUrl", issuer)
     facts = ClusterFacts(
-        cloud=alicloud_seam(),
+        cloud=alicloud_seam(region=spec.region),
         name=name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,

@@ -269,7 +269,7 @@ def cloud_seam(spec: StackSpec, facts: Mapping[str, Any]) -> CloudSeam:
     makes its own regional provider, pinned to the cluster's region and tags, only when a model has an
     artifact bucket to create."""
     if spec.cloud == "alicloud":
-        return alicloud_seam()
+        return alicloud_seam(region=spec.region)
     provider = None
     if any(m.artifact_bucket for m in spec.models):
         provider = aws.Provider(

@@ -16,11 +16,13 @@ from typing import Any
 
 import pulumi
 
+from components.cloud import ObjectStoreEgress
 from components.crds import CrdReleases
 from components.gpu import capacity
 from components.models import args as ma
 from components.models.capacity_check import add_quotas, quota, render_costs
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
+from components.models.objects import artifact_uris, has_artifacts
 from components.models.release import ModelRelease
 from stacks.contract import ClusterFacts, PlatformFacts
 from stacks.spec.stack import StackSpec
@@ -37,6 +39,19 @@ def plain_args(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[ma.ModelRe
 def release_demands(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[capacity.Demand]:
     """Each release's pods at its worst rollout step, for the platform capacity report (stacks/gpu_layer.py)."""
     return model_capacity_demands(spec, pools)
+
+
+def artifact_hosts(a: ma.ModelReleaseArgs, egress: ObjectStoreEgress | None) -> tuple[str, ...]:
+    """The object-store hosts a release's servers download artifacts from, for its ServiceEntry: the
+    cloud's regional endpoints and token service plus the virtual-hosted names of the buckets its
+    versions' artifact URIs name. None when it has no artifacts in the cloud's store (an artifact
+    store, or a URI with the store's scheme) or the cloud names no hosts."""
+    if egress is None or not has_artifacts(a):
+        return ()
+    buckets = egress.buckets(artifact_uris(a))
+    if not buckets and not a.artifact_bucket:
+        return ()  # artifacts elsewhere only (e.g. hf://): not the cloud's store
+    return egress.hosts_for(buckets)
 
 
 def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None = None) -> list[ModelRelease]:
@@ -78,6 +93,7 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
                 depends_on=deps,
                 crds=crds,
                 capacity_problems=checked.problems_of(i),
+                artifact_hosts=artifact_hosts(a, cluster.cloud.artifact_egress),
             )
         )
     summary: dict[str, Any] = {

@@ -34,7 +34,7 @@ provider = k8s.Provider("k8s", kubeconfig="offline")
 seam = aws_seam(provider=None, oidc_provider_arn=None, oidc_issuer_url=None, cluster_name=spec.cluster_name,
                region=spec.region, kubernetes_version=spec.cluster.kubernetes_version)
 addons.build(spec, ClusterFacts(
-    cloud=seam if spec.cloud == "aws" else alicloud_seam(), name=spec.cluster_name, region=spec.region,
+    cloud=seam if spec.cloud == "aws" else alicloud_seam(region=spec.region), name=spec.cluster_name, region=spec.region,
     kubernetes_version=spec.cluster.kubernetes_version, k8s_provider=provider, pools=pool_facts(spec),
     storage_class=EKS_CLASS if spec.cloud == "aws" else ACK_CLASS))
 """

@@ -4,6 +4,7 @@ the platform and workload layers act on it rather than on a cloud's name."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ STORE = "gpu-platform:models:ModelArtifactStore"
 
 
 def test_alibaba_brings_its_own_device_plugin_and_autoscaler() -> None:
-    seam = alicloud_seam()
+    seam = alicloud_seam(region="cn-shanghai")
     assert seam.provides_gpu_device_plugin is True
     assert seam.node_autoscaler is None and seam.artifact_store is None and seam.providers == ()
     assert seam.load_balancer_annotations("internal") == {
@@ -28,7 +29,7 @@ def test_alibaba_brings_its_own_device_plugin_and_autoscaler() -> None:
 
 
 def test_aws_installs_the_autoscaler_only_with_a_provider_and_an_oidc_issuer() -> None:
-    common = {"cluster_name": "gpu-dev", "region": "us-west-2", "kubernetes_version": "1.33"}
+    common: dict[str, Any] = {"cluster_name": "gpu-dev", "region": "us-west-2", "kubernetes_version": "1.33"}
     bare = aws_seam(provider=None, oidc_provider_arn=None, oidc_issuer_url=None, **common)
     assert bare.provides_gpu_device_plugin is False
     assert bare.node_autoscaler is None and bare.providers == ()

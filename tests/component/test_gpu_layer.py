@@ -26,7 +26,7 @@ GPU_TOLERATION = Toleration("nvidia.com/gpu", "Equal", "present", "NoSchedule")
 def _facts(raw: dict[str, Any]) -> ClusterFacts:
     spec = parse_spec(raw)
     return ClusterFacts(
-        cloud=alicloud_seam(),  # the planner never asks the cloud anything
+        cloud=alicloud_seam(region=spec.region),  # the planner never asks the cloud anything
         name=spec.cluster_name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,

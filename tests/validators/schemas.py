@@ -1,5 +1,7 @@
 """Validate rendered Kubernetes objects: core kinds against the official schemas shipped in
-kubernetes-validate (strict: unknown fields fail), custom resources against ../shared/schemas/crds.
+kubernetes-validate (strict: unknown fields fail), custom resources against ../shared/schemas/crds, or,
+for an Istio kind missing there (ServiceEntry), against the CRD in the vendored istio `base` chart
+(../shared/charts), made as strict as the datree schemas (`additionalProperties: false`).
 
 Reports every error of an object (iter_errors), not just the first, and caches the parsed schemas:
 kubernetes_validate.validate() re-reads the 1.3 MB definitions file on every call.
@@ -7,9 +9,11 @@ kubernetes_validate.validate() re-reads the 1.3 MB definitions file on every cal
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
+import tarfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from kubernetes_validate.utils import all_versions, major_minor
 from tools.offline.runner import PROJECT_DIR
 
 CRD_DIR = PROJECT_DIR.parent / "shared" / "schemas" / "crds"
+CHARTS_DIR = PROJECT_DIR.parent / "shared" / "charts"
 
 
 class NoSchema(Exception):
@@ -56,9 +61,67 @@ def _core_validator(version: str, kind: str, api_version: str) -> jsonschema.Dra
 
 
 @functools.cache
+def _istio_chart_crds() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(group, version, kind) -> openAPIV3Schema of every CRD in the vendored istio base chart."""
+    import yaml
+
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for tgz in sorted(CHARTS_DIR.glob("base-*.tgz")):
+        with tarfile.open(tgz) as t:
+            f = t.extractfile("base/files/crd-all.gen.yaml")
+            assert f is not None
+            for crd in yaml.safe_load_all(f.read().decode()):
+                if not crd or crd.get("kind") != "CustomResourceDefinition":
+                    continue
+                spec = crd["spec"]
+                for v in spec["versions"]:
+                    out[(spec["group"], v["name"], spec["names"]["kind"])] = v["schema"]["openAPIV3Schema"]
+    return out
+
+
+def _strict(schema: Any) -> Any:
+    """A CRD's structural schema as a strict JSON schema: unknown fields fail where the API server would
+    prune or reject them, int-or-string and nullable as the API server reads them."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) for k, v in schema.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
+    if schema.get("x-kubernetes-int-or-string"):
+        out = {k: v for k, v in out.items() if k not in ("type", "anyOf")} | {"type": ["integer", "string"]}
+    if schema.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if (
+        out.get("type") == "object"
+        and "properties" in out
+        and "additionalProperties" not in out
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def _chart_crd_schema(group: str, version: str, kind: str) -> dict[str, Any] | None:
+    found = _istio_chart_crds().get((group, version, kind))
+    if found is None:
+        return None
+    schema = _strict(copy.deepcopy(found))
+    schema["properties"] = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        **schema.get("properties", {}),
+    }
+    return schema
+
+
+@functools.cache
 def _crd_validator(group: str, version: str, kind: str) -> jsonschema.Draft7Validator:
     path = CRD_DIR / group / f"{kind.lower()}_{version}.json"
     if not path.exists():
+        fallback = _chart_crd_schema(group, version, kind)
+        if fallback is not None:
+            return jsonschema.Draft7Validator(fallback)
         raise NoSchema(f"no CRD schema {path.relative_to(CRD_DIR.parent)} for {group}/{version} {kind}")
     return jsonschema.Draft7Validator(json.loads(path.read_text()))
 
