@@ -31,7 +31,10 @@ ETCD_VERSION=v3.6.5
 # istio.io/istio: wanted 1.29.8. Istio's tags are not Go semver, so the proxy serves istio.io/istio only as
 # pseudo-versions, and only three: none on the 1.29 line. This one is the release-1.30 branch of 2026-08-26
 # (VERSION file 1.30, istio.io/api v1.30.4-0.2026…, i.e. after 1.30.3): the nearest to 1.29 served.
+# Its go.mod requires pseudo-versions of istio.io/api, istio.io/client-go and go-control-plane that the
+# proxy refuses, so scripts/tools/istio/go.mod raises those to the nearest served (see ISTIO_DEPS).
 ISTIO_MODULE_VERSION=v0.0.0-20260826214018-9739e10eb9d7
+ISTIO_DEPS="istio.io/api@v1.30.8 istio.io/client-go@v1.30.8 github.com/envoyproxy/go-control-plane/envoy@v1.37.1-0.20260713214202-ca8ce173c36f github.com/envoyproxy/go-control-plane/contrib@v1.36.1-0.20260713214202-ca8ce173c36f"
 ISTIO_VERSION_LABEL=1.30-alpha.9739e10eb9d7  # what `istioctl version --remote=false` reports (Istio's form for builds between releases)
 # github.com/pulumi/pulumi/pkg/v3 (the CLI): wanted v3.272.0 (requirements.txt pins pulumi==3.272.0). The
 # proxy refuses pkg/v3 v3.271.0 to v3.273.0; v3.274.1 is the nearest served (newer CLI, older SDK is the
@@ -94,9 +97,11 @@ reports_pin() {  # tool -> 0 when .tools/bin/tool exists and reports the pinned 
     helm)           out=$("$b" version --template '{{.Version}}' 2>&1); [ "$out" = "$HELM_VERSION" ] ;;
     istioctl)       out=$("$b" version --remote=false 2>&1); [ "$out" = "client version: $ISTIO_VERSION_LABEL" ] ;;
     pulumi)         out=$(PULUMI_SKIP_UPDATE_CHECK=1 "$b" version 2>&1); [ "$out" = "$PULUMI_VERSION" ] ;;
-    # the provider has no --version flag: read the stamped version from the binary's build info
+    # the provider has no --version flag (and -trimpath keeps -ldflags out of the build info): check the
+    # provider module version in the build info, and that the stamped version string is in the binary
     pulumi-resource-kubernetes)
-      out=$("$GO" version -m "$b" 2>/dev/null); grep -q "pkg/version.Version=${K8S_PROVIDER_MODULE_VERSION#v}" <<<"$out" ;;
+      "$GO" version -m "$b" 2>/dev/null | grep -q "dep[[:space:]]*github.com/pulumi/pulumi-kubernetes/provider/v4[[:space:]]*$K8S_PROVIDER_MODULE_VERSION" &&
+        grep -qaF "${K8S_PROVIDER_MODULE_VERSION#v}" "$b" ;;
     *) return 1 ;;
   esac
 }
@@ -119,11 +124,12 @@ build_helm() {  # no replace directives: plain `go install module@version` (its 
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
 }
 
-build_istioctl() {  # no replace directives either
+build_istioctl() {
   local p=istio.io/istio/pkg/version
-  (cd "$ROOT" && GOBIN="$BIN" "${RUN[@]}" "$GO" install -trimpath \
+  wrapper_pin istio istio.io/istio "$ISTIO_MODULE_VERSION"
+  (cd "$WRAP/istio" && "${RUN[@]}" "$GO" build -trimpath \
     -ldflags "-s -w -X $p.buildVersion=$ISTIO_VERSION_LABEL -X $p.buildGitRevision=${ISTIO_MODULE_VERSION##*-} -X $p.buildStatus=Clean -X $p.buildTag=$ISTIO_VERSION_LABEL" \
-    "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION")
+    -o "$BIN/istioctl" istio.io/istio/istioctl/cmd/istioctl)
 }
 
 build_pulumi() {
@@ -173,6 +179,11 @@ sync_wrappers() {
     "$GO" get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" "k8s.io/kubernetes/cmd/kubectl@$KUBE_VERSION" &&
     "$GO" mod tidy)
   (cd "$WRAP/etcd" && "$GO" get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" && "$GO" mod tidy)
+  # istio: `go mod tidy` cannot finish for istio.io/istio (test-only packages need modules the proxy
+  # refuses); -e keeps what istioctl needs, which `go list -deps` then checks.
+  # shellcheck disable=SC2086
+  (cd "$WRAP/istio" && "$GO" get $ISTIO_DEPS && "$GO" get -tool "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION" &&
+    "$GO" mod tidy -e && "$GO" list -deps istio.io/istio/istioctl/cmd/istioctl >/dev/null)
   (cd "$WRAP/pulumi" && "$GO" get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" &&
     "$GO" get -tool "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" && "$GO" mod tidy)
   (cd "$WRAP/k8s-provider" &&
@@ -182,31 +193,38 @@ sync_wrappers() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-if [ "${1:-}" = --sync ]; then sync_wrappers; exit 0; fi
-want=("$@")
-[ ${#want[@]} -gt 0 ] || want=("${TOOLS[@]}")
-[ "${K8S_PROVIDER:-1}" = 0 ] && want=("${want[@]/pulumi-resource-kubernetes}")
-mkdir -p "$BIN" "$WORK"
-echo "build-tools: $("$GO" version), into .tools/bin$([ "$NICE" = 1 ] && echo ' (nice -n 19)')"
+# All of the run is inside main(), so bash has parsed it before it starts: editing this file while a
+# long build runs cannot derail the running script.
+main() {
+  local t start want=() summary=() failed=()
+  if [ "${1:-}" = --sync ]; then sync_wrappers; exit 0; fi
+  want=("$@")
+  [ ${#want[@]} -gt 0 ] || want=("${TOOLS[@]}")
+  [ "${K8S_PROVIDER:-1}" = 0 ] && want=("${want[@]/pulumi-resource-kubernetes}")
+  mkdir -p "$BIN" "$WORK"
+  echo "build-tools: $("$GO" version), into .tools/bin$([ "$NICE" = 1 ] && echo ' (nice -n 19)')"
 
-summary=() failed=()
-for t in "${want[@]}"; do
-  [ -n "$t" ] || continue
-  if [ "$FORCE" != 1 ] && reports_pin "$t"; then summary+=("$(printf '%-28s %s' "$t" 'up to date (skipped)')"); continue; fi
-  echo "== $t: building"
-  start=$SECONDS
-  if build "$t"; then
-    reports_pin "$t" || { failed+=("$t"); summary+=("$(printf '%-28s %s' "$t" "BUILT BUT DOES NOT REPORT THE PIN")"); continue; }
-    summary+=("$(printf '%-28s %4ds' "$t" $((SECONDS - start)))")
-  else
-    failed+=("$t")
-    summary+=("$(printf '%-28s %s after %ds' "$t" FAILED $((SECONDS - start)))")
+  for t in "${want[@]}"; do
+    [ -n "$t" ] || continue
+    if [ "$FORCE" != 1 ] && reports_pin "$t"; then summary+=("$(printf '%-28s %s' "$t" 'up to date (skipped)')"); continue; fi
+    echo "== $t: building"
+    start=$SECONDS
+    if build "$t"; then
+      reports_pin "$t" || { failed+=("$t"); summary+=("$(printf '%-28s %s' "$t" "BUILT BUT DOES NOT REPORT THE PIN")"); continue; }
+      summary+=("$(printf '%-28s %4ds' "$t" $((SECONDS - start)))")
+    else
+      failed+=("$t")
+      summary+=("$(printf '%-28s %s after %ds' "$t" FAILED $((SECONDS - start)))")
+    fi
+  done
+
+  echo "== build times (wall clock)"
+  printf '   %s\n' "${summary[@]}"
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "build-tools: FAILED: ${failed[*]} (the go error is printed above each; docs/tools.md lists known failures)" >&2
+    exit 1
   fi
-done
+}
 
-echo "== build times (wall clock)"
-printf '   %s\n' "${summary[@]}"
-if [ ${#failed[@]} -gt 0 ]; then
-  echo "build-tools: FAILED: ${failed[*]} (the go error is printed above each; docs/tools.md lists known failures)" >&2
-  exit 1
-fi
+main "$@"
+exit
