@@ -121,7 +121,8 @@ def layered_problems(raw: Mapping[str, Any]) -> list[str]:
     if not isinstance(ref, str) or len(ref.split("/")) != 3 or not all(ref.split("/")):
         problems.append(
             f"{key_path(['clusterStack'])}: {show(ref)} is not a stack name; write it as "
-            "<organization>/<project>/<stack>, e.g. acme/gpu-platform/prod"
+            "<organization>/<project>/<stack>, e.g. organization/gpu-platform/prod on a self-managed backend "
+            "or <org>/gpu-platform/prod on Pulumi Cloud"
         )
         ref = "the cluster stack"
     for key in CLUSTER_KEYS:

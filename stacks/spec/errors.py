@@ -22,7 +22,7 @@ NAMESPACE = "gpu-platform"
 
 
 def _natural_key(text: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text)]
+    return [(0, int(part)) if part.isdecimal() else (1, part) for part in re.split(r"(\d+)", text)]
 
 
 class ConfigError(pulumi.RunError):

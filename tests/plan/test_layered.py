@@ -291,7 +291,8 @@ def test_models_only_stack_rejects_cluster_keys() -> None:
     )
     assert (
         "gpu-platform:clusterStack: 'gpu-platform/dev' is not a stack name; write it as "
-        "<organization>/<project>/<stack>, e.g. acme/gpu-platform/prod" in err.value.problems
+        "<organization>/<project>/<stack>, e.g. organization/gpu-platform/prod on a self-managed backend "
+        "or <org>/gpu-platform/prod on Pulumi Cloud" in err.value.problems
     )
     assert monitor.registered == []
 
