@@ -84,6 +84,7 @@ clean:
 
 # Third-party tools built from their pinned Go modules into .tools/bin (docs/tools.md); not part of `test`.
 # Phony: the repo has a tools/ directory, which make would otherwise take as the up-to-date target.
+# pulumi-language-python is not built: the module proxy refuses its module (docs/tools.md).
 .PHONY: tools
 tools:  ## build helm, kube-apiserver, kubectl, etcd, istioctl, pulumi, language host, k8s provider into .tools/bin
 	bash scripts/build-tools.sh

@@ -71,11 +71,15 @@ RUN=()
 
 die() { echo "build-tools: $*" >&2; exit 1; }
 
-# Fail early with the wrapper's own message when its go.mod disagrees with the pins above.
-wrapper_pin() {  # wrapper module version -> fails unless the wrapper requires module@version
+# Fail early with a clear message when a wrapper's go.mod disagrees with the pins above.
+wrapper_pin() {  # wrapper-dir module version -> returns 1 unless the wrapper selects module@version
   local dir=$1 mod=$2 want=$3 got
-  got=$(cd "$WRAP/$dir" && "$GO" list -m -f '{{.Version}}' "$mod" 2>/dev/null) || got="(not required)"
-  [ "$got" = "$want" ] || die "scripts/tools/$dir/go.mod has $mod $got, the pin is $want: run 'bash scripts/build-tools.sh --sync'"
+  if ! got=$(cd "$WRAP/$dir" && "$GO" list -m -f '{{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}' "$mod" 2>&1); then
+    echo "build-tools: cannot read $mod from scripts/tools/$dir/go.mod: $got" >&2; return 1
+  fi
+  [ "$got" = "$want" ] && return 0
+  echo "build-tools: scripts/tools/$dir/go.mod selects $mod $got, the pin is $want: run 'bash scripts/build-tools.sh --sync'" >&2
+  return 1
 }
 
 ldflags_kube() {
@@ -108,13 +112,13 @@ reports_pin() {  # tool -> 0 when .tools/bin/tool exists and reports the pinned 
 
 # --- builds ------------------------------------------------------------------------------------------
 build_kube() {  # kube-apiserver | kubectl
-  wrapper_pin kube k8s.io/kubernetes "$KUBE_VERSION"
-  wrapper_pin kube k8s.io/apiserver "$KUBE_STAGING_VERSION"
+  wrapper_pin kube k8s.io/kubernetes "$KUBE_VERSION" || return 1
+  wrapper_pin kube k8s.io/apiserver "$KUBE_STAGING_VERSION" || return 1
   (cd "$WRAP/kube" && "${RUN[@]}" "$GO" build -trimpath -ldflags "$(ldflags_kube)" -o "$BIN/$1" "k8s.io/kubernetes/cmd/$1")
 }
 
 build_etcd() {
-  wrapper_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  wrapper_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" || return 1
   (cd "$WRAP/etcd" && "${RUN[@]}" "$GO" build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
 }
 
@@ -126,15 +130,15 @@ build_helm() {  # no replace directives: plain `go install module@version` (its 
 
 build_istioctl() {
   local p=istio.io/istio/pkg/version
-  wrapper_pin istio istio.io/istio "$ISTIO_MODULE_VERSION"
+  wrapper_pin istio istio.io/istio "$ISTIO_MODULE_VERSION" || return 1
   (cd "$WRAP/istio" && "${RUN[@]}" "$GO" build -trimpath \
     -ldflags "-s -w -X $p.buildVersion=$ISTIO_VERSION_LABEL -X $p.buildGitRevision=${ISTIO_MODULE_VERSION##*-} -X $p.buildStatus=Clean -X $p.buildTag=$ISTIO_VERSION_LABEL" \
     -o "$BIN/istioctl" istio.io/istio/istioctl/cmd/istioctl)
 }
 
 build_pulumi() {
-  wrapper_pin pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION"
-  wrapper_pin pulumi github.com/pulumi/pulumi/sdk/v3 "$PULUMI_VERSION"
+  wrapper_pin pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION" || return 1
+  wrapper_pin pulumi github.com/pulumi/pulumi/sdk/v3 "$PULUMI_VERSION" || return 1
   (cd "$WRAP/pulumi" && "${RUN[@]}" "$GO" build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
@@ -146,7 +150,7 @@ build_k8s_provider() {
   # cache is read-only, so the main package is copied into .tools/build/ next to the wrapper's go.mod/go.sum
   # (scratch space, never committed), generated there, and built.
   local mod=github.com/pulumi/pulumi-kubernetes/provider/v4 v=${K8S_PROVIDER_MODULE_VERSION#v} src dst="$WORK/pulumi-resource-kubernetes"
-  wrapper_pin k8s-provider "$mod" "$K8S_PROVIDER_MODULE_VERSION"
+  wrapper_pin k8s-provider "$mod" "$K8S_PROVIDER_MODULE_VERSION" || return 1
   src=$(cd "$WRAP/k8s-provider" && "$GO" mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$src/cmd/pulumi-resource-kubernetes" ] || die "module $mod@$K8S_PROVIDER_MODULE_VERSION has no cmd/pulumi-resource-kubernetes"
   rm -rf "$dst" && mkdir -p "$dst"
