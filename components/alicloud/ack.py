@@ -111,7 +111,7 @@ class AckClusterArgs:
     log_retention_days: int = 90
     deletion_protection: bool = False
     protect: bool = False
-    """protect the cluster (prod). Its KMS key is protected in every environment."""
+    """protect the cluster and its secrets KMS key (prod)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     after: tuple[pulumi.Resource, ...] = ()
     """Resources the cluster waits for beyond its inputs: the network's SNAT entries and routes (nodes
@@ -135,9 +135,10 @@ class AckCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AckClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpu-platform:alicloud:AckCluster", name, None, opts)
-        # The secrets KMS key is protected in every environment (DESIGN: nothing lost); the cluster and
-        # the key's cloud-side deletion protection follow `protect` (prod).
-        keep = pulumi.ResourceOptions(parent=self, protect=True)
+        # The secrets KMS key, the cluster and the key's cloud-side deletion protection follow `protect`
+        # (prod): a dev stack must destroy cleanly, and a deleted key stays recoverable for its 30-day
+        # pending window (docs/design.md#nothing-lost).
+        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = dict(args.tags)
         if (args.network_plugin == "terway") != (args.pod_vswitch_ids is not None):
             raise ValueError(f"{name}: pod_vswitch_ids go with terway (and only terway)")

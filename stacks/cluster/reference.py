@@ -283,6 +283,7 @@ def cloud_seam(spec: StackSpec, facts: Mapping[str, Any]) -> CloudSeam:
         cluster_name=spec.cluster_name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,
+        protect_artifacts=spec.is_prod,
     )
 
 

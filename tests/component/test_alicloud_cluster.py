@@ -75,7 +75,8 @@ def test_cluster_secure_defaults_dev(plan: Callable[[str], Plan]) -> None:
         == ["addons", "isEnterpriseSecurityGroup", "newNatGateway", "podVswitchIds", "slbInternetEnabled"]
     )
     assert ack["options"]["protect"] is False
-    assert p.one(KEY)["options"]["protect"] is True  # keys are protected in every environment
+    # dev destroys cleanly; the deleted key stays recoverable for its 30-day pending window
+    assert p.one(KEY)["options"]["protect"] is False and p.one(KEY)["inputs"]["pendingWindowInDays"] == 30
     key = p.one(KEY)["inputs"]
     assert (key["keySpec"], key["automaticRotation"], key["rotationInterval"]) == ("Aliyun_AES_256", "Enabled", "365d")
 
