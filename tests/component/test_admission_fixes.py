@@ -3,7 +3,9 @@
 - item 3: model namespaces enforce `restricted` and inject Istio sidecars. Without Istio CNI the
   injected `istio-init` runs as root with NET_ADMIN/NET_RAW, which `restricted` refuses. The Istio CNI
   node agent is installed on both clouds and istiod injects `istio-validation` instead; the model pod
-  templates plus what the injector adds (tests/component/istio_injection.py) meet `restricted`.
+  templates plus what the injector adds (tests/component/istio_injection.py) meet `restricted`, and so
+  do the pods `istioctl kube-inject` makes with the injector config the istiod chart renders (where
+  `make tools` built helm and istioctl).
 """
 
 from __future__ import annotations
@@ -316,3 +318,59 @@ def test_rendered_pods_meet_their_namespace_level_and_the_docs_name_every_except
         assert doc_beyond - unrendered.get(ns, set()) == beyond.get(ns, set()), ns
         assert doc_root - unrendered.get(ns, set()) == root.get(ns, set()), ns
     assert set(beyond) <= set(docs) and set(root) <= set(docs)
+
+
+def istioctl_binary() -> str | None:
+    local = PROJECT_DIR / ".tools" / "bin" / "istioctl"
+    return str(local) if local.exists() else shutil.which("istioctl")
+
+
+@pytest.mark.skipif(
+    helm_binary() is None or istioctl_binary() is None,
+    reason="needs helm and istioctl (make tools) to render the injector and inject offline",
+)
+@pytest.mark.parametrize("stack", CLUSTER_STACKS)
+def test_model_pods_injected_by_istioctl_meet_restricted(stack: str, plan: Callable[[str], Plan]) -> None:
+    # The real injection: `istioctl kube-inject` with the injector ConfigMaps the istiod chart renders
+    # from the plan's values (vendored istiod 1.29.6 vs pinned 1.29.8: patch-level difference, Istio only;
+    # istioctl is what `make tools` builds), applied to the plan's model Deployments.
+    p = plan(stack)
+    deployments = model_deployments(p)
+    istiod = releases(p)["istiod"]
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "values.yaml").write_text(yaml.safe_dump(istiod["values"]))
+        chart = subprocess.run(
+            [helm_binary() or "helm", "template", "istiod", str(archive("istiod")), "-n", "istio-system"]
+            + ["-f", str(d / "values.yaml")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        maps = {
+            o["metadata"]["name"]: o["data"]
+            for o in yaml.safe_load_all(chart)
+            if isinstance(o, dict) and o.get("kind") == "ConfigMap"
+        }
+        (d / "inject.yaml").write_text(maps["istio-sidecar-injector"]["config"])
+        (d / "inject-values.json").write_text(maps["istio-sidecar-injector"]["values"])
+        (d / "mesh.yaml").write_text(maps["istio"]["mesh"])
+        (d / "models.yaml").write_text(yaml.safe_dump_all(deployments))
+        injected_out = subprocess.run(
+            [istioctl_binary() or "istioctl", "kube-inject", "-f", str(d / "models.yaml")]
+            + ["--injectConfigFile", str(d / "inject.yaml"), "--valuesFile", str(d / "inject-values.json")]
+            + ["--meshConfigFile", str(d / "mesh.yaml"), "--kubeconfig", str(d / "no-cluster")],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout
+    out = [o for o in yaml.safe_load_all(injected_out) if isinstance(o, dict) and o.get("kind") == "Deployment"]
+    assert len(out) == len(deployments)
+    failures = []
+    for d_ in out:
+        spec = d_["spec"]["template"]["spec"]
+        names = [c["name"] for c in containers(spec)]
+        assert "istio-proxy" in names and "istio-validation" in names and "istio-init" not in names, names
+        failures += [f"{d_['metadata']['name']}: {v}" for v in violations(spec, "restricted")]
+    assert failures == []
