@@ -4,9 +4,10 @@ Components never name a chart version themselves: they ask for an add-on, pass t
 get a release whose values are the base values deep-merged with the overrides, keys sorted so a
 reordering never shows as a diff.
 
-Release vs Chart (DESIGN §4): `release()` gives a `helm.v3.Release` — Helm hooks, rollback and release
-history, one opaque values blob in `pulumi preview`; `chart()` gives a `helm.v4.Chart` — every object
-diffed on its own in `pulumi preview`, no hooks. Each component says which it uses and why.
+Release vs Chart (docs/design.md#helm-release-vs-chart): `release()` gives a `helm.v3.Release` — Helm
+hooks, rollback and release history, one opaque values blob in `pulumi preview`; `chart()` gives a
+`helm.v4.Chart` — every object diffed on its own in `pulumi preview`, no hooks. Each component says which it
+uses and why.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Facts each layer hands to the next (DESIGN §2). Nothing reaches back up."""
+"""Facts each layer hands to the next (docs/design.md#contract). Nothing reaches back up (docs/design.md#layers)."""
 
 from __future__ import annotations
 

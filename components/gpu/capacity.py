@@ -1,8 +1,9 @@
 """Capacity and cost planner: does every demand fit the node pools at their max sizes, and what does it cost?
 
 Pure Python so the offline plan and `pulumi preview` can both refuse a release that cannot schedule
-before anything deploys (DESIGN.md §4, "GPU scheduling from one place"). It models what the Kubernetes
-scheduler and the cluster autoscaler would do with the pools' declared facts, not live cluster state:
+before anything deploys (docs/design.md#capacity-check, on the pool facts of docs/design.md#gpu-scheduling).
+It models what the Kubernetes scheduler and the cluster autoscaler would do with the pools' declared facts,
+not live cluster state:
 
 - a pod may use a pool if the pool's labels satisfy its nodeSelector, it tolerates every NoSchedule /
   NoExecute taint, and one node's allocatable covers every request (`eligible`);

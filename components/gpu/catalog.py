@@ -1,6 +1,6 @@
 """Typed, read-only view of `catalog.yaml`: GPU models, MIG profiles and layouts, instance types, AMI types.
 
-One source of truth for GPU facts (DESIGN.md §3): node pools, the config validator, MIG rendering and the
+One source of truth for GPU facts (docs/design.md#gpu-catalog): node pools, the config validator, MIG rendering and the
 capacity planner all read this module, never the YAML. Pure Python, no Pulumi imports, so tests and the
 offline plan can use it without an engine.
 

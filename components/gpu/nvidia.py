@@ -24,10 +24,10 @@ Every DaemonSet tolerates the GPU taint and the pools' extra taints and is pinne
 `gpu-platform.io/gpu-model` label, which the node pool sets at creation: no dependency on NFD labels
 that only appear after NFD itself runs (reference §1.2, gotcha 1).
 
-Helm flavour per chart (DESIGN §4): device plugin and dcgm-exporter use `helm.v4.Chart` — plain
-DaemonSets and ConfigMaps without hooks, so `pulumi preview` diffs the rendered config map entry by
-entry; the GPU Operator uses `helm.v3.Release` because its chart relies on Helm hooks (CRD upgrade and
-pre-delete cleanup jobs).
+Helm flavour per chart (docs/design.md#helm-release-vs-chart): device plugin and dcgm-exporter use
+`helm.v4.Chart` — plain DaemonSets and ConfigMaps without hooks, so `pulumi preview` diffs the rendered
+config map entry by entry; the GPU Operator uses `helm.v3.Release` because its chart relies on Helm hooks
+(CRD upgrade and pre-delete cleanup jobs).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ NODE_RESERVATIONS: tuple[Reservation, ...] = (
     Reservation("kube-proxy", 0.1, 0.0, "all", "EKS kube-proxy add-on default request (100m)"),
     Reservation("aws-node (VPC CNI)", 0.025, 0.0, "all", "EKS vpc-cni add-on default request (25m)"),
     Reservation("ebs-csi-node", 0.03, 0.117, "all", "aws-ebs-csi-driver node: 3 containers x 10m / 40Mi"),
-    Reservation("log agent (fluent-bit)", 0.1, 0.125, "all", "fluent-bit chart resources we plan for (issue 5)"),
+    Reservation("log agent (fluent-bit)", 0.1, 0.125, "all", "fluent-bit chart resources (docs/design.md#add-ons)"),
     Reservation("node-exporter", 0.01, 0.031, "all", "planned kube-prometheus-stack node-exporter requests"),
     Reservation(
         "nvidia-device-plugin",

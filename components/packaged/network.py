@@ -21,7 +21,7 @@ class NatGateways(str, Enum):  # noqa: UP042 -- the schema analyzer (pulumi.prov
 
 class GpuNetworkArgs(TypedDict):
     # Plain (not Input) values on purpose: subnets are planned from the CIDR and zones before any
-    # resource is registered (DESIGN: nothing that shapes the graph waits on an output).
+    # resource is registered (nothing that shapes the graph waits on an output: docs/design.md#graph-shape).
     clusterName: str
     """Used in Name tags and the kubernetes.io/cluster/<name> subnet tag."""
     vpcCidr: str

@@ -1,4 +1,4 @@
-"""Platform add-ons from the spec: Istio + API gateway, Prometheus, EFK logging (issue 5), KEDA.
+"""Platform add-ons from the spec: Istio + API gateway, Prometheus, EFK logging, KEDA (docs/design.md#add-ons).
 
 Cloud-neutral: everything goes through the cluster's Kubernetes provider in ClusterFacts. Each add-on
 is switched on or off by `addons.<name>.enabled`; environment defaults (replicas, PDBs, protection)

@@ -20,9 +20,9 @@ from stacks.workloads.capacity import release_demands
 
 def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
     tiers = priority.build(cluster)  # cluster-scoped: the platform's, with or without models here
-    added = addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging, KEDA (issue 5)
+    added = addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging, KEDA (docs/design.md#add-ons)
     crds = added.crds
-    gpu = gpu_layer.build(  # NVIDIA stack, cluster autoscaler, capacity/cost plan (issue 4)
+    gpu = gpu_layer.build(  # NVIDIA stack, cluster autoscaler, capacity/cost plan (docs/design.md#gpu-layer)
         spec,
         cluster,
         monitoring_depends_on=[crds.prometheus] if crds.prometheus is not None else (),

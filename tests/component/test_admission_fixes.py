@@ -1,6 +1,7 @@
-"""Issue 13, admission items: pods the API server's Pod Security admission would refuse.
+"""Pods the API server's Pod Security admission would refuse (docs/design.md#real-path,
+docs/addons.md#pod-security).
 
-- item 3: model namespaces enforce `restricted` and inject Istio sidecars. Without Istio CNI the
+- Istio CNI: model namespaces enforce `restricted` and inject Istio sidecars. Without Istio CNI the
   injected `istio-init` runs as root with NET_ADMIN/NET_RAW, which `restricted` refuses. The Istio CNI
   node agent is installed on both clouds and istiod injects `istio-validation` instead; the model pod
   templates plus what the injector adds (tests/component/istio_injection.py) meet `restricted`, and so
@@ -59,7 +60,7 @@ def releases(p: Plan) -> dict[str, dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# item 3: Istio CNI
+# Istio CNI (docs/addons.md#istio-and-the-api-gateway-addonsistio)
 
 
 @pytest.mark.parametrize("stack", CLUSTER_STACKS)
@@ -177,7 +178,7 @@ def test_rendered_injector_config_enables_cni(plan: Callable[[str], Plan]) -> No
 
 
 # ---------------------------------------------------------------------------------------------------
-# item 4: the ECK operator and Grafana; the documented exceptions are the rendered ones
+# The ECK operator and Grafana; the documented exceptions (docs/addons.md#pod-security) are the rendered ones
 
 DOCS = PROJECT_DIR / "docs" / "addons.md"
 

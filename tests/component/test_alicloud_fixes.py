@@ -1,6 +1,7 @@
-"""Issue 13 on Alibaba Cloud: the ACK kubeconfig holds no credential and is the same on every run (item
-10); no deprecated Alibaba resource, function or field is used (item 15; that the alicloud component
-tests pass with DeprecationWarning as an error: tests/robustness/test_sdk_deprecations.py)."""
+"""The real path on Alibaba Cloud (docs/design.md#real-path, docs/alicloud.md#running-pulumi-up-on-alibaba-cloud):
+the ACK kubeconfig holds no credential and is the same on every run; no deprecated Alibaba resource, function
+or field is used (that the alicloud component tests pass with DeprecationWarning as an error:
+tests/robustness/test_sdk_deprecations.py)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def deployed_plan(n: int, stack: str = "alicloud-dev", config: StackConfig | Non
     return Plan(run_stack(stack, config=config, monitor=RecordingMonitor(m))), m
 
 
-# -- item 10: the ACK kubeconfig ---------------------------------------------------------------------
+# -- the ACK kubeconfig (docs/alicloud.md#running-pulumi-up-on-alibaba-cloud) -------------------------
 
 
 def test_ack_kubeconfig_in_state_holds_no_credential_and_is_stable_across_runs() -> None:
@@ -163,7 +164,7 @@ def test_api_server_is_public_only_with_public_access() -> None:
     assert doc["clusters"][0]["cluster"]["server"] == INTERNET
 
 
-# -- item 15: nothing deprecated ------------------------------------------------------------------------
+# -- nothing deprecated (docs/alicloud.md#running-pulumi-up-on-alibaba-cloud) ----------------------------
 
 _ARGS_REF = re.compile(r"ForwardRef\('(\w+Args)'\)")
 

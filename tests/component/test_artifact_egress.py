@@ -1,4 +1,5 @@
-"""Issue 13 item 5: the mesh's REGISTRY_ONLY outbound policy would block artifact downloads.
+"""The mesh's REGISTRY_ONLY outbound policy would block artifact downloads (docs/models.md#model-releases,
+"Artifact egress").
 
 The cloud seam names the object-store hosts a workload reaches for artifacts (components/cloud.py
 ObjectStoreEgress: AWS regional S3 and STS, Alibaba regional OSS internal and public, plus each bucket's

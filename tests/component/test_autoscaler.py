@@ -230,7 +230,8 @@ def test_mig_single_pools_keep_the_label_because_they_advertise_nvidia_gpu() -> 
 
 
 # ----------------------------------------------------------------------------------------------------
-# Issue 13 item 13: which scale-down threshold judges which pool, and nothing to balance
+# Which scale-down threshold judges which pool, and nothing to balance
+# (docs/gpu.md#cluster-autoscaler-and-the-accelerator-label-policy-kubernetesautoscaler8095)
 
 
 SCALE_DOWN_OPTION = "autoscaling-options/scaledownutilizationthreshold"

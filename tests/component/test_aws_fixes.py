@@ -1,4 +1,5 @@
-"""Issue 13, AWS side: what a real `pulumi up` on EKS needs that the offline plan used to let through."""
+"""The real path on AWS (docs/design.md#real-path): what a real `pulumi up` on EKS needs that the offline plan
+used to let through."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.conftest import Plan
 
 AWS_STACKS = ("dev", "prod")
 
-# -- item 2: the gateway's load balancer comes from EKS's built-in cloud provider ---------------------------
+# -- the gateway's load balancer comes from EKS's built-in cloud provider (docs/aws.md#load-balancer) -------------
 
 # Every Service annotation the legacy AWS cloud provider that EKS runs reads (kubernetes/cloud-provider-aws
 # pkg/providers/v1/aws.go and aws_loadbalancer.go, the ServiceAnnotation* constants). Anything else under
@@ -120,7 +121,8 @@ def test_subnets_carry_the_tags_the_cloud_provider_picks_load_balancer_subnets_b
     assert [r["cidrBlock"] for r in public_rt["inputs"]["routes"] if "gatewayId" in r] == ["0.0.0.0/0"]
 
 
-# -- item 6: artifact buckets are named after cluster and model, and the versions point into them ------------
+# -- artifact buckets are named after cluster and model, and the versions point into them -------------------
+# (docs/aws.md#model-artifact-buckets)
 
 
 def test_artifact_buckets_are_named_deterministically_and_exported(plan: Callable[[str], Plan]) -> None:
@@ -158,7 +160,8 @@ def test_the_store_refuses_a_name_s3_would_refuse() -> None:
         ModelArtifactStore("m", args)
 
 
-# -- item 9: the machine running `pulumi up` can reach the private endpoint -----------------------------------
+# -- the machine running `pulumi up` can reach the private endpoint -----------------------------------------
+# (docs/deploying.md#bootstrap-where-pulumi-up-runs)
 
 SG_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 
@@ -210,7 +213,7 @@ def test_ack_api_server_is_the_intranet_load_balancer_of_the_vpc(stack: str, pla
     assert not [r for r in p.resources if "securityGroupRule" in r["type"] or "SecurityGroupIngress" in r["type"]]
 
 
-# -- item 11 (cluster side): ClusterFacts.ready holds what the platform must wait for ---------------------------
+# -- cluster side: ClusterFacts.ready holds what the platform must wait for (docs/design.md#real-path) ------------
 
 READY_PROGRAM = """
 import pulumi
@@ -273,7 +276,7 @@ def test_ack_ready_holds_node_pools_the_cluster_and_the_storage_class(stack: str
     assert storage_class["urn"] in waited
 
 
-# -- item 12: account-wide singletons, physical names, a destroyable dev ---------------------------------------
+# -- account-wide singletons, physical names, a destroyable dev (docs/design.md#nothing-lost) ---------------------
 
 # Resources whose physical name is fixed by an input (no auto-name): a replacement must delete first.
 FIXED_NAMES = {

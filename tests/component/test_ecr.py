@@ -40,7 +40,7 @@ def test_prod_repositories_are_immutable_scanned_kms_and_protected(plan: Callabl
 def test_dev_repositories_and_key_are_not_protected(plan: Callable[[str], Plan]) -> None:
     p = plan("dev")
     key = p.one("aws:kms/key:Key", "gpu-dev-registry-key")
-    # Issue 13 item 12: dev is destroyable; the key keeps its 30-day deletion window. Prod keeps everything.
+    # docs/design.md#nothing-lost: dev is destroyable; the key keeps its 30-day deletion window. Prod keeps everything.
     assert key["options"]["protect"] is False and key["options"]["retainOnDelete"] is False
     assert key["inputs"]["deletionWindowInDays"] == 30
     for r in p.of_type(REPO):

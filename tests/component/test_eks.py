@@ -65,7 +65,7 @@ def test_cluster_keys_and_logs_protected_in_prod_destroyable_in_dev(plan: Callab
     assert prod.one(CLUSTER)["inputs"]["deletionProtection"] is True
     for p, protected in ((dev, False), (prod, True)):
         s = p.data["stack"]
-        # Issue 13 item 12: prod keeps cluster, keys and logs; dev goes with `pulumi destroy` (the keys
+        # docs/design.md#nothing-lost: prod keeps cluster, keys and logs; dev goes with `pulumi destroy` (the keys
         # with their 30-day deletion window, so a mistake can be cancelled).
         for type_, name in (
             (CLUSTER, f"gpu-{s}-eks"),

@@ -254,7 +254,7 @@ def test_adding_a_release_changes_nothing_outside_its_subtree(plan: Callable[[st
         return urn == root
 
     assert d.changes and all(c.op == "create" for c in d.changes)
-    # The registry gives every model its own ECR repository (issue 3's design): that is the model's, too.
+    # The registry gives every model its own ECR repository (docs/design.md#registry): that is the model's, too.
     outside = [
         c.urn
         for c in d.changes

@@ -1,9 +1,10 @@
-"""Issue 13, platform items: what the real cluster would otherwise refuse or leave out.
+"""The real path for the platform (docs/design.md#real-path): what the real cluster would otherwise refuse or
+leave out.
 
-- item 14: Prometheus and Alertmanager PodDisruptionBudgets in prod (the chart's own, keys checked in
+- Prometheus and Alertmanager PodDisruptionBudgets in prod (the chart's own, keys checked in
   the vendored kube-prometheus-stack chart), and the fallback DCGM ServiceMonitor selecting the Service
   the GPU Operator creates for its dcgm-exporter.
-- item 11: every Kubernetes resource of the platform layer (every Helm release and chart included)
+- every Kubernetes resource of the platform layer (every Helm release and chart included)
   waits for ClusterFacts.ready, which the cluster layers fill (nodes, DNS, storage driver and class).
 """
 
@@ -52,7 +53,7 @@ def kps_values(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# item 14: PodDisruptionBudgets
+# PodDisruptionBudgets (docs/addons.md#prometheus-alertmanager-grafana-addonsprometheus)
 
 
 def test_prometheus_and_alertmanager_get_pod_disruption_budgets_in_prod_only() -> None:
@@ -81,7 +82,7 @@ def test_a_single_replica_gets_no_budget_even_in_prod() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# item 14: the fallback DCGM ServiceMonitor
+# The fallback DCGM ServiceMonitor (docs/addons.md#prometheus-alertmanager-grafana-addonsprometheus)
 
 
 def test_fallback_dcgm_service_monitor_selects_the_gpu_operator_exporter_service() -> None:
@@ -118,7 +119,7 @@ def test_kibana_gets_a_budget_where_it_runs_two_replicas() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# item 11: the platform waits for ClusterFacts.ready
+# The platform waits for ClusterFacts.ready (docs/design.md#real-path)
 
 READY_PROGRAM = """
 import pulumi

@@ -18,9 +18,9 @@ from tools.offline.gowire import go_json, resolve_plain
 
 HEAD = "name: proj\nruntime: python\n"
 
-# The config block of Pulumi.yaml before issue 13: four keys typed without a default, so required by the
-# CLI in every stack file.
-PULUMI_YAML_BEFORE_ISSUE_13 = """\
+# An older config block of Pulumi.yaml: four keys typed without a default, so required by the CLI in every
+# stack file (why Pulumi.yaml declares no optional key: docs/deploying.md#deploying-pulumi-up-per-environment).
+PULUMI_YAML_WITH_REQUIRED_KEYS = """\
 name: gpu-platform
 runtime:
   name: python
@@ -92,10 +92,10 @@ def test_pulumi_yaml_declares_no_key_a_models_only_stack_must_not_set() -> None:
         ),
     ],
 )
-def test_the_pulumi_yaml_before_issue_13_fails_every_stack_as_the_cli_did(
+def test_a_pulumi_yaml_with_required_keys_fails_every_stack_as_the_cli_did(
     tmp_path: Path, stack: str, message: str
 ) -> None:
-    (tmp_path / "Pulumi.yaml").write_text(PULUMI_YAML_BEFORE_ISSUE_13)
+    (tmp_path / "Pulumi.yaml").write_text(PULUMI_YAML_WITH_REQUIRED_KEYS)
     shutil.copy(PROJECT_DIR / f"Pulumi.{stack}.yaml", tmp_path)
     with pytest.raises(ProjectConfigError) as err:
         load_stack_config(tmp_path, stack)
@@ -103,7 +103,7 @@ def test_the_pulumi_yaml_before_issue_13_fails_every_stack_as_the_cli_did(
 
 
 def test_cli_exits_2_with_the_cli_message_and_no_traceback(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text(PULUMI_YAML_BEFORE_ISSUE_13)
+    (tmp_path / "Pulumi.yaml").write_text(PULUMI_YAML_WITH_REQUIRED_KEYS)
     shutil.copy(PROJECT_DIR / "__main__.py", tmp_path)
     shutil.copy(PROJECT_DIR / "Pulumi.alicloud-dev.yaml", tmp_path)
     res = _cli("alicloud-dev", "--project-dir", str(tmp_path), "--out", str(tmp_path / "out"))

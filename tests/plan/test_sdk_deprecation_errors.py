@@ -1,4 +1,4 @@
-"""Deprecations from the provider SDKs fail the tests (issue 13, Fidelity b).
+"""Deprecations from the provider SDKs fail the tests (docs/design.md#real-path).
 
 Two channels, both refused:
 - a DeprecationWarning raised by pulumi_aws / pulumi_alicloud / pulumi_kubernetes code (a deprecated

@@ -1,4 +1,4 @@
-"""Fully qualified stack names on each backend (issue 13, item 8).
+"""Fully qualified stack names on each backend (docs/design.md#real-path).
 
 On a self-managed backend (S3, OSS, local file) the organization part of `<organization>/<project>/<stack>`
 must be the literal `organization` (pulumi/pulumi pkg/backend/diy/store.go ParseReference: "organization

@@ -1,9 +1,9 @@
-"""Issue 9: every stateful resource of every stack's plan is protected in prod, and the diff tool flags
-the deletion of each one (components/stateful.py lists the types).
+"""Nothing lost (docs/design.md#nothing-lost): every stateful resource of every stack's plan is protected in
+prod, and the diff tool flags the deletion of each one (components/stateful.py lists the types).
 
 Dev stacks: not protected today (a dev cluster, its registry, KMS key and log group may be torn down
 with `pulumi destroy`); only their deletion is flagged. Prod: protect on everything stateful, and the
-ECR repositories also retainOnDelete (issue 3).
+ECR repositories also retainOnDelete.
 """
 
 from __future__ import annotations

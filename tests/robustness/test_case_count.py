@@ -3,8 +3,9 @@ a message from it, and every message points at a place in the stack file.
 
 The cases are the CASES tables of tests/unit/test_spec_errors*.py (each row: a name, a stack file with
 one mistake, the exact message parse_spec must report; each module's own test checks the message). This
-file once counted them (issue 9: at least 60); what the count stood for is asserted instead: a block or a
-rule without a case fails here by name, however many cases the others have.
+file once required at least 60 of them; what the count stood for is asserted instead
+(docs/design.md#config-validation): a block or a rule without a case fails here by name, however many cases
+the others have.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The alicloud component tests pass with DeprecationWarning as an error (issue 13 item 15): nothing they
-run uses a deprecated Alibaba resource, function or field. The SDKs' import-time warnings (a module that
+"""The alicloud component tests pass with DeprecationWarning as an error
+(docs/alicloud.md#running-pulumi-up-on-alibaba-cloud): nothing they run uses a deprecated Alibaba resource,
+function or field. The SDKs' import-time warnings (a module that
 defines a deprecated resource warns when imported, used or not) are taken once and quietly by
 tests/sdk_imports.py; what the code uses is checked against the SDK in tests/component/test_alicloud_fixes.py.
 

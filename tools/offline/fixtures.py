@@ -1,5 +1,5 @@
 """Answers to invokes in the offline runner. Invokes are only used for values, never to shape the
-resource graph (DESIGN §4), so fixed, obviously-fake answers are safe here."""
+resource graph (docs/design.md#graph-shape), so fixed, obviously-fake answers are safe here."""
 
 from __future__ import annotations
 
