@@ -105,8 +105,15 @@ class NodeAutoscalerFactory(Protocol):
     """Installs the cloud's node autoscaler for the cluster's pools (Helm chart + its cloud identity)."""
 
     def __call__(
-        self, *, pools: Sequence[PoolShape], settings: NodeAutoscalerSettings, opts: pulumi.ResourceOptions
-    ) -> pulumi.Resource: ...
+        self,
+        *,
+        pools: Sequence[PoolShape],
+        settings: NodeAutoscalerSettings,
+        opts: pulumi.ResourceOptions,
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> pulumi.Resource:
+        """`depends_on`: what its Kubernetes objects wait for (ClusterFacts.ready)."""
+        ...
 
 
 @dataclass(frozen=True)

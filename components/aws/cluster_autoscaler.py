@@ -224,7 +224,10 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         args: ClusterAutoscalerArgs,
         opts: pulumi.ResourceOptions | None = None,
         aws_provider: pulumi.ProviderResource | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
+        """`depends_on`: what the ServiceAccount and the chart wait for (a component's own depends_on
+        does not hold back its children)."""
         super().__init__("gpu-platform:gpu:ClusterAutoscaler", name, None, opts)
         # IRSA role from the AWS layer's helper: trust pinned to kube-system/cluster-autoscaler (sub + aud).
         self.role = WorkloadRole(
@@ -247,14 +250,14 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 labels={"app.kubernetes.io/name": "cluster-autoscaler", "app.kubernetes.io/part-of": "gpu-platform"},
                 annotations={IRSA_ANNOTATION: self.role.arn},
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
         )
         self.chart = helm.chart(
             f"{name}-cluster-autoscaler",
             "cluster-autoscaler",
             namespace=NAMESPACE,
             overrides=chart_values(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service_account]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service_account, *depends_on]),
         )
         self.register_outputs({"roleArn": self.role.arn})
 
@@ -272,7 +275,11 @@ def node_autoscaler_factory(
     the cluster layer's regional provider."""
 
     def install(
-        *, pools: Sequence[PoolShape], settings: NodeAutoscalerSettings, opts: pulumi.ResourceOptions
+        *,
+        pools: Sequence[PoolShape],
+        settings: NodeAutoscalerSettings,
+        opts: pulumi.ResourceOptions,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> ClusterAutoscaler:
         return ClusterAutoscaler(
             cluster_name,
@@ -288,6 +295,7 @@ def node_autoscaler_factory(
             ),
             opts=opts,
             aws_provider=aws_provider,
+            depends_on=depends_on,
         )
 
     return install

@@ -1,5 +1,5 @@
 """Per-node allocatable after the platform's DaemonSets: one source for the platform capacity plan
-(stacks/gpu_layer.py) and the ModelRelease capacity check (components/models/capacity_check.py).
+(stacks/platform/gpu.py) and the ModelRelease capacity check (components/models/capacity_check.py).
 
 Per-node allocatable = the catalog's kubelet-reserve estimate minus the DaemonSets every node (or every
 GPU node) runs, NODE_RESERVATIONS below: requests we set ourselves where we install the DaemonSet
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from components.gpu import capacity, nvidia
+from components.mesh.istio import CNI_REQUESTS
 from components.scheduling import PoolShape
 
 Scope = Literal["all", "gpu", "mig"]
@@ -42,6 +43,9 @@ NODE_RESERVATIONS: tuple[Reservation, ...] = (
     Reservation("ebs-csi-node", 0.03, 0.117, "all", "aws-ebs-csi-driver node: 3 containers x 10m / 40Mi"),
     Reservation("log agent (fluent-bit)", 0.1, 0.125, "all", "fluent-bit chart resources (docs/design.md#add-ons)"),
     Reservation("node-exporter", 0.01, 0.031, "all", "planned kube-prometheus-stack node-exporter requests"),
+    Reservation(
+        "istio-cni-node", _cores(CNI_REQUESTS["cpu"]), _mib(CNI_REQUESTS["memory"]), "all", "components/mesh/istio.py"
+    ),
     Reservation(
         "nvidia-device-plugin",
         _cores(nvidia.DEVICE_PLUGIN_REQUESTS["cpu"]),

@@ -87,22 +87,6 @@ def capacity_output(cluster: ClusterFacts, plan: capacity.CapacityPlan) -> dict[
     }
 
 
-def wait_for(ready: Sequence[pulumi.Resource]) -> pulumi.ResourceTransformation:
-    """A transformation (inherited by every descendant of the component it is given to) that adds
-    `ready` to the depends_on of each Kubernetes resource: for a component built elsewhere (the cloud
-    seam's node autoscaler) that does not hand its own opts' depends_on to its children."""
-    deps = list(ready)
-
-    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if not args.type_.startswith("kubernetes:"):
-            return None
-        return pulumi.ResourceTransformationResult(
-            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=deps))
-        )
-
-    return transform
-
-
 def gpu_pools(cluster: ClusterFacts) -> tuple[nvidia.GpuPool, ...]:
     """GPU pools with what their OS ships (Bottlerocket NVIDIA AMIs bring their own device plugin)."""
     return tuple(
@@ -159,15 +143,8 @@ def build(
                 scale_down_unneeded_time=ca_spec.scale_down_unneeded_time,
                 scale_down_gpu_utilization_threshold=ca_spec.scale_down_gpu_utilization_threshold,
             ),
-            # The factory's component (the cloud's) gets `ready` as its depends_on and, since a
-            # component's depends_on does not hold back its children, through a transformation on every
-            # Kubernetes resource below it too.
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts,
-                pulumi.ResourceOptions(
-                    depends_on=list(cluster.ready), transformations=[wait_for(cluster.ready)] if cluster.ready else None
-                ),
-            ),
+            opts=k8s_opts,
+            depends_on=cluster.ready,  # its Kubernetes objects wait for the cluster to be ready
         )
 
     plan = plan_capacity(cluster, demands)

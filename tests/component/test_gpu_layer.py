@@ -10,6 +10,7 @@ import pytest
 from components.alicloud.seam import alicloud_seam
 from components.gpu import capacity, nvidia
 from components.gpu.capacity import Demand
+from components.mesh import istio
 from components.scheduling import Toleration
 from stacks.cluster.aws import aws_pool_facts
 from stacks.contract import ClusterFacts, pool_facts
@@ -43,13 +44,16 @@ def _pool(name: str) -> Any:
 
 
 def test_reservations_per_node_kind() -> None:
-    assert gpu_layer.reserved(_pool("system")) == (0.265, 0.273)  # kube-proxy, CNI, EBS CSI, log agent, exporter
-    assert gpu_layer.reserved(_pool("gpu-a10g")) == (0.43, 0.961)  # + device plugin, GFD/NFD, DCGM
-    assert gpu_layer.reserved(_pool("gpu-a100-mig")) == (0.48, 1.086)  # + MIG manager
+    # kube-proxy, VPC CNI, EBS CSI, log agent, node exporter, Istio CNI node agent
+    assert gpu_layer.reserved(_pool("system")) == (0.365, 0.371)
+    assert gpu_layer.reserved(_pool("gpu-a10g")) == (0.53, 1.058)  # + device plugin, GFD/NFD, DCGM
+    assert gpu_layer.reserved(_pool("gpu-a100-mig")) == (0.58, 1.183)  # + MIG manager
 
 
 def test_gpu_daemonset_reservations_are_the_requests_we_set() -> None:
     by_name = {r.name: r for r in gpu_layer.NODE_RESERVATIONS}
+    assert (by_name["istio-cni-node"].cpu, by_name["istio-cni-node"].memory_gib) == (0.1, 100 / 1024)
+    assert istio.CNI_REQUESTS == {"cpu": "100m", "memory": "100Mi"}
     assert (by_name["nvidia-device-plugin"].cpu, by_name["nvidia-device-plugin"].memory_gib) == (0.05, 0.0625)
     assert nvidia.DEVICE_PLUGIN_REQUESTS == {"cpu": "50m", "memory": "64Mi"}
     assert (by_name["dcgm-exporter"].cpu, by_name["dcgm-exporter"].memory_gib) == (0.1, 0.5)
@@ -65,9 +69,9 @@ def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
         "gpusPerNode": 1,
         "sharing": "time-slicing",
         "gpuResourcesPerNode": {"nvidia.com/gpu": 4},
-        # catalog g6.xlarge allocatable 3920m / 14162Mi minus 0.43 cores / 0.961 GiB of DaemonSets
-        "allocatablePerNode": {"cpu": 3.49, "memory": 12.869, "nvidia.com/gpu": 4, "pods": 58},
-        "reservedPerNode": {"cpu": 0.43, "memoryGib": 0.961},
+        # catalog g6.xlarge allocatable 3920m / 14162Mi minus 0.53 cores / 1.058 GiB of DaemonSets
+        "allocatablePerNode": {"cpu": 3.39, "memory": 12.772, "nvidia.com/gpu": 4, "pods": 58},
+        "reservedPerNode": {"cpu": 0.53, "memoryGib": 1.058},
         # The model releases' worst rollout steps (stacks/model_capacity.py) are the plan's demands: the
         # reranker (2 pods + 1 surge, 1 time-sliced GPU, 3 CPU each) opens one node at peak.
         "minNodes": 0,
@@ -77,7 +81,7 @@ def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
         "usdPerHourAtMin": 0,
         "usdPerHourAtPeak": 0.8048,
         "usdPerHourAtMax": 3.2192,
-        "utilisation": {"cpu": 0.9456, "memory": 0.9908, "nvidia.com/gpu": 0.75, "pods": 0.0517},
+        "utilisation": {"cpu": 0.9735, "memory": 0.9983, "nvidia.com/gpu": 0.75, "pods": 0.0517},
     }
     mig_pool = out["pools"]["gpu-a100-mig"]
     assert mig_pool["gpuResourcesPerNode"] == {
