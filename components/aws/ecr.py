@@ -41,7 +41,8 @@ PUSH_ACTIONS = ("ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutIm
 def lifecycle_policy(keep_release_images: int, untagged_expiry_days: int) -> str:
     """Untagged images (failed or superseded pushes) expire after D days; keep the newest N tagged images.
 
-    Model releases are deployed by digest; N bounds how far back a rollback can go (README).
+    Model releases are deployed by digest; N bounds how far back a rollback can go (`registry.keepReleaseImages`,
+    docs/aws.md#registry; rollbacks: docs/models.md#promote-and-roll-back).
     """
     return json.dumps(
         {

@@ -1,7 +1,7 @@
 """EksCluster: the EKS control plane with secure defaults, its IAM role, KMS keys, logs, OIDC provider,
 access entries and a Kubernetes provider for the layers above.
 
-Defaults and how they compare (README "AWS cluster" has the table):
+Defaults and how they compare (the table: docs/aws.md#secure-defaults-and-how-they-compare):
 - endpoint private only (terraform-aws-eks: same; pulumi-eks: public 0.0.0.0/0);
 - authentication mode API with access entries, no implicit creator admin (terraform-aws-eks:
   API_AND_CONFIG_MAP; pulumi-eks forces the creator-admin bootstrap to true);

@@ -1,7 +1,7 @@
-"""Layered stacks (README "Reusing the platform"): the cluster stack's `clusterFacts` output and the
-models-only stack that reads it through a StackReference.
+"""Layered stacks (docs/reuse.md#layered-stacks-models-in-someone-elses-cluster): the cluster stack's
+`clusterFacts` output and the models-only stack that reads it through a StackReference.
 
-    # cluster stack (stacks/aws.py, stacks/alicloud.py)
+    # cluster stack (stacks/cluster/aws.py, stacks/cluster/alicloud.py)
     export_cluster_facts(spec, facts, kubeconfig)
     # models-only stack (__main__.py, when `gpu-platform:clusterStack` is set)
     spec, cluster = load_layered(raw)
@@ -135,7 +135,7 @@ def layered_problems(raw: Mapping[str, Any]) -> list[str]:
 
 
 def pool_spec(pool: Mapping[str, Any]) -> dict[str, Any]:
-    """An exported pool as a `nodePools[i]` entry, so it becomes the same PoolShape (stacks/facts.py)."""
+    """An exported pool as a `nodePools[i]` entry, so it becomes the same PoolShape (stacks/contract.py pool_facts)."""
     out: dict[str, Any] = {
         k: pool[k] for k in ("name", "capacityType", "minSize", "maxSize", "labels", "taints") if k in pool
     }
