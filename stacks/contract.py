@@ -68,7 +68,7 @@ def pool_facts(spec: StackSpec) -> tuple[PoolFacts, ...]:
 
 @dataclass(frozen=True)
 class PlatformFacts:
-    """What the workload layer needs from the platform layer (stacks/platform.py): the Helm releases
+    """What the workload layer needs from the platform layer (stacks/platform/layer.py): the Helm releases
     that install CRDs, so every custom resource can `depends_on` the release of its CRD (on a first
     `pulumi up` the API server rejects a CR whose CRD is not there yet). Empty when another stack
     installs the platform (its CRDs are then in place before this program runs)."""

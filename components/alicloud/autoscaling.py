@@ -1,7 +1,7 @@
 """AckAutoscaling: ACK's managed cluster autoscaler (cs.AutoscalingConfig) and, optionally, the RAM
 service roles it and the managed node pools act as.
 
-On EKS we install cluster-autoscaler ourselves (components/gpu/autoscaler.py); on ACK the autoscaler
+On EKS we install cluster-autoscaler ourselves (components/aws/cluster_autoscaler.py); on ACK the autoscaler
 is part of the managed control plane and scales the node pools that have `scaling_config.enable`
 (components/alicloud/node_pool.py). This component only sets its behaviour:
 

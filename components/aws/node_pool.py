@@ -44,7 +44,7 @@ class NodePoolArgs:
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets. EFA pools are pinned to the first one (a cluster placement group is one zone)."""
     ami_type: str
-    """EKS AMI type, checked against the instance family by stacks/spec_pool_rules.py."""
+    """EKS AMI type, checked against the instance family by stacks/spec/pools.py."""
     instance_types: tuple[str, ...]
     disk_size_gib: int
     min_size: int

@@ -59,8 +59,9 @@ DCGM_RELEASE = "dcgm-exporter"
 DCGM_NAME_LABEL = {"app.kubernetes.io/name": "dcgm-exporter"}  # what the Prometheus side selects on
 DCGM_SCRAPE_INTERVAL = "15s"  # dcgm-exporter collects every 15 s (chart default); faster scrapes see no new data
 
-# Requests of the DaemonSets we configure, per GPU node. stacks/gpu_layer.py subtracts the same numbers
-# from each GPU node's allocatable in the capacity plan, so the report and the cluster agree.
+# Requests of the DaemonSets we configure, per GPU node. components/gpu/reservations.py subtracts the same
+# numbers from each GPU node's allocatable for the capacity plan (stacks/platform/gpu.py) and the release
+# capacity check, so the report and the cluster agree.
 DEVICE_PLUGIN_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
 DCGM_REQUESTS = {"cpu": "100m", "memory": "512Mi"}  # DCGM host engine embedded: ~300-450 MiB RSS on 8-GPU nodes
 DCGM_MEMORY_LIMIT = "1Gi"

@@ -1,6 +1,7 @@
 """Typed arguments of ModelRelease: what a release declares, as frozen dataclasses.
 
-Other stacks can build these directly in Python; `stacks/models.py` builds them from the stack spec.
+Other stacks can build these directly in Python; the workload layer (`stacks/workloads/`) builds them from the
+stack spec.
 Every default says what it does. Cross-field rules live in `components/models/validation.py` and run
 before any child resource is registered.
 """
@@ -23,7 +24,7 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 class PoolLike(Protocol):
-    """A node pool as the cluster layer reports it (stacks.facts.PoolFacts satisfies this)."""
+    """A node pool as the cluster layer reports it (stacks.contract.PoolFacts satisfies this)."""
 
     @property
     def shape(self) -> PoolShape: ...
@@ -162,7 +163,7 @@ class ModelReleaseArgs:
     hosts: tuple[str, ...] = ()
     gateway: str = "istio-ingress/api-gateway"
     gateway_route: GatewayRoute | None = None
-    """Set when the gateway has a route named after this model (stacks/model_args.py)."""
+    """Set when the gateway has a route named after this model (stacks/workloads/release_args.py)."""
     tier: Tier = "standard"
     autoscaling: Autoscaling = Autoscaling()
     slo: Slo = Slo()
@@ -184,7 +185,8 @@ class ModelReleaseArgs:
     prometheus_url: str = PROMETHEUS_URL
     """Prometheus the KEDA triggers query (kube-prometheus-stack's `prometheus-operated` Service)."""
     other_release_demands: tuple[object, ...] = ()
-    """capacity.Demand of the other releases sharing the pools (their steady floor); stacks/models.py fills it."""
+    """capacity.Demand of the other releases sharing the pools (their steady floor); stacks/workloads/capacity.py
+    fills it."""
     key: str = ""
     """Config path used in messages, e.g. "gpu-platform:models[0]"; default "ModelRelease[<name>]"."""
 

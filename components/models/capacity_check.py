@@ -42,7 +42,7 @@ class Step:
 
 def pool_capacities(pools: Sequence[PoolLike]) -> list[cap.PoolCapacity]:
     """The pools as the planner sees them: per-node allocatable after the platform's DaemonSets, the same
-    numbers as the platform capacity plan (components/gpu/reservations.py, used by stacks/gpu_layer.py)."""
+    numbers as the platform capacity plan (components/gpu/reservations.py, used by stacks/platform/gpu.py)."""
     return [reservations.pool_capacity(p.shape, p.min_size, p.max_size) for p in pools]
 
 

@@ -55,7 +55,7 @@ def validate(args: ModelReleaseArgs, capacity_problems: Sequence[str] | None = N
     """Raise ModelReleaseError listing every problem of `args` (rules first, then capacity).
 
     `capacity_problems`: the capacity check's result when the caller computed it for all its releases
-    at once (stacks/model_capacity.py); None runs check_capacity(args) here."""
+    at once (stacks/workloads/capacity.py); None runs check_capacity(args) here."""
     problems = [f"{_path(args.label, loc)}: {msg}" for loc, msg in check_release(args)]
     if not problems:
         found = check_capacity(args) if capacity_problems is None else capacity_problems

@@ -1,7 +1,7 @@
 """Alibaba Cloud cluster layer: network -> ACK Pro control plane (+ KMS, logs, RRSA, encrypted
 StorageClass, Kubernetes provider) -> node pools -> managed autoscaler -> ACR -> ClusterFacts for the
-platform layer. The same spec shape as stacks/aws.py; Alibaba-only knobs live under
-`cluster.alicloud` and `registry.alicloud` (stacks/spec_models.py, rules in spec_alicloud_rules.py).
+platform layer. The same spec shape as stacks/cluster/aws.py; Alibaba-only knobs live under
+`cluster.alicloud` and `registry.alicloud` (models and rules in stacks/spec/cluster.py, stacks/spec/registry.py).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     driver = ali.nvidia_driver_version or ack_pins().nvidia_driver
     for pool in spec.node_pools:
         if pool.gpu is not None and pool.gpu.sharing == "mig":
-            # The platform installs no MIG manager on ACK (stacks/gpu_layer.py), and the ACK node-pool label
+            # The platform installs no MIG manager on ACK (stacks/platform/gpu.py), and the ACK node-pool label
             # that selects a MIG profile is not verified (reference alicloud-ack.md section 6): say so.
             pulumi.log.warn(
                 f"nodePools[{pool.name}]: MIG on ACK is partitioned by ACK, not by this platform; the pool "

@@ -1,6 +1,6 @@
 """GPU layer of the platform: NVIDIA stack, cluster autoscaler and the capacity / cost plan of the pools.
 
-    gpu = gpu_layer.build(spec, cluster)                       # from stacks/platform.py
+    gpu = gpu_layer.build(spec, cluster)                       # from stacks/platform/layer.py
     gpu = gpu_layer.build(spec, cluster, demands=step_demands)  # the ModelRelease layer adds its pods
 
 Exports `capacityReport` (markdown, included in the offline plan's report.md) and `capacity` (per pool:

@@ -42,7 +42,7 @@ class StackSpec(Spec):
     models into, read through a StackReference. Its `clusterFacts` output supplies cloud, region, zones,
     cluster, node pools (the capacity check runs against them) and registry, so `cloud`, `region`,
     `zones`, `cluster`, `nodePools`, `registry` and `addons` are not allowed here (an error, not ignored).
-    Default: none — this stack builds its own cluster and platform (stacks/cluster_ref.py)."""
+    Default: none — this stack builds its own cluster and platform (stacks/cluster/reference.py)."""
 
     @property
     def is_prod(self) -> bool:

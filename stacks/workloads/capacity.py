@@ -1,9 +1,9 @@
 """The stack's model capacity, computed once per stack and shared by its three readers:
 
-- the spec rule `models` (stacks/spec_model_rules.py): capacity problems per release, as config errors;
-- the workload layer (stacks/models.py): each ModelRelease gets its precomputed check instead of
+- the spec rule `models` (stacks/workloads/checks.py): capacity problems per release, as config errors;
+- the workload layer (stacks/workloads/layer.py): each ModelRelease gets its precomputed check instead of
   re-packing every other release's pods (ModelRelease still checks itself when used on its own);
-- the platform capacity plan (stacks/gpu_layer.py via stacks/platform.py): each release's pods at its
+- the platform capacity plan (stacks/platform/gpu.py via stacks/platform/layer.py): each release's pods at its
   worst rollout step, so `capacityReport` / `capacity` show what the releases cost at peak.
 
 The result is memoised on the spec object (and compared pools), so validation in load_spec() and the
@@ -68,5 +68,5 @@ def model_capacity(
 
 
 def release_demands(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[capacity.Demand]:
-    """Each model release's pods at its worst rollout step (stacks/platform.py feeds them to the GPU layer)."""
+    """Each model release's pods at its worst rollout step (stacks/platform/layer.py feeds them to the GPU layer)."""
     return model_capacity(spec, pools).peak_demands() if spec.models else []

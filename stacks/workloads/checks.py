@@ -41,7 +41,7 @@ def models(spec: StackSpec) -> Iterator[Problem]:
                         ("models", i, "versions", j, "artifact"),
                         ("required in prod: set {uri, sha256} so the served weights are the evaluated ones"),
                     )
-    checked = model_capacity(spec, pools, clean)  # once per stack: models.build and the platform plan reuse it
+    checked = model_capacity(spec, pools, clean)  # once per stack: the workload layer and the platform plan reuse it
     for i in clean:
         for msg in checked.problems_of(i):
             yield ("models", i), msg

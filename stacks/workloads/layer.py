@@ -37,7 +37,7 @@ def plain_args(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[ma.ModelRe
 
 
 def release_demands(spec: StackSpec, pools: Sequence[ma.PoolLike]) -> list[capacity.Demand]:
-    """Each release's pods at its worst rollout step, for the platform capacity report (stacks/gpu_layer.py)."""
+    """Each release's pods at its worst rollout step, for the platform capacity report (stacks/platform/gpu.py)."""
     return model_capacity_demands(spec, pools)
 
 
@@ -55,7 +55,7 @@ def artifact_hosts(a: ma.ModelReleaseArgs, egress: ObjectStoreEgress | None) -> 
 
 
 def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None = None) -> list[ModelRelease]:
-    """`platform`: from stacks/platform.build; its CRD releases order each release's custom resources.
+    """`platform`: from stacks/platform/layer.build; its CRD releases order each release's custom resources.
     None when another stack installed the platform (its CRDs exist before this program runs)."""
     if not spec.models:
         return []

@@ -1,5 +1,5 @@
 """Stack spec `models[i]` -> components.models.args.ModelReleaseArgs (pure; used by the spec rules and
-by stacks/models.py, so validation and deployment read the config the same way)."""
+by the workload layer (stacks/workloads/layer.py), so validation and deployment read the config the same way)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def release_args(
         traffic=traffic,
         pools=tuple(pools),
         namespace=m.namespace,
-        # A namespace named by several models is created once by stacks/models.py, not by a release.
+        # A namespace named by several models is created once by stacks/workloads/layer.py, not by a release.
         own_namespace=False if shared else None,
         hosts=m.hosts,
         gateway=m.gateway,

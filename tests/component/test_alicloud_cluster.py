@@ -1,5 +1,5 @@
 """Alibaba Cloud cluster layer under the plan runner: network, ACK control plane secure defaults,
-the Kubernetes provider and the encrypted StorageClass (stacks/alicloud.py, components/alicloud/)."""
+the Kubernetes provider and the encrypted StorageClass (stacks/cluster/alicloud.py, components/alicloud/)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_disks_are_encrypted_with_the_cluster_key(plan: Callable[[str], Plan]) -
         assert i["instanceMetadataOptions"] == {"httpTokens": "required"}
     pools = _pools(plan("alicloud-prod"))
     assert pools["gpu-a100-mig"]["inputs"]["systemDiskSize"] == 500  # spec diskSizeGib
-    assert pools["gpu-a10"]["inputs"]["systemDiskSize"] == 200  # GPU default (spec_pool_rules.disk_size_gib)
+    assert pools["gpu-a10"]["inputs"]["systemDiskSize"] == 200  # GPU default (stacks/spec/pools.disk_size_gib)
     assert pools["system"]["inputs"]["systemDiskSize"] == 50
     assert pools["gpu-a10"]["inputs"]["dataDisks"][0]["size"] == 200
 

@@ -72,7 +72,7 @@ def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
         # catalog g6.xlarge allocatable 3920m / 14162Mi minus 0.53 cores / 1.058 GiB of DaemonSets
         "allocatablePerNode": {"cpu": 3.39, "memory": 12.772, "nvidia.com/gpu": 4, "pods": 58},
         "reservedPerNode": {"cpu": 0.53, "memoryGib": 1.058},
-        # The model releases' worst rollout steps (stacks/model_capacity.py) are the plan's demands: the
+        # The model releases' worst rollout steps (stacks/workloads/capacity.py) are the plan's demands: the
         # reranker (2 pods + 1 surge, 1 time-sliced GPU, 3 CPU each) opens one node at peak.
         "minNodes": 0,
         "maxNodes": 4,
@@ -124,7 +124,7 @@ def test_report_md_has_capacity_per_pool_and_cost(stack: str, plan: Callable[[st
     assert "## Capacity" in report and "### Cost (USD per hour, on-demand)" in report
     for pool in parse_spec(raw_stack(stack)).node_pools:
         assert f"### Pool {pool.name}\n" in report
-    # The model releases' worst rollout steps are the plan's demands (stacks/model_capacity.py).
+    # The model releases' worst rollout steps are the plan's demands (stacks/workloads/capacity.py).
     if stack == "prod":
         assert "| nvidia.com/mig-3g.20gb | 8 | 0 | 8 | [----------] 0% |" in report  # the MIG node opened for 1g/2g
         assert "| **total** | 3 | $0.58 | 10 | $29.40 |" in report

@@ -1,5 +1,5 @@
-"""Bad Alibaba Cloud config (stacks/spec_alicloud_rules.py and the catalog rules as ACK users meet
-them): exact messages."""
+"""Bad Alibaba Cloud config (the alicloud_* rules of stacks/spec/cluster.py, pools.py and registry.py,
+stack.alicloud_only_keys, and the catalog rules as ACK users meet them): exact messages."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ CASES: list[Case] = [
         f"{P}nodePools[1].gpu.sharing: 'time-slicing' is configured in the NVIDIA device plugin, which ACK replaces "
         "with its own (ack-nvidia-device-plugin); use sharing: none (whole GPUs) or MIG on a bare-metal A100 pool",
     ),
-    # The catalog rule (spec_pool_rules) as ACK users meet it: gn7e is a passthrough A100 VM.
+    # The catalog rule (stacks/spec/pools.py) as ACK users meet it: gn7e is a passthrough A100 VM.
     (
         "mig on gn7e",
         mutate(APROD, "nodePools.3.gpu", {"sharing": "mig", "mig": {"layout": "all-balanced"}}),

@@ -1,4 +1,4 @@
-"""Bad AWS registry config (stacks/spec_aws_rules.py): exact messages."""
+"""Bad AWS registry config (stacks/spec/registry.py aws_registry): exact messages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bad GPU-layer config: exact messages for the rules in stacks/spec_gpu_rules.py and the add-on keys."""
+"""Bad GPU-layer config: exact messages for the GPU pool rules in stacks/spec/pools.py and the add-on keys
+(stacks/spec/addons.py)."""
 
 from __future__ import annotations
 
