@@ -1,11 +1,16 @@
 """Offline plan runner and credential-free preview diff.
 
-    python -m tools.plan STACK [--out DIR]            run __main__.py for STACK under the recording monitor
+    python -m tools.plan STACK [--out DIR] [--no-render]   run __main__.py for STACK under the recording
+                                                           monitor; render its charts and inject its sidecars
     python -m tools.plan diff BASE.json HEAD.json [--markdown] [--fail-on-stateful-delete]
+
+Rendering the charts needs helm, injecting the sidecars istioctl, both from .tools/bin (`make tools`);
+without them the plan is written and its output and report.md say what was not rendered and why.
 
 Exit codes: 0 ok; 2 invalid config (messages only, no traceback: the project config rules the CLI applies
 before the program starts, then the program's own checks); 3 a protected or stateful resource
-would be deleted (with --fail-on-stateful-delete).
+would be deleted (with --fail-on-stateful-delete); 2 also when helm refuses to render a chart with the
+release's values or istioctl fails to inject (a real install would fail the same way).
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ def _plan(argv: list[str]) -> int:
         default=PROJECT_DIR,
         help="directory holding Pulumi.yaml, Pulumi.STACK.yaml and __main__.py (default: this repo)",
     )
+    ap.add_argument(
+        "--no-render",
+        action="store_true",
+        help="write plan.json, manifests/ and report.md only: no helm template, no istioctl kube-inject",
+    )
     args = ap.parse_args(argv)
     from tools.offline.runner import run_stack  # imports the Pulumi SDK; the diff path does not need it
 
@@ -55,7 +65,15 @@ def _plan(argv: list[str]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out: Path = args.out or PROJECT_DIR / "build" / "plan" / args.stack
-    n_manifests = artifacts.write_all(plan, out)
+    from tools.offline.charts import RenderError
+    from tools.offline.inject import InjectError
+
+    try:
+        written = artifacts.write_all(plan, out, render=not args.no_render, project_dir=args.project_dir.resolve())
+    except (RenderError, InjectError) as err:
+        print(f"{args.stack}: {err}", file=sys.stderr)
+        return 2
+    n_manifests = written.manifests
     res = plan["resources"]
     kinds = Counter(r["type"].split(":")[0] for r in res if r["custom"])
     print(
@@ -64,6 +82,8 @@ def _plan(argv: list[str]) -> int:
         f"{sum(1 for r in res if not r['custom'])} components), "
         f"{sum(1 for r in res if r['options']['protect'])} protected, {n_manifests} manifests"
     )
+    for line in artifacts.render_summary(written.rendered):
+        print(f"  {line}")
     for d in plan["diagnostics"]:
         print(f"  {d['severity']}: {d['message']}")
     print(f"wrote {out}/plan.json, {out}/manifests/, {out}/report.md")
