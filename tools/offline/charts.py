@@ -54,7 +54,8 @@ from tools.offline.reference_outputs import COMPUTED, SECRET
 
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 CHARTS_DIR = PROJECT_DIR.parent / "shared" / "charts"
-TOOLS_BIN = PROJECT_DIR / ".tools" / "bin"
+# helm and istioctl from `make tools`; GPU_PLATFORM_TOOLS_BIN points elsewhere (tests: an empty directory).
+TOOLS_BIN = Path(os.environ.get("GPU_PLATFORM_TOOLS_BIN") or PROJECT_DIR / ".tools" / "bin")
 BUILD_HELM = "run `make tools` (or `bash scripts/build-tools.sh helm`) to build it into .tools/bin"
 
 # ../shared/charts/README.md: the vendored Istio charts are 1.29.6, the pins 1.29.8. Accepted for these
@@ -171,6 +172,16 @@ class Rendering:
 # releases and their charts
 
 
+def chart_name(chart: str, version: str) -> str:
+    """The chart's name from what a Helm resource is given: a name (with a repository), an OCI reference
+    (`oci://registry/path/<chart>`) or a local package (`<dir>/<chart>-<version>.tgz`) (components/helm.py)."""
+    name = chart.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (f"-{version}.tgz", f"-v{version.lstrip('v')}.tgz"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def releases(plan: dict[str, Any]) -> list[Release]:
     out: list[Release] = []
     for r in plan["resources"]:
@@ -181,7 +192,7 @@ def releases(plan: dict[str, Any]) -> list[Release]:
             Release(
                 name=i.get("name") or r["name"],
                 namespace=i.get("namespace") or "default",
-                chart=i["chart"],
+                chart=chart_name(str(i["chart"]), str(i.get("version") or "")),
                 version=str(i.get("version") or ""),
                 repo=(i.get("repositoryOpts") or {}).get("repo", ""),
                 values=i.get("values") or {},
