@@ -1,7 +1,9 @@
 """Validate rendered Kubernetes objects: core kinds against the official schemas shipped in
-kubernetes-validate (strict: unknown fields fail), custom resources against ../shared/schemas/crds, or,
-for an Istio kind missing there (ServiceEntry), against the CRD in the vendored istio `base` chart
-(../shared/charts), made as strict as the datree schemas (`additionalProperties: false`).
+kubernetes-validate (strict: unknown fields fail); custom resources against the CRD the stack installs
+(`StackCrds`: the CustomResourceDefinitions of its rendered charts, as the API server would), else
+against ../shared/schemas/crds, or, for an Istio kind missing there (ServiceEntry), against the CRD in
+the vendored istio `base` chart (../shared/charts); CRD schemas are made as strict as the datree schemas
+(`additionalProperties: false`).
 
 Reports every error of an object (iter_errors), not just the first, and caches the parsed schemas:
 kubernetes_validate.validate() re-reads the 1.3 MB definitions file on every call.
@@ -14,6 +16,7 @@ import functools
 import json
 import re
 import tarfile
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -101,10 +104,8 @@ def _strict(schema: Any) -> Any:
     return out
 
 
-def _chart_crd_schema(group: str, version: str, kind: str) -> dict[str, Any] | None:
-    found = _istio_chart_crds().get((group, version, kind))
-    if found is None:
-        return None
+def _object_schema(found: dict[str, Any]) -> dict[str, Any]:
+    """A CRD version's openAPIV3Schema as a strict JSON schema for a whole object."""
     schema = _strict(copy.deepcopy(found))
     schema["properties"] = {
         "apiVersion": {"type": "string"},
@@ -113,6 +114,40 @@ def _chart_crd_schema(group: str, version: str, kind: str) -> dict[str, Any] | N
         **schema.get("properties", {}),
     }
     return schema
+
+
+def _chart_crd_schema(group: str, version: str, kind: str) -> dict[str, Any] | None:
+    found = _istio_chart_crds().get((group, version, kind))
+    return None if found is None else _object_schema(found)
+
+
+class StackCrds:
+    """The CRDs a stack installs (its rendered charts' CustomResourceDefinitions). The API server validates
+    a custom resource against the CRD installed, so these come first; ../shared/schemas/crds (datree
+    snapshots, sometimes older than the pinned chart's CRD: the GPU Operator's ClusterPolicy) and the
+    istio base chart are the fallback for kinds no rendered chart defines."""
+
+    def __init__(self, objects: Iterable[dict[str, Any]]) -> None:
+        self._schemas: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for crd in objects:
+            if crd.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = crd["spec"]
+            for v in spec.get("versions") or []:
+                if v.get("served", True) and (v.get("schema") or {}).get("openAPIV3Schema"):
+                    self._schemas[(spec["group"], v["name"], spec["names"]["kind"])] = v["schema"]["openAPIV3Schema"]
+        self._validators: dict[tuple[str, str, str], jsonschema.Draft7Validator] = {}
+
+    def __len__(self) -> int:
+        return len(self._schemas)
+
+    def validator(self, group: str, version: str, kind: str) -> jsonschema.Draft7Validator | None:
+        gvk = (group, version, kind)
+        if gvk not in self._schemas:
+            return None
+        if gvk not in self._validators:
+            self._validators[gvk] = jsonschema.Draft7Validator(_object_schema(self._schemas[gvk]))
+        return self._validators[gvk]
 
 
 @functools.cache
@@ -131,14 +166,15 @@ def _crd_validator(group: str, version: str, kind: str) -> jsonschema.Draft7Vali
 SECRET_PLACEHOLDER = "<secret>"
 
 
-def errors(obj: dict[str, Any], k8s_version: str) -> list[str]:
-    """All schema errors of one object, as 'path: message'. Raises NoSchema for an unknown kind."""
+def errors(obj: dict[str, Any], k8s_version: str, crds: StackCrds | None = None) -> list[str]:
+    """All schema errors of one object, as 'path: message'. Raises NoSchema for an unknown kind.
+    A custom resource is checked against `crds` (the CRDs the stack installs) when they define its kind."""
     api_version, kind = obj["apiVersion"], obj["kind"]
     if kind == "Secret" and api_version == "v1":
         obj = {k: ({} if k in ("data", "stringData") and v == SECRET_PLACEHOLDER else v) for k, v in obj.items()}
     if "/" in api_version and "." in api_version.split("/")[0] and not api_version.split("/")[0].endswith("k8s.io"):
         group, version = api_version.split("/")
-        validator: Any = _crd_validator(group, version, kind)
+        validator: Any = (crds and crds.validator(group, version, kind)) or _crd_validator(group, version, kind)
     else:
         validator = _core_validator(_schema_version(k8s_version), kind, api_version)
     found = sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
