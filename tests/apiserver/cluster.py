@@ -20,8 +20,10 @@ pytest fixture fails (never skips) with the message.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import ctypes
+import hashlib
 import http.client
 import json
 import os
@@ -33,6 +35,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -296,8 +299,11 @@ class ApiServer:
         self.pids = pids
         self._ssl = ssl.create_default_context(cafile=str(pki / "ca.crt"))
         self._ssl.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        self._conn: http.client.HTTPSConnection | None = None
+        self._local = threading.local()  # one keep-alive connection per thread (admit_many)
+        self._conns: list[http.client.HTTPSConnection] = []
+        self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], Resource] | None = None
+        self._applied: dict[tuple[str, str, str, str], str] = {}  # object -> digest of what was applied
 
     # -- raw requests ---------------------------------------------------------------------------
 
@@ -309,15 +315,14 @@ class ApiServer:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json", "Content-Type": content_type}
         for attempt in (1, 2):  # the keep-alive connection may have been closed by the server
-            if self._conn is None:
-                self._conn = http.client.HTTPSConnection(self.host, self.port, context=self._ssl, timeout=60)
+            conn = self._connection()
             try:
-                self._conn.request(method, path, body=data, headers=headers)
-                resp = self._conn.getresponse()
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
                 raw = resp.read()
             except (http.client.HTTPException, OSError):
-                self._conn.close()
-                self._conn = None
+                conn.close()
+                self._local.conn = None
                 if attempt == 2:
                     raise
                 continue
@@ -332,10 +337,21 @@ class ApiServer:
     def get(self, path: str, **query: str) -> Response:
         return self.request("GET", path, **query)
 
+    def _connection(self) -> http.client.HTTPSConnection:
+        conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPSConnection(self.host, self.port, context=self._ssl, timeout=60)
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
 
     # -- discovery ------------------------------------------------------------------------------
 
@@ -387,12 +403,44 @@ class ApiServer:
     def dry_run(self, obj: dict[str, Any]) -> DryRun:
         return self.admit(obj, dry_run=True)
 
+    def dry_run_all(self, objs: list[dict[str, Any]], workers: int = 4) -> list[DryRun]:
+        """dry_run of each object, `workers` requests at a time (results in the order given)."""
+        self.resources()  # discovery once, before the threads share it
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(self.dry_run, objs))
+
     def apply(self, obj: dict[str, Any]) -> DryRun:
         """Server-side apply for real (persisted); raises ApiServerError with the server's message."""
         result = self.admit(obj, dry_run=False)
         if not result.admitted:
             raise ApiServerError(f"{object_ref(obj)}: {result.error}")
         return result
+
+    def apply_all(self, objs: list[dict[str, Any]], workers: int = 4) -> list[DryRun]:
+        """Server-side apply for real of each object, `workers` at a time; an object applied before in
+        this session with the same content is not sent again (its earlier result is not kept: it had
+        no refusal, its warnings were reported then)."""
+        self.resources()
+
+        def key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+            meta = obj.get("metadata") or {}
+            return (obj.get("apiVersion", ""), obj.get("kind", ""), meta.get("namespace", ""), meta.get("name", ""))
+
+        def digest(obj: dict[str, Any]) -> str:
+            return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+        def one(obj: dict[str, Any]) -> DryRun:
+            k, d = key(obj), digest(obj)
+            if self._applied.get(k) == d:
+                return DryRun(obj, 200, "", "")
+            result = self.admit(obj, dry_run=False)
+            if result.admitted:
+                with self._lock:
+                    self._applied[k] = d
+            return result
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, objs))
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -6,42 +6,26 @@
 - **injected**: `manifests/injected/<file>`, a workload as istiod's sidecar injector returns it; it
   replaces the object of the same file name (ours, or a chart's).
 
-Until the plan runner renders the charts, `stopgap_crds()` renders only the CustomResourceDefinitions of
-the releases that ship some (helm from .tools/bin, the vendored charts of ../shared/charts), so the
-custom resources we write ourselves can be admitted.
+Rendering needs helm and istioctl from .tools/bin (`make tools`); without them the plan runner writes
+neither directory and says why (`charts_skipped`, `injection_skipped`).
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from components.helm import pins
-from tests.apiserver.cluster import BIN_DIR, object_ref
+from tests.apiserver.cluster import object_ref
+from tools.offline import kyaml
 from tools.offline.artifacts import helm_releases, kubernetes_objects, write_all
 
 Obj = dict[str, Any]
 
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster on the big CRDs
-
-
-class _Loader(_Base):
-    """YAML 1.1's `=` (the "value" type) is a plain string in Kubernetes' YAML (prometheus-operator CRD enums)."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
 def load_all(text: str) -> list[Obj]:
-    return [d for d in yaml.load_all(text, Loader=_Loader) if isinstance(d, dict) and d.get("kind")]
+    """Kubernetes objects of a YAML stream, read as the Kubernetes tools read them (tools/offline/kyaml.py)."""
+    return kyaml.load_all(text)
 
 
 @dataclass
@@ -66,16 +50,26 @@ class StackObjects:
     release_namespaces: dict[str, str] = field(default_factory=dict)  # release -> namespace
     charts_rendered: bool = False  # manifests/charts/ was written by the plan runner
     injected_present: bool = False  # manifests/injected/ was written by the plan runner
+    charts_skipped: str = ""  # why the plan runner rendered no chart ("" = rendered, or nothing to render)
+    injection_skipped: str = ""  # why it injected no sidecar
 
     def of(self, source: str) -> list[Item]:
         return [i for i in self.items if i.source == source]
 
 
-def read_plan_dir(stack: str, plan: dict[str, Any], out: Path) -> StackObjects:
-    """Write the plan's artifacts to `out` (as `python -m tools.plan` does) and read every object back."""
-    write_all(plan, out)
+def read_plan_dir(
+    stack: str, plan: dict[str, Any], out: Path, cluster_plan: dict[str, Any] | None = None
+) -> StackObjects:
+    """Write the plan's artifacts to `out` as `python -m tools.plan` does (charts rendered, sidecars
+    injected; a models-only stack with its cluster stack's plan) and read every object back."""
+    written = write_all(plan, out, cluster_plan=cluster_plan)
     manifests = out / "manifests"
-    result = StackObjects(stack, release_namespaces={r["name"]: r["namespace"] for r in helm_releases(plan)})
+    result = StackObjects(
+        stack,
+        release_namespaces={r["name"]: r["namespace"] for r in helm_releases(plan)},
+        charts_skipped=written.rendered.charts.skipped,
+        injection_skipped=written.rendered.injection.skipped,
+    )
     by_file: dict[str, Item] = {}
     for path in sorted(manifests.glob("*.yaml")):
         for obj in load_all(path.read_text()):
@@ -108,50 +102,3 @@ def read_plan_dir(stack: str, plan: dict[str, Any], out: Path) -> StackObjects:
                 )
     result.items = list(by_file.values())
     return result
-
-
-CRD_ADDON_CHARTS = frozenset({"base", "kube-prometheus-stack", "eck-operator", "keda", "gpu-operator"})
-
-
-@functools.cache
-def _render_crds(release: str, archive: str, namespace: str, values_json: str, kube_version: str) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        values = Path(tmp) / "values.yaml"
-        values.write_text(yaml.safe_dump(json.loads(values_json)))
-        return subprocess.run(
-            [
-                str(BIN_DIR / "helm"),
-                "template",
-                release,
-                archive,
-                "--namespace",
-                namespace,
-                "--include-crds",
-                "--kube-version",
-                kube_version,
-                "-f",
-                str(values),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-
-def stopgap_crds(plan: dict[str, Any], kube_version: str) -> list[Item]:
-    """The CRDs of this plan's CRD-shipping releases, rendered with helm (`--include-crds`, the
-    release's values), until the plan runner writes manifests/charts/."""
-    from tests.component.vendored_charts import archive
-
-    out: list[Item] = []
-    by_chart = {p.chart: addon for addon, p in pins().items()}
-    for rel in helm_releases(plan):
-        if rel["chart"] not in CRD_ADDON_CHARTS:
-            continue
-        addon = by_chart[rel["chart"]]
-        values = json.dumps(rel["values"], sort_keys=True)
-        rendered = _render_crds(rel["name"], str(archive(addon)), rel["namespace"], values, kube_version)
-        for obj in load_all(rendered):
-            if obj["kind"] == "CustomResourceDefinition":
-                out.append(Item(obj, "charts", f"stopgap/{rel['name']}", rel["name"], rel["namespace"]))
-    return out
