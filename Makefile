@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 STACK  ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: plan plans test test-fast lint format typecheck unit bench clean system-deps policy-test checkov
+.PHONY: plan plans test test-fast lint format typecheck unit bench clean system-deps policy-test checkov test-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,23 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-unit: $(STAMP) system-deps checkov
+unit: $(STAMP) system-deps checkov test-tools
 	$(PY) -m pytest
+
+# The tools the tests run (docs/testing.md): helm renders the charts, istioctl injects the sidecars, etcd +
+# kube-apiserver + kubectl admit everything. Built from their pinned Go modules by scripts/build-tools.sh,
+# which skips a tool that already reports its pin (a warm check takes well under a second) and rebuilds one
+# that is missing or outdated (cold: ~20 min for these five on 2 cores; docs/tools.md). Not pulumi or the
+# Kubernetes provider: no test runs them. Without Go, present binaries are used as they are.
+TEST_TOOLS := etcd kube-apiserver kubectl helm istioctl
+test-tools:  ## build the tools the tests need into .tools/bin when missing or outdated
+	@if command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || [ -n "$$GO" ]; then \
+	  bash scripts/build-tools.sh $(TEST_TOOLS); \
+	else \
+	  missing=""; for t in $(TEST_TOOLS); do [ -x .tools/bin/$$t ] || missing="$$missing $$t"; done; \
+	  if [ -n "$$missing" ]; then echo "test-tools: missing$$missing and no Go toolchain to build them (docs/tools.md)" >&2; exit 1; fi; \
+	  echo "test-tools: no Go toolchain; using the binaries in .tools/bin as they are"; \
+	fi
 
 # checkov in its own venv (98 packages; kept out of the project venv). tests/validators/test_checkov.py
 # runs it offline (--skip-download) over the rendered manifests; the skip list is .checkov.yaml.
@@ -82,7 +97,8 @@ bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
 clean:
 	rm -rf build .pytest_cache
 
-# Third-party tools built from their pinned Go modules into .tools/bin (docs/tools.md); not part of `test`.
+# Third-party tools built from their pinned Go modules into .tools/bin (docs/tools.md); `test` builds only
+# the ones the tests run (test-tools above).
 # Phony: the repo has a tools/ directory, which make would otherwise take as the up-to-date target.
 # pulumi-language-python is not built: the module proxy refuses its module (docs/tools.md).
 .PHONY: tools
