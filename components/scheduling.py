@@ -33,7 +33,12 @@ DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 AWS_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 # The accelerator label each cloud's node autoscaler reads, as data: ACK sets its own label
 # (aliyun.accelerator/nvidia_name) on GPU nodes with its own values and runs its own autoscaler.
-AUTOSCALER_ACCELERATOR_LABEL: Mapping[Cloud, str | None] = {"aws": AWS_ACCELERATOR_LABEL, "alicloud": None}
+# An existing cluster gets no node autoscaler from this platform (docs/existing-cluster.md).
+AUTOSCALER_ACCELERATOR_LABEL: Mapping[Cloud, str | None] = {
+    "aws": AWS_ACCELERATOR_LABEL,
+    "alicloud": None,
+    "existing": None,
+}
 
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_DEVICE_PLUGIN_CONFIG = "default"

@@ -20,9 +20,11 @@ from typing import Any, Literal, TypeAlias, cast
 
 import yaml
 
-Cloud: TypeAlias = Literal["aws", "alicloud"]
+# `existing`: a cluster the stack does not create (docs/existing-cluster.md). The catalog lists no instance
+# types for it: its pools declare what one node is (components/existing/nodes.py).
+Cloud: TypeAlias = Literal["aws", "alicloud", "existing"]
 Arch: TypeAlias = Literal["x86_64", "arm64"]
-CLOUDS: tuple[Cloud, ...] = ("aws", "alicloud")
+CLOUDS: tuple[Cloud, ...] = ("aws", "alicloud")  # the clouds whose instance types the catalog lists
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 
 

@@ -5,7 +5,7 @@ cluster = build(spec)   # ClusterFacts (stacks/contract.py) for the platform and
 
 from __future__ import annotations
 
-from stacks.cluster import alicloud, aws
+from stacks.cluster import alicloud, aws, existing
 from stacks.contract import ClusterFacts
 from stacks.spec.stack import StackSpec
 
@@ -13,4 +13,6 @@ from stacks.spec.stack import StackSpec
 def build(spec: StackSpec) -> ClusterFacts:
     if spec.cloud == "aws":
         return aws.build(spec)
+    if spec.cloud == "existing":
+        return existing.build(spec)  # a cluster this stack does not create (docs/existing-cluster.md)
     return alicloud.build(spec)

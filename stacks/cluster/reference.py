@@ -27,6 +27,7 @@ from pulumi.runtime.sync_await import _sync_await
 from components.alicloud.seam import alicloud_seam
 from components.aws.seam import aws_seam
 from components.cloud import CloudSeam
+from components.existing.seam import existing_seam
 from stacks.cluster.tags import common_tags
 from stacks.contract import ClusterFacts, PoolFacts, pool_facts
 from stacks.spec.errors import ConfigError, key_path, show
@@ -47,10 +48,26 @@ CLUSTER_KEYS = ("cloud", "region", "zones", "cluster", "nodePools", "registry", 
 # Cluster stack side
 
 
+def node_output(pool: PoolFacts) -> dict[str, Any]:
+    """The declared node of an existing cluster's pool, as its `nodePools[i].node` entry."""
+    i = pool.shape.instance
+    assert i.allocatable_cpu is not None and i.allocatable_memory_gib is not None and i.max_pods is not None
+    node: dict[str, Any] = {
+        "cpu": i.allocatable_cpu,
+        "memoryGib": i.allocatable_memory_gib,
+        "maxPods": i.max_pods,
+        "arch": i.arch,
+    }
+    if i.gpu_model is not None:
+        node |= {"gpuModel": i.gpu_model, "gpuCount": i.gpu_count}
+    return node
+
+
 def pool_output(pool: PoolFacts) -> dict[str, Any]:
-    """One pool's capacity facts, as plain JSON (camelCase like the stack file)."""
+    """One pool's capacity facts, as plain JSON (camelCase like the stack file). An existing cluster's
+    pool also carries its declared node (no catalog instance type names it)."""
     s = pool.shape
-    return {
+    out = {
         "name": s.name,
         "instanceType": s.instance.name,
         "capacityType": pool.capacity_type,
@@ -65,6 +82,9 @@ def pool_output(pool: PoolFacts) -> dict[str, Any]:
         "gpusPerNode": s.gpu_resources,
         "priceUsdPerNodeHour": pool.price_usd_per_node_hour,
     }
+    if s.cloud == "existing":
+        out["node"] = node_output(pool)
+    return out
 
 
 def cluster_facts_output(
@@ -75,8 +95,9 @@ def cluster_facts_output(
     oidc_issuer_url: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
     """Everything the model layer needs from a cluster stack. The kubeconfig is a secret; the OIDC
-    provider is the cluster's workload-identity issuer (EKS IRSA, ACK RRSA)."""
-    return {
+    provider is the cluster's workload-identity issuer (EKS IRSA, ACK RRSA). An existing cluster adds how
+    it is reached and what it provides (`cluster.existing`, the kubeconfig's key left out)."""
+    out: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "cloud": facts.cloud.name,
         "name": facts.name,
@@ -93,6 +114,11 @@ def cluster_facts_output(
         # only: secret values live under gpu-platform-secrets and are referenced by key name.
         "addons": spec.addons.model_dump(mode="json", by_alias=True, exclude_defaults=True),
     }
+    if spec.cluster.existing is not None:
+        out["existing"] = spec.cluster.existing.model_dump(
+            mode="json", by_alias=True, exclude={"kubeconfig", "kubeconfig_secret"}
+        )
+    return out
 
 
 def export_cluster_facts(
@@ -139,7 +165,11 @@ def pool_spec(pool: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         k: pool[k] for k in ("name", "capacityType", "minSize", "maxSize", "labels", "taints") if k in pool
     }
-    out["instanceTypes"] = [pool.get("instanceType")]
+    if "node" in pool:  # an existing cluster's pool: its declared node, no instance type
+        out["node"] = pool["node"]
+        out.pop("capacityType", None)
+    else:
+        out["instanceTypes"] = [pool.get("instanceType")]
     sharing = pool.get("sharing", "none")
     if sharing != "none":
         gpu: dict[str, Any] = {"sharing": sharing}
@@ -153,7 +183,7 @@ def pool_spec(pool: Mapping[str, Any]) -> dict[str, Any]:
 
 def cluster_raw(facts: Mapping[str, Any], models: set[str] | None = None) -> dict[str, Any]:
     """The cluster keys of a stack file, rebuilt from a `clusterFacts` output."""
-    return {
+    out: dict[str, Any] = {
         "cloud": facts.get("cloud"),
         "region": facts.get("region"),
         "zones": facts.get("zones"),
@@ -161,6 +191,10 @@ def cluster_raw(facts: Mapping[str, Any], models: set[str] | None = None) -> dic
         "nodePools": [pool_spec(p) for p in facts.get("pools") or []],
         "addons": _addons(facts.get("addons") or {}, models),
     }
+    if "existing" in facts:  # an existing cluster: how it is reached, and it has no registry of ours
+        out["cluster"]["existing"] = facts["existing"]
+        out["registry"] = {"enabled": False}
+    return out
 
 
 def _addons(addons: Mapping[str, Any], models: set[str] | None) -> dict[str, Any]:
@@ -271,6 +305,14 @@ def cloud_seam(spec: StackSpec, facts: Mapping[str, Any]) -> CloudSeam:
     artifact bucket to create."""
     if spec.cloud == "alicloud":
         return alicloud_seam(region=spec.region)
+    if spec.cloud == "existing":
+        ex = spec.cluster.existing
+        assert ex is not None, "cluster_raw carries clusterFacts.existing"
+        lb = ex.load_balancer_annotations
+        return existing_seam(
+            provides_gpu_device_plugin=ex.gpu_device_plugin == "provided",
+            load_balancer_annotations={"internal": lb.internal, "internet-facing": lb.internet_facing},
+        )
     provider = None
     if any(m.artifact_bucket for m in spec.models):
         provider = aws.Provider(
@@ -295,9 +337,11 @@ def cluster_identifier(facts: Mapping[str, Any]) -> str:
 def cluster_facts(spec: StackSpec, facts: Mapping[str, Any]) -> ClusterFacts:
     """ClusterFacts of the referenced cluster: its pools (the same PoolFacts as in the cluster stack),
     a Kubernetes provider from its kubeconfig, its cloud seam and registry."""
+    existing = spec.cluster.existing
     provider = k8s.Provider(
         "cluster",
         kubeconfig=pulumi.Output.secret(str(facts.get("kubeconfig") or "")),
+        context=existing.context if existing is not None else None,
         # A stable identity, as in the cluster layers (components/aws/eks.py, components/alicloud/ack.py): a
         # new endpoint or credential in the cluster stack's kubeconfig updates this provider in place
         # instead of replacing every model object.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from components import helm
 from stacks.contract import ClusterFacts, PlatformFacts
 from stacks.platform import addons, priority
 from stacks.platform import gpu as gpu_layer
@@ -18,7 +19,18 @@ from stacks.spec.stack import StackSpec
 from stacks.workloads.capacity import release_demands
 
 
+def chart_source(spec: StackSpec) -> helm.ChartSource | None:
+    """`addons.chartSource`: where every chart comes from instead of charts/pins.yaml's repositories."""
+    src = spec.addons.chart_source
+    return None if src is None else helm.ChartSource(repository=src.repository, directory=src.directory)
+
+
 def build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
+    with helm.chart_source(chart_source(spec)):  # every Helm release and chart of the platform
+        return _build(spec, cluster)
+
+
+def _build(spec: StackSpec, cluster: ClusterFacts) -> PlatformFacts:
     tiers = priority.build(cluster)  # cluster-scoped: the platform's, with or without models here
     added = addons.build(spec, cluster)  # Istio + API gateway, Prometheus, EFK logging, KEDA (docs/design.md#add-ons)
     crds = added.crds

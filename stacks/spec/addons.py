@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from components.observability.slo import is_duration
-from stacks.spec.base import DnsName, Duration, Loc, Problem, Spec
+from stacks.spec.base import CONFIG_KEY_RE, DnsName, Duration, Loc, Problem, Spec
 
 if TYPE_CHECKING:
     from stacks.spec.stack import StackSpec
@@ -165,6 +165,17 @@ class KedaSpec(AddonToggle):
     """KEDA operator and metrics-server pods. Default: 2 in prod, 1 elsewhere."""
 
 
+class ChartSourceSpec(Spec):
+    repository: str | None = None
+    """A Helm repository (`https://...`) or OCI registry path (`oci://host/path`) that serves every chart of
+    charts/pins.yaml under its pinned name and version, used instead of each pin's own repository: a
+    mirror, or the registry of an air-gapped site."""
+    directory: str | None = None
+    """A local directory holding every pinned chart as `<chart>-<version>.tgz` (what `helm pull` saves),
+    used instead of the repositories. A relative path is relative to the directory `pulumi` runs in (the
+    project directory)."""
+
+
 class AddonsSpec(Spec):
     nvidia: NvidiaAddonSpec = NvidiaAddonSpec()
     """NVIDIA device plugin, GPU feature discovery, MIG manager, DCGM exporter."""
@@ -181,7 +192,12 @@ class AddonsSpec(Spec):
     storage_class: str | None = None
     """Encrypted StorageClass for Prometheus, Alertmanager, Grafana and Elasticsearch volumes. Default:
     the encrypted class the cluster layer creates and reports (ClusterFacts.storage_class):
-    `gp3-encrypted` on AWS, `alicloud-disk-essd-encrypted` on Alibaba."""
+    `gp3-encrypted` on AWS, `alicloud-disk-essd-encrypted` on Alibaba. Required on an existing cluster
+    (`cloud: existing`) while Prometheus or logging is enabled: name one of its StorageClasses."""
+    chart_source: ChartSourceSpec | None = None
+    """Where every Helm chart comes from instead of the repositories in charts/pins.yaml (same charts, same
+    versions): `{repository: https://charts.mirror.example.com}`, `{repository: oci://registry.example.com/charts}`
+    or `{directory: /srv/charts}`. Default: each chart's own repository."""
 
 
 # A DNS host name, optionally a leading wildcard label ("*.models.example.com").
@@ -194,10 +210,6 @@ OBJECT_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 # A URL path prefix: starts with '/', no whitespace, wildcards or query string (Istio matches it literally).
 PATH_PREFIX_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()+,;=:@%/-]*$")
-
-
-# Pulumi config key names (the part after `gpu-platform-secrets:`).
-CONFIG_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 
 
 def _dupes(values: Iterable[str]) -> list[str]:
@@ -383,3 +395,100 @@ def gateway_routes(spec: StackSpec) -> Iterator[Problem]:
                     f"choose one of {known}"
                 ),
             )
+
+
+# An https Helm repository or an OCI registry path: scheme, host, optional port and path, nothing else.
+CHART_REPOSITORY_RE = re.compile(r"^(https|oci)://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s?#]*)?$")
+
+
+def chart_source(spec: StackSpec) -> Iterator[Problem]:
+    """`addons.chartSource` names exactly one place every pinned chart comes from."""
+    src = spec.addons.chart_source
+    if src is None:
+        return
+    loc: Loc = ("addons", "chartSource")
+    if (src.repository is None) == (src.directory is None):
+        given = "both" if src.repository is not None else "neither"
+        yield (
+            loc,
+            (
+                f"{given} of repository and directory given; set one: repository: https://<mirror> (or "
+                "oci://<registry>/<path>), or directory: <path to the pulled .tgz charts>"
+            ),
+        )
+        return
+    if src.repository is not None:
+        repo = src.repository
+        if repo.startswith("http://"):
+            yield (
+                (*loc, "repository"),
+                (
+                    f"{show(repo)} is plain http; charts must come over TLS: serve the mirror over "
+                    "https://, or use a local directory"
+                ),
+            )
+        elif not CHART_REPOSITORY_RE.match(repo):
+            yield (
+                (*loc, "repository"),
+                (
+                    f"{show(repo)} is not a Helm repository URL; write it like "
+                    "'https://charts.mirror.example.com' or 'oci://registry.example.com/charts'"
+                ),
+            )
+    if src.directory is not None:
+        d = src.directory
+        if not d.strip() or "://" in d or d != d.strip():
+            yield (
+                (*loc, "directory"),
+                (
+                    f"{show(d)} is not a directory path; write a local path like '/srv/charts' or "
+                    "'../shared/charts' (for a URL use repository)"
+                ),
+            )
+
+
+def existing_addons(spec: StackSpec) -> Iterator[Problem]:
+    """On an existing cluster: the volumes need a StorageClass the config names, no node autoscaler is
+    installed, and an internet-facing gateway needs the annotations that make the cluster publish it."""
+    if spec.cloud != "existing":
+        return
+    a = spec.addons
+    if a.storage_class is None and (a.prometheus.enabled or a.logging.enabled):
+        users = " and ".join(
+            n for n, on in (("Prometheus", a.prometheus.enabled), ("logging", a.logging.enabled)) if on
+        )
+        yield (
+            ("addons", "storageClass"),
+            (
+                f"required with cloud 'existing' while {users} is enabled (their volumes need one); name a "
+                "StorageClass of the cluster (kubectl get storageclass), preferably an encrypted one, e.g. "
+                "storageClass: ceph-rbd-encrypted"
+            ),
+        )
+    if a.cluster_autoscaler.model_fields_set:
+        yield (
+            ("addons", "clusterAutoscaler"),
+            (
+                "given while cloud is 'existing'; the platform installs no node autoscaler on a cluster it does not "
+                "own (cluster.existing.scalesPools says whether the cluster scales its pools itself): remove "
+                "clusterAutoscaler"
+            ),
+        )
+    gw = a.istio.gateway
+    ex = spec.cluster.existing
+    if (
+        a.istio.enabled
+        and gw.enabled
+        and gw.load_balancer == "internet-facing"
+        and ex is not None
+        and not ex.load_balancer_annotations.internet_facing
+    ):
+        yield (
+            ("addons", "istio", "gateway", "loadBalancer"),
+            (
+                "'internet-facing' on an existing cluster, whose own load-balancer implementation decides where "
+                "the gateway is published; give the annotations that publish it in "
+                "cluster.existing.loadBalancerAnnotations.internetFacing (e.g. metallb.universe.tf/address-pool: "
+                "public), or use loadBalancer: internal"
+            ),
+        )

@@ -83,6 +83,8 @@ Duration = Annotated[str, AfterValidator(_duration)]
 # config namespace and the component reads it with `pulumi.Config(SECRETS_NAMESPACE).require_secret`,
 # so the value stays encrypted in the stack file and marked secret in the engine.
 SECRETS_NAMESPACE = "gpu-platform-secrets"
+# Pulumi config key names (the part after `gpu-platform-secrets:`).
+CONFIG_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 

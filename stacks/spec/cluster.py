@@ -5,11 +5,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from components.alicloud.pins import ack_pins
 from components.gpu.catalog import catalog
-from stacks.spec.base import AWS_PRINCIPAL_RE, KUBERNETES_VERSIONS, Cidr, DnsName, Loc, Problem, Spec, duplicates
+from stacks.spec.base import (
+    AWS_PRINCIPAL_RE,
+    CONFIG_KEY_RE,
+    KUBERNETES_VERSIONS,
+    LABEL_KEY_RE,
+    SECRETS_NAMESPACE,
+    Cidr,
+    DnsName,
+    Loc,
+    Problem,
+    Spec,
+    duplicates,
+)
 
 if TYPE_CHECKING:
     from stacks.spec.stack import StackSpec
@@ -62,6 +74,46 @@ class AlicloudClusterSpec(Spec):
     (console authorisation or another stack); only one stack of an account may own them."""
 
 
+class LoadBalancerAnnotationsSpec(Spec):
+    internal: dict[str, str] = {}
+    """Annotations of the gateway's LoadBalancer Service with `addons.istio.gateway.loadBalancer: internal`
+    (the default), for the cluster's load-balancer implementation, e.g. MetalLB's
+    `metallb.universe.tf/address-pool: internal`. Default: none, and the implementation hands out an address
+    from its default pool: make sure that pool is not reachable from the internet."""
+    internet_facing: dict[str, str] = {}
+    """Annotations with `loadBalancer: internet-facing`, e.g. `metallb.universe.tf/address-pool: public`.
+    Required with it: without them nothing would tell the cluster to publish the gateway."""
+
+
+class ExistingClusterSpec(Spec):
+    cluster_identifier: str
+    """A stable name of the cluster for the Kubernetes provider, e.g. 'lab-gpu.fra1.example.com'. Never
+    change it while the stack exists: a new kubeconfig (rotated credentials, a new endpoint) then updates
+    the provider in place, while a new identifier replaces every object the stack manages in the cluster."""
+    kubeconfig_secret: str = "kubeconfig"
+    """Key in the `gpu-platform-secrets:` config namespace holding the kubeconfig that reaches the cluster,
+    stored encrypted: `pulumi config set --secret gpu-platform-secrets:kubeconfig < kubeconfig.yaml`. A
+    plain-text value is refused."""
+    context: str | None = None
+    """Kubeconfig context to use. Default: the kubeconfig's current-context."""
+    gpu_device_plugin: Literal["install", "provided"] = "install"
+    """`install`: the platform installs the NVIDIA device plugin (and the MIG manager when a pool uses MIG),
+    as on EKS. `provided`: the cluster already runs one (e.g. the NVIDIA GPU Operator): the platform installs
+    neither, and the pools' GPU sharing must match how that plugin is configured. Either way the nodes need
+    the NVIDIA driver and container toolkit."""
+    scales_pools: bool = False
+    """The cluster scales its node pools itself (its own cluster-autoscaler or Karpenter): each pool may grow
+    from minSize to maxSize, and the capacity check counts maxSize nodes. Default: off — nothing scales the
+    pools, so minSize must equal maxSize, the pool's node count. The platform never installs a node
+    autoscaler on an existing cluster."""
+    load_balancer_annotations: LoadBalancerAnnotationsSpec = LoadBalancerAnnotationsSpec()
+    """Annotations of the API gateway's LoadBalancer Service per scheme. The Service needs the cluster's
+    own load-balancer implementation (MetalLB, kube-vip, Cilium LB IPAM, a cloud controller). Default: none."""
+    kubeconfig: Any = None
+    """Not allowed: a kubeconfig holds credentials and never lives in the typed config. Store it encrypted
+    under `gpu-platform-secrets:<kubeconfigSecret>`."""
+
+
 class ClusterSpec(Spec):
     name: DnsName | None = None
     """Default: `gpu-<environment>`."""
@@ -81,6 +133,9 @@ class ClusterSpec(Spec):
     alicloud: AlicloudClusterSpec | None = None
     """Alibaba Cloud (ACK) only: network plugin, control-plane tier, GPU driver. Default on alicloud:
     Terway, ack.pro.small, the pinned driver."""
+    existing: ExistingClusterSpec | None = None
+    """Existing cluster only (`cloud: existing`, required there): how to reach the cluster and what it
+    provides (docs/existing-cluster.md)."""
 
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API).
@@ -350,7 +405,8 @@ def _driver(spec: StackSpec, ali: AlicloudClusterSpec) -> Iterator[Problem]:
         {
             p.instance_types[0]
             for p in spec.node_pools
-            if (inst := catalog().instance("alicloud", p.instance_types[0])) is not None
+            if p.instance_types
+            and (inst := catalog().instance("alicloud", p.instance_types[0])) is not None
             and (inst.gpu_model or "").startswith("a100")
         }
     )
@@ -373,3 +429,100 @@ def _driver(spec: StackSpec, ali: AlicloudClusterSpec) -> Iterator[Problem]:
                 f"({', '.join(a100)}); use 550 or newer"
             ),
         )
+
+
+# A provider cluster identifier: a name, never a credential (it is stored in plain text in the state).
+CLUSTER_IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:/@-]{0,251}[A-Za-z0-9])?$")
+# Kubeconfig context names are free text in Kubernetes; refuse only what cannot be one (blank, whitespace).
+CONTEXT_RE = re.compile(r"^\S{1,253}$")
+# Cluster settings an existing cluster has already: key -> (attribute, what it would set).
+NOT_ON_EXISTING = {
+    "network": ("network", "its network (VPC, Service CIDR, NAT)"),
+    "endpoint": ("endpoint", "its API endpoint"),
+    "adminPrincipals": ("admin_principals", "who is cluster-admin"),
+    "logRetentionDays": ("log_retention_days", "its control-plane log retention"),
+    "deletionProtection": ("deletion_protection", "its deletion protection"),
+}
+
+
+def existing_cluster(spec: StackSpec) -> Iterator[Problem]:
+    """`cluster.existing` is required with `cloud: existing` and refused elsewhere; the keys that configure
+    a cluster this stack creates are refused with it."""
+    c = spec.cluster
+    ex = c.existing
+    loc: Loc = ("cluster", "existing")
+    if spec.cloud != "existing":
+        if ex is not None:
+            yield (
+                loc,
+                (
+                    f"given while cloud is {show(spec.cloud)}; these settings apply to an existing cluster only "
+                    "(cloud: existing); remove the block"
+                ),
+            )
+        return
+    if ex is None:
+        yield (
+            loc,
+            (
+                "required with cloud 'existing'; add existing: {clusterIdentifier: <a stable name of the cluster>} "
+                f"and store its kubeconfig with: pulumi config set --secret {SECRETS_NAMESPACE}:kubeconfig "
+                "< kubeconfig.yaml"
+            ),
+        )
+    for key, (attr, what) in NOT_ON_EXISTING.items():
+        if attr in c.model_fields_set:
+            yield (
+                ("cluster", key),
+                (
+                    f"given while cloud is 'existing'; this stack does not create the cluster, so {what} is not "
+                    f"its to set: remove {key}"
+                ),
+            )
+    if ex is None:
+        return
+    if ex.kubeconfig is not None:
+        yield (
+            (*loc, "kubeconfig"),
+            (
+                "a kubeconfig in the typed config is stored in plain text in the stack file, and it holds "
+                "credentials; remove it and store it encrypted: pulumi config set --secret "
+                f"{SECRETS_NAMESPACE}:{ex.kubeconfig_secret} < kubeconfig.yaml"
+            ),
+        )
+    if not CLUSTER_IDENTIFIER_RE.match(ex.cluster_identifier):
+        yield (
+            (*loc, "clusterIdentifier"),
+            (
+                f"{show(ex.cluster_identifier)} is not a cluster identifier; use 1-253 letters, digits, '.', "
+                "'-', '_', ':', '/' or '@', starting and ending with a letter or digit, e.g. "
+                "'lab-gpu.fra1.example.com'"
+            ),
+        )
+    if not CONFIG_KEY_RE.match(ex.kubeconfig_secret):
+        yield (
+            (*loc, "kubeconfigSecret"),
+            (
+                f"{show(ex.kubeconfig_secret)} is not a config key name; use letters, digits, '_', '-' and '.', "
+                "starting with a letter"
+            ),
+        )
+    if ex.context is not None and not CONTEXT_RE.match(ex.context):
+        yield (
+            (*loc, "context"),
+            (
+                f"{show(ex.context)} is not a kubeconfig context name (1-253 characters, no spaces); name a "
+                "context of the kubeconfig, or remove context to use its current-context"
+            ),
+        )
+    lb = ex.load_balancer_annotations
+    for key, given in (("internal", lb.internal), ("internetFacing", lb.internet_facing)):
+        for name in sorted(given):
+            if not LABEL_KEY_RE.match(name):
+                yield (
+                    (*loc, "loadBalancerAnnotations", key, name),
+                    (
+                        f"{show(name)} is not an annotation key; write it like "
+                        "'metallb.universe.tf/address-pool' (optional DNS prefix, '/', name of up to 63 characters)"
+                    ),
+                )

@@ -1,5 +1,6 @@
 """`nodePools:` block (instance types, sizes, GPU sharing, taints) and its rules, plus the pool's
-cloud-neutral shape (components/scheduling.PoolShape) derived from a validated pool.
+cloud-neutral shape (components/scheduling.PoolShape) derived from a validated pool. The pools of an
+existing cluster (`cloud: existing`) declare one node (`node:`) instead of choosing instance types.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, node_group_name_prefix
+from components.existing.nodes import declared_instance
 from components.gpu import mig
 from components.gpu.catalog import InstanceType, catalog, layout_problems
 from components.scheduling import PoolShape, Taint
@@ -51,11 +53,34 @@ class GpuSpec(Spec):
     """Required when sharing is `time-slicing`."""
 
 
+class NodeSpec(Spec):
+    cpu: float = Field(gt=0, le=4096)
+    """Allocatable CPU cores of one node (`kubectl get node <node> -o jsonpath='{.status.allocatable}'`;
+    15890m is 15.89), less what the cluster's own DaemonSets request. The platform's DaemonSets are
+    subtracted by the capacity check."""
+    memory_gib: float = Field(gt=0, le=65536)
+    """Allocatable memory of one node in GiB (allocatable `memory` in Ki / 1048576), less what the cluster's
+    own DaemonSets request."""
+    max_pods: int = Field(default=110, ge=1, le=1024)
+    """Allocatable pods of one node. Default: 110, the kubelet's default."""
+    arch: Literal["x86_64", "arm64"] = "x86_64"
+    """CPU architecture of the nodes."""
+    gpu_model: str | None = None
+    """The nodes' GPU, one of the catalog's GPU models (components/gpu/catalog.yaml `gpu_models`, e.g. l4,
+    a10g, a100-80gb, h100-80gb): GPU memory, MIG profiles and layouts come from the catalog. Default: no GPUs."""
+    gpu_count: int = Field(default=0, ge=0, le=16)
+    """GPUs per node; required with gpuModel."""
+
+
 class NodePoolSpec(Spec):
     name: DnsName
     """Pool name; part of resource names, so renaming a pool replaces it."""
-    instance_types: tuple[str, ...] = Field(min_length=1)
-    """One or more instance types of the same shape; the first is the primary."""
+    instance_types: tuple[str, ...] = Field(default=(), min_length=1)
+    """One or more instance types of the same shape; the first is the primary. Required on aws and
+    alicloud; not with `cloud: existing`, whose pools declare `node` instead."""
+    node: NodeSpec | None = None
+    """Existing cluster only (`cloud: existing`, required there): what one node of the pool is. The pool's
+    nodes must carry the labels and taints the plan exports as `poolNodeLabels` (docs/existing-cluster.md)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """SPOT is cheaper but can be reclaimed at two minutes' notice."""
     min_size: int = Field(default=0, ge=0)
@@ -135,6 +160,9 @@ def disk_size_gib(pool: NodePoolSpec, instance: InstanceType) -> int:
 
 
 def pool_catalog(spec: StackSpec) -> Iterator[Problem]:
+    if spec.cloud == "existing":
+        yield from _declared_nodes(spec)
+        return
     cat = catalog()
     names = cat.instance_names(spec.cloud)
     for i, pool in enumerate(spec.node_pools):
@@ -281,7 +309,7 @@ def gpu_sharing(spec: StackSpec) -> Iterator[Problem]:
                     "own CUDA context and GPU memory); lower it, or use MIG or a larger GPU"
                 ),
             )
-        inst = catalog().instance(spec.cloud, pool.instance_types[0])
+        inst = catalog().instance(spec.cloud, pool.instance_types[0]) if pool.instance_types else None
         ami = pool.ami_type
         if (
             spec.cloud == "aws"
@@ -319,6 +347,115 @@ def aws_node_group_names(spec: StackSpec) -> Iterator[Problem]:
             )
 
 
+def _declared_nodes(spec: StackSpec) -> Iterator[Problem]:
+    """The declared node of each existing-cluster pool against the catalog: its GPU model, and the pool's
+    GPU sharing on that GPU (the same checks as a catalog instance's)."""
+    gpus = sorted(catalog().gpus)
+    for i, pool in enumerate(spec.node_pools):
+        n = pool.node
+        if n is None:
+            continue  # rule existing_pools reports it
+        loc: Loc = ("nodePools", i, "node")
+        if n.gpu_model is not None and n.gpu_model not in catalog().gpus:
+            hint = did_you_mean(n.gpu_model, gpus).replace("allowed keys", "the catalog's GPU models")
+            yield (*loc, "gpuModel"), f"{show(n.gpu_model)} is not a GPU model of the catalog; {hint}"
+            continue
+        if n.gpu_model is not None and n.gpu_count == 0:
+            yield (
+                (*loc, "gpuCount"),
+                f"0 with gpuModel {show(n.gpu_model)}; give the number of GPUs per node, e.g. gpuCount: 1",
+            )
+            continue
+        if n.gpu_model is None and n.gpu_count > 0:
+            yield (
+                (*loc, "gpuModel"),
+                (
+                    f"required with gpuCount {n.gpu_count}; name the nodes' GPU, one of the catalog's GPU models: "
+                    + ", ".join(gpus)
+                ),
+            )
+            continue
+        inst = declared_node(pool)
+        if not inst.is_gpu and pool.gpu is not None:
+            yield (
+                ("nodePools", i, "gpu"),
+                "given, but the pool's nodes have no GPUs (node.gpuModel is not set); remove the gpu block or "
+                "declare the nodes' GPUs",
+            )
+            continue
+        yield from _gpu(pool, inst, ("nodePools", i))
+
+
+# Pool keys that choose how a cloud creates nodes: nothing to choose for an existing cluster's nodes.
+POOL_KEYS_NOT_ON_EXISTING = {
+    "capacityType": "capacity_type",
+    "amiType": "ami_type",
+    "diskSizeGib": "disk_size_gib",
+    "efa": "efa",
+}
+
+
+def existing_pools(spec: StackSpec) -> Iterator[Problem]:
+    """An existing cluster's pools declare their nodes (`node`) and their node count; other clouds' pools
+    choose instance types."""
+    if spec.cloud != "existing":
+        for i, pool in enumerate(spec.node_pools):
+            if pool.node is not None:
+                yield (
+                    ("nodePools", i, "node"),
+                    (
+                        f"given while cloud is {show(spec.cloud)}; a declared node applies to an existing "
+                        "cluster's pools only (cloud: existing): remove it and list instanceTypes"
+                    ),
+                )
+            if not pool.instance_types:
+                example = "g6.xlarge" if spec.cloud == "aws" else "ecs.gn7i-c8g1.2xlarge"
+                yield (
+                    ("nodePools", i, "instanceTypes"),
+                    (f"required on {spec.cloud}; list one or more instance types of the same shape, e.g. [{example}]"),
+                )
+        return
+    ex = spec.cluster.existing
+    scales = ex is not None and ex.scales_pools
+    for i, pool in enumerate(spec.node_pools):
+        loc: Loc = ("nodePools", i)
+        if pool.instance_types:
+            yield (
+                (*loc, "instanceTypes"),
+                (
+                    "given while cloud is 'existing'; this stack creates no nodes, so it chooses no instance "
+                    "types: remove instanceTypes and describe one node under node: {cpu, memoryGib, ...}"
+                ),
+            )
+        if pool.node is None:
+            yield (
+                (*loc, "node"),
+                (
+                    "required with cloud 'existing'; describe one node of the pool by its allocatable "
+                    "(kubectl get node <node> -o jsonpath='{.status.allocatable}'), e.g. node: {cpu: 15.5, "
+                    "memoryGib: 58, maxPods: 110, gpuModel: l4, gpuCount: 1}"
+                ),
+            )
+        for key, attr in POOL_KEYS_NOT_ON_EXISTING.items():
+            if attr in pool.model_fields_set:
+                yield (
+                    (*loc, key),
+                    (
+                        f"given while cloud is 'existing'; it chooses how a cloud creates nodes, and this stack "
+                        f"creates none: remove {key}"
+                    ),
+                )
+        if not scales and pool.min_size != pool.max_size:
+            yield (
+                (*loc, "minSize"),
+                (
+                    f"{pool.min_size} differs from maxSize {pool.max_size}, but nothing scales the pools of an "
+                    "existing cluster (cluster.existing.scalesPools is false); set minSize and maxSize to the "
+                    "pool's node count, or set scalesPools: true if the cluster scales its pools itself"
+                ),
+            )
+
+
 def alicloud_pools(spec: StackSpec) -> Iterator[Problem]:
     if spec.cloud != "alicloud":
         return
@@ -342,9 +479,28 @@ def alicloud_pools(spec: StackSpec) -> Iterator[Problem]:
             )
 
 
+def declared_node(pool: NodePoolSpec) -> InstanceType:
+    """One node of an existing cluster's (validated) pool, as the catalog's InstanceType (no price)."""
+    n = pool.node
+    assert n is not None, "spec validation requires node with cloud 'existing'"
+    return declared_instance(
+        pool.name,
+        cpu=n.cpu,
+        memory_gib=n.memory_gib,
+        max_pods=n.max_pods,
+        arch=n.arch,
+        gpu_model=n.gpu_model,
+        gpu_count=n.gpu_count,
+    )
+
+
 def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
-    """The cloud-neutral shape of a (validated) pool: catalog instance, GPU sharing, labels, taints."""
-    inst = catalog().instance(spec.cloud, pool.instance_types[0])
+    """The cloud-neutral shape of a (validated) pool: catalog instance (or the declared node of an existing
+    cluster's pool), GPU sharing, labels, taints."""
+    if spec.cloud == "existing":
+        inst: InstanceType | None = declared_node(pool)
+    else:
+        inst = catalog().instance(spec.cloud, pool.instance_types[0])
     assert inst is not None, "spec validation guarantees known instance types"
     gpu = pool.gpu
     return PoolShape(

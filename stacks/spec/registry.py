@@ -184,3 +184,25 @@ def alicloud_registry(spec: StackSpec) -> Iterator[Problem]:
             (*loc, "keepReleaseImages"),
             ("the ACR Personal Edition has no retention rules; remove it or set registry.alicloud.edition: enterprise"),
         )
+
+
+def existing_registry(spec: StackSpec) -> Iterator[Problem]:
+    """No registry is created for an existing cluster: model images come from the user's own registry."""
+    if spec.cloud != "existing":
+        return
+    reg = spec.registry
+    if reg.enabled:
+        given = "enabled" in reg.model_fields_set
+        yield (
+            ("registry", "enabled") if given else ("registry",),
+            (
+                f"{'true' if given else 'not given (enabled by default)'} while cloud is 'existing'; "
+                "this stack creates no registry for a cluster it does not own: set registry: {enabled: false} and "
+                "pull model images from your own registry (models[].versions[].image, pinned by digest)"
+            ),
+        )
+    for name, info in RegistrySpec.model_fields.items():
+        # registry.alicloud: rule stack.alicloud_only_keys refuses it on every cloud but alicloud.
+        if name not in ("enabled", "alicloud") and name in reg.model_fields_set:
+            key = info.alias or name
+            yield ("registry", key), f"given while cloud is 'existing' (no registry is created); remove {key}"

@@ -22,9 +22,11 @@ class StackSpec(Spec):
     environment: Environment
     """Drives the safer defaults: NAT per zone, deletion protection and protected state in prod."""
     cloud: Cloud = "aws"
-    """Which cloud layer builds the cluster; the Kubernetes layers are shared."""
+    """Which cloud layer builds the cluster; the Kubernetes layers are shared. `existing`: a cluster this
+    stack does not create, reached through a kubeconfig (cluster.existing, docs/existing-cluster.md)."""
     region: str
-    """Cloud region, e.g. us-west-2 or cn-hangzhou. Zones must belong to it."""
+    """Cloud region, e.g. us-west-2 or cn-hangzhou. Zones must belong to it. With `cloud: existing`, where
+    the cluster runs (a name of your choosing, e.g. fra1), in exports and messages only."""
     zones: tuple[str, ...] = Field(min_length=1)
     """Availability zones for subnets and node pools; at least 2 on AWS and in prod."""
     cluster: ClusterSpec = ClusterSpec()
@@ -99,6 +101,7 @@ def aws_only_model_keys(spec: StackSpec) -> Iterator[Problem]:
     other cloud has an artifact store yet, and silently creating nothing would leave servers without weights."""
     if spec.cloud == "aws":
         return
+    example = "oss://<bucket>/<path> on Alibaba Cloud" if spec.cloud == "alicloud" else "in your own object store"
     for i, m in enumerate(spec.models):
         if m.artifact_bucket:
             yield (
@@ -106,6 +109,6 @@ def aws_only_model_keys(spec: StackSpec) -> Iterator[Problem]:
                 (
                     f"true while cloud is {show(spec.cloud)}; the platform creates artifact buckets on AWS only "
                     "(S3 + IRSA): remove artifactBucket and point versions[].artifact.uri at weights you store "
-                    "yourself (e.g. oss://<bucket>/<path> on Alibaba Cloud)"
+                    f"yourself (e.g. {example})"
                 ),
             )

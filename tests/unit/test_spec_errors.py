@@ -36,7 +36,11 @@ CASES: list[Case] = [
         mutate(DEV, "environment", "qa"),
         f"{P}environment: 'qa' is not allowed; choose one of 'dev', 'staging' or 'prod'",
     ),
-    ("bad cloud", mutate(DEV, "cloud", "gcp"), f"{P}cloud: 'gcp' is not allowed; choose one of 'aws' or 'alicloud'"),
+    (
+        "bad cloud",
+        mutate(DEV, "cloud", "gcp"),
+        f"{P}cloud: 'gcp' is not allowed; choose one of 'aws', 'alicloud' or 'existing'",
+    ),
     (
         "missing environment",
         mutate(DEV, "environment"),
