@@ -89,7 +89,7 @@ test: lint typecheck unit policy-test  ## lint, type-check (pyright, zero errors
 # The fast tier while editing: pure-Python unit tests and component tests under the mock monitor
 # (no offline plans of whole stacks, no external tools).
 test-fast: $(STAMP)
-	$(PY) -m pytest tests/unit tests/component tests/architecture
+	$(PY) -m pytest tests/unit tests/component tests/architecture -m "not tools"
 
 bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done

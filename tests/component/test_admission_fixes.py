@@ -32,6 +32,7 @@ from tests.component.istio_injection import injected, injector_values, template_
 from tests.component.pod_security import Level, containers, pod_spec, violations
 from tests.component.vendored_charts import archive, default_values, has_key, read
 from tests.conftest import Plan
+from tests.rendered import require_tools
 from tests.spec_helpers import raw_stack
 from tools.offline.artifacts import helm_releases, kubernetes_objects
 from tools.offline.runner import PROJECT_DIR
@@ -144,8 +145,9 @@ def test_without_cni_the_injected_pod_would_be_refused(plan: Callable[[str], Pla
     assert "container istio-init: runAsUser: 0" in found
 
 
-@pytest.mark.skipif(helm_binary() is None, reason="needs helm (make tools) to render the vendored istiod chart")
+@pytest.mark.tools
 def test_rendered_injector_config_enables_cni(plan: Callable[[str], Plan]) -> None:
+    require_tools("helm")
     # The istiod chart rendered with the plan's values: the injector's ConfigMap turns CNI on.
     # (../shared/charts holds istiod 1.29.6 while we pin 1.29.8: patch-level difference, Istio only.)
     istiod = releases(plan("prod"))["istiod"]
@@ -267,10 +269,11 @@ def render(release: dict[str, Any], addon: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(out) if isinstance(d, dict) and "kind" in d]
 
 
-@pytest.mark.skipif(helm_binary() is None, reason="needs helm (make tools) to render the vendored charts")
+@pytest.mark.tools
 def test_rendered_pods_meet_their_namespace_level_and_the_docs_name_every_exception(
     plan: Callable[[str], Plan],
 ) -> None:
+    require_tools("helm")
     addon_of = {p.chart: addon for addon, p in pins().items()}
     # (stack, namespace, owner: release or object name, object) of every rendered object
     rendered: list[tuple[str, str, str, dict[str, Any]]] = []
@@ -326,12 +329,10 @@ def istioctl_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("istioctl")
 
 
-@pytest.mark.skipif(
-    helm_binary() is None or istioctl_binary() is None,
-    reason="needs helm and istioctl (make tools) to render the injector and inject offline",
-)
 @pytest.mark.parametrize("stack", CLUSTER_STACKS)
+@pytest.mark.tools
 def test_model_pods_injected_by_istioctl_meet_restricted(stack: str, plan: Callable[[str], Plan]) -> None:
+    require_tools("helm", "istioctl")
     # The real injection: `istioctl kube-inject` with the injector ConfigMaps the istiod chart renders
     # from the plan's values (vendored istiod 1.29.6 vs pinned 1.29.8: patch-level difference, Istio only;
     # istioctl is what `make tools` builds), applied to the plan's model Deployments.
