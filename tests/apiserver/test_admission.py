@@ -45,6 +45,9 @@ from tests.spec_helpers import raw_stack
 from tools.offline.reference_outputs import SECRET
 from tools.offline.runner import PROJECT_DIR
 
+# etcd, kube-apiserver and kubectl, and the plan runner's helm and istioctl, from `make tools`
+pytestmark = pytest.mark.tools
+
 EXCEPTIONS_FILE = Path(__file__).with_name("exceptions.yaml")
 SUMMARY_DIR = PROJECT_DIR / "build" / "apiserver"
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
