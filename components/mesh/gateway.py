@@ -33,10 +33,10 @@ RELEASE = "istio-ingressgateway"
 SELECTOR = {"istio": "ingressgateway"}
 GATEWAY_NAME = "api-gateway"
 NAMESPACE_POD_SECURITY = {
-    # The gateway pods meet `baseline` (non-root, no capabilities, ports 80/443 through the safe
-    # net.ipv4.ip_unprivileged_port_start sysctl) but not `restricted`: neither the gateway chart nor
-    # istiod's gateway injection template sets a seccomp profile. A documented exception (docs/addons.md).
-    "pod-security.kubernetes.io/enforce": "baseline",
+    # The gateway pods meet `restricted`: non-root, no capabilities, RuntimeDefault seccomp (set in
+    # charts/values/istio-gateway.yaml: neither the chart nor istiod's gateway injection template sets
+    # one), ports 80/443 through the safe net.ipv4.ip_unprivileged_port_start sysctl.
+    "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/warn": "restricted",
     "pod-security.kubernetes.io/audit": "restricted",
 }
