@@ -50,6 +50,8 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     raw = copy.deepcopy(BASES[draw(st.sampled_from(sorted(BASES)))])
     for _ in range(draw(st.integers(1, 4))):
         paths = _paths(raw)
+        if not paths:  # earlier mutations deleted every key: nothing left to mutate
+            break
         path = draw(st.sampled_from(paths))
         parent: Any = raw
         for p in path[:-1]:
