@@ -19,6 +19,8 @@ from tests.rendered import rendered, require_tools
 from tools.offline import artifacts, charts, inject, kyaml
 from tools.offline.artifacts import kubernetes_objects
 
+pytestmark = pytest.mark.tools  # helm and istioctl from `make tools`
+
 MODELS_LABEL = "gpu-platform.io/models"
 
 

@@ -24,6 +24,8 @@ from tests.rendered import rendered, require_tools, stacks_with_releases
 from tools.offline import charts, kyaml
 from tools.offline.runner import PROJECT_DIR
 
+pytestmark = pytest.mark.tools  # helm and istioctl from `make tools`
+
 ISTIO_MODULE_NOTE = "rendered from the istio.io/istio module (1.30 branch"
 
 

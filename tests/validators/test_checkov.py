@@ -227,6 +227,7 @@ def test_accepted_findings_are_well_formed() -> None:
     assert b.covers("r", "Kind", "ns", "name") and not b.covers("r", "Kind", "other", "name")
 
 
+@pytest.mark.tools
 def test_everything_each_stack_runs_passes_checkov_but_the_accepted_findings(
     findings: dict[str, tuple[list[Finding], int]],
 ) -> None:

@@ -113,6 +113,7 @@ def test_offenders_are_listed_by_object_and_container() -> None:
     ]
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_image_a_stack_runs_is_pinned(stack: str) -> None:
     objects = everything(stack)

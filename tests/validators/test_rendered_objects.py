@@ -116,6 +116,7 @@ def stack_crds(stack: str) -> schemas.StackCrds:
     return schemas.StackCrds(o for _, o in rendered.rendered(ref or stack).charts.objects())
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_chart_rendered_and_injected_object_is_schema_valid(stack: str) -> None:
     version = cluster_version(stack)
@@ -137,6 +138,7 @@ def test_every_chart_rendered_and_injected_object_is_schema_valid(stack: str) ->
     assert failures == []
 
 
+@pytest.mark.tools
 def test_custom_resources_are_checked_against_the_crd_the_stack_installs() -> None:
     crds = stack_crds("prod")
     assert len(crds) > 50
