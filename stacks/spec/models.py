@@ -18,6 +18,7 @@ from components.aws.artifact_names import (
     artifact_uri_prefix,
     bucket_name_problem,
 )
+from stacks.spec.analysis import AnalysisSpec
 from stacks.spec.base import DnsName, Problem, Spec
 from stacks.spec.errors import show
 
@@ -201,6 +202,9 @@ class ModelSpec(Spec):
     """Replica bounds and target for every version (a version may override)."""
     slo: ModelSloSpec = ModelSloSpec()
     """Per-version SLO: PrometheusRule alerts and rollout gates use the same PromQL."""
+    analysis: AnalysisSpec | None = None
+    """How `python -m tools.release run` judges the candidate at each rollout step (interval checks,
+    candidate vs stable, minimum traffic; stacks/spec/analysis.py). Default: no automatic loop."""
     rollout_steps: tuple[int, ...] = (10, 25, 50, 100)
     """Candidate weights `tools/release.py promote --next` walks through; the capacity check proves each fits."""
     stable_scaling: Literal["keepFull", "shrinkWithWeight"] = "keepFull"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
-from stacks.spec import addons, cluster, models, pools, registry, stack
+from stacks.spec import addons, analysis, cluster, models, pools, registry, stack
 from stacks.spec.base import Problem
 from stacks.spec.stack import StackSpec
 from stacks.workloads import checks
@@ -23,6 +23,7 @@ RULES: tuple[Rule, ...] = (
     stack.alicloud_only_keys,
     stack.aws_only_model_keys,
     models.aws_artifact_buckets,
+    analysis.model_analysis,
     cluster.cluster,
     cluster.network,
     cluster.endpoint,
@@ -35,6 +36,8 @@ RULES: tuple[Rule, ...] = (
     pools.aws_node_group_names,
     pools.alicloud_pools,
     pools.existing_pools,
+    pools.karpenter_pools,
+    pools.reservations,
     registry.registry,
     registry.aws_registry,
     registry.alicloud_registry,

@@ -310,12 +310,90 @@ CASES: list[Case] = [
     (
         "unknown model key",
         mutate(DEV, f"{M}.replicas", 3),
-        "gpu-platform:models[0].replicas: unknown key; allowed keys: artifactBucket, autoscaling, cache, gateway, hosts, maxSurge, name, namespace, rolloutSteps, slo, stableScaling, terminationGraceSeconds, tier, traffic, versions",
+        "gpu-platform:models[0].replicas: unknown key; allowed keys: analysis, artifactBucket, autoscaling, cache, gateway, hosts, maxSurge, name, namespace, rolloutSteps, slo, stableScaling, terminationGraceSeconds, tier, traffic, versions",
     ),
     (
         "bad tier",
         mutate(DEV, f"{M}.tier", "gold"),
         "gpu-platform:models[0].tier: 'gold' is not allowed; choose one of 'critical', 'standard' or 'batch'",
+    ),
+    (
+        "analysis interval too short",
+        mutate(DEV, f"{M}.analysis", {"interval": "30s"}),
+        "gpu-platform:models[0].analysis.interval: '30s' is shorter than 1m; a rate() over fewer than 4 scrapes (15s) swings with single requests; use '1m' or longer",
+    ),
+    (
+        "analysis looks back beyond the step",
+        mutate(DEV, f"{M}.analysis", {"stepInterval": "5m", "intervals": 10}),
+        "gpu-platform:models[0].analysis.stepInterval: '5m' is shorter than the 10 x 1m the analysis looks back over, which would judge traffic from the previous step; raise stepInterval or lower intervals",
+    ),
+    (
+        "analysis check repeated",
+        mutate(
+            DEV,
+            f"{M}.analysis",
+            {
+                "checks": [
+                    {"metric": "p99Ms", "against": "stable", "max": 1.5},
+                    {"metric": "p99Ms", "against": "stable", "max": 2},
+                ]
+            },
+        ),
+        "gpu-platform:models[0].analysis.checks[1]: check p99Ms against stable repeats checks[0]; keep one of them",
+    ),
+    (
+        "analysis requires more intervals than analysed",
+        mutate(
+            DEV,
+            f"{M}.analysis",
+            {"intervals": 3, "checks": [{"metric": "errorRatio", "max": 0.01, "requiredPassing": 4}]},
+        ),
+        "gpu-platform:models[0].analysis.checks[0].requiredPassing: 4 is more than the 3 intervals analysed; use at most 3",
+    ),
+    (
+        "analysis relative max below 1",
+        mutate(DEV, f"{M}.analysis", {"checks": [{"metric": "p99Ms", "against": "stable", "max": 0.8}]}),
+        "gpu-platform:models[0].analysis.checks[0].max: 0.8 would require the candidate to beat the stable version; use 1 or more (1.5: at most 50% worse)",
+    ),
+    (
+        "analysis ignoreBelow on a threshold",
+        mutate(DEV, f"{M}.analysis", {"checks": [{"metric": "errorRatio", "max": 0.01, "ignoreBelow": 0.001}]}),
+        "gpu-platform:models[0].analysis.checks[0].ignoreBelow: applies only to checks against the stable version; remove it, or set against: stable",
+    ),
+    (
+        "analysis error ratio threshold of 1",
+        mutate(DEV, f"{M}.analysis", {"checks": [{"metric": "errorRatio", "max": 1}]}),
+        "gpu-platform:models[0].analysis.checks[0].max: 1 is not a ratio errorRatio can reach; use a value below 1 (0.01 = 1%)",
+    ),
+    (
+        "analysis gpu saturation above 1",
+        mutate(DEV, f"{M}.analysis", {"checks": [{"metric": "gpuSaturation", "max": 95}]}),
+        "gpu-platform:models[0].analysis.checks[0].max: 95 is not a ratio gpuSaturation can reach; use a value at most 1 (0.9 = 90% busy)",
+    ),
+    (
+        "analysis gpu saturation on time-sliced GPUs",
+        mutate(PROD, "models.2.analysis", {"checks": [{"metric": "gpuSaturation", "against": "stable", "max": 1.3}]}),
+        "gpu-platform:models[2].analysis.checks[0].metric: 'gpuSaturation' needs a GPU per pod, but version(s) v1 use time-sliced GPUs, whose utilisation DCGM cannot attribute to one pod; drop this check",
+    ),
+    (
+        "analysis unknown metric",
+        mutate(DEV, f"{M}.analysis", {"checks": [{"metric": "latency", "max": 1}]}),
+        "gpu-platform:models[0].analysis.checks[0].metric: 'latency' is not allowed; choose one of 'errorRatio', 'p99Ms' or 'gpuSaturation'",
+    ),
+    (
+        "analysis unknown key",
+        mutate(DEV, f"{M}.analysis", {"stepIntervall": "10m"}),
+        "gpu-platform:models[0].analysis.stepIntervall: unknown key; did you mean 'stepInterval'?",
+    ),
+    (
+        "analysis bad duration",
+        mutate(DEV, f"{M}.analysis", {"stepInterval": "10 minutes"}),
+        "gpu-platform:models[0].analysis.stepInterval: '10 minutes' is not a duration; write a whole number with s, m or h, e.g. '10m'",
+    ),
+    (
+        "analysis min requests zero",
+        mutate(DEV, f"{M}.analysis", {"minRequests": 0}),
+        "gpu-platform:models[0].analysis.minRequests: must be >= 1, got 0",
     ),
 ]
 
