@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.offline.gowire import GoYamlError, go_json, go_text, load_yaml
+from tools.offline.gowire import GoYamlError, go_json, go_text
+from tools.offline.stack_yaml import StackFileError, load_stack_yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET_PLACEHOLDER = "offline-secret-placeholder"
@@ -229,6 +230,11 @@ def _schema_problem(key: str, decl: Any) -> str | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _items(raw: Any) -> ItemsType | None:
     if raw is None:
         return None
@@ -242,9 +248,9 @@ def _namespaced_by_project(project: str, key: str) -> bool:
 def load_project(project_dir: Path) -> Project:
     path = project_dir / "Pulumi.yaml"
     try:
-        raw = load_yaml(path)
-    except GoYamlError as err:
-        raise ProjectConfigError(f"could not unmarshal '{path}': {err}") from None
+        raw = load_stack_yaml(path)
+    except StackFileError as err:  # the one reader of stack files: tools/offline/stack_yaml.py
+        raise ProjectConfigError(str(err)) from None
     if not isinstance(raw, dict) or not raw.get("name") or not isinstance(raw["name"], str):
         raise ProjectConfigError(f"could not validate '{path}': project is missing a non-empty string 'name' attribute")
     name: str = raw["name"]
@@ -412,18 +418,28 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_path.parent.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {stack_path.name}; known stacks: {', '.join(known)}")
     try:
-        stack_doc = load_yaml(stack_path) or {}
-    except GoYamlError as err:
-        raise ProjectConfigError(f"could not unmarshal '{stack_path}': {err}") from None
+        stack_doc = load_stack_yaml(stack_path)
+    except StackFileError as err:
+        raise ProjectConfigError(str(err)) from None
+    stack_doc = {} if stack_doc is None else stack_doc  # an empty file: no config, as for the CLI
     if not isinstance(stack_doc, dict):
-        raise ProjectConfigError(f"expected project to be an object, was '{type(stack_doc).__name__}'")
+        raise ProjectConfigError(
+            f"cannot read {stack_path.name}: the top level is {_json_kind(stack_doc)}, not a mapping; a stack file "
+            f"is a mapping with a `config:` key (the CLI: expected project to be an object)"
+        )
     if stack_doc.get("environment"):
         raise ProjectConfigError(
             f"{stack_path.name} imports Pulumi ESC environments ({stack_doc['environment']!r}); the offline "
             f"runner cannot open them, so it cannot know the config the CLI would merge from them"
         )
 
-    raw_config = stack_doc.get("config") or {}
+    raw_config = stack_doc.get("config")
+    raw_config = {} if raw_config is None else raw_config
+    if not isinstance(raw_config, dict):
+        raise ProjectConfigError(
+            f"cannot read {stack_path.name}: config: {_json_kind(raw_config)} {_shown(raw_config)}, not a mapping; "
+            f"write `config:` followed by indented `<namespace>:<key>: <value>` lines"
+        )
     stack_values: dict[str, _Value] = {}
     empty: list[str] = []
     for key, raw in raw_config.items():

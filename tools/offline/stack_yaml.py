@@ -1,0 +1,366 @@
+"""The one reader of Pulumi.yaml and Pulumi.<stack>.yaml for the offline tools: YAML as the Pulumi CLI reads it,
+with bounds the CLI lacks, and every problem as a message naming the file, line and key.
+
+    doc = load_stack_yaml(path)        # dict / list / scalars, or StackFileError (never a traceback)
+
+The CLI (sdk/go/common/encoding/marshal.go, workspace/loaders.go) reads a stack file with gopkg.in/yaml.v3
+into `any`, then insists on an object at the root with string keys everywhere (SimplifyMarshalledProject).
+What this reader does the same way (docs/stack-files.md#how-a-stack-file-is-read):
+
+- YAML 1.2 syntax (ruamel.yaml's parser, events only: nothing is constructed by the library);
+- plain scalars resolved as yaml.v3 resolves them into `any` (tools/offline/gowire.py resolve_plain):
+  `2:00`, `yes`, `on` are strings, `1.30` is the float 1.3, `0x1F` an integer;
+- a mapping key written twice is an error (yaml.v3: "mapping key already defined at line N"), compared as
+  written (`a` and `'a'` are the same key), as yaml.v3 compares them;
+- merge keys (`<<: *base`): keys written in the mapping win, then the first merged mapping that has the key;
+- a root that is not a mapping, and a mapping key that is not a string, are errors;
+- a UTF-8 byte-order mark is dropped (readFileStripUTF8BOM).
+
+Where it is stricter than the CLI, on purpose (each is a silent surprise or a hang under the CLI):
+
+- the file must be UTF-8 text, at most MAX_BYTES bytes, one YAML document (yaml.v3 ignores a second one);
+- nesting is limited to MAX_DEPTH levels, and the document with every alias expanded to MAX_NODES values
+  (yaml.v3 refuses "excessive aliasing" only by a ratio, and a plan walks the expanded values many times);
+- an alias to a node that contains it is refused (yaml.v3: "anchor 'x' value contains itself");
+- tags other than YAML's core ones (`!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!map`, `!!seq`) are
+  refused: yaml.v3 drops them silently (`!!python/object` on a mapping reads as a plain mapping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
+from ruamel.yaml.error import YAMLError
+
+from tools.offline.gowire import GoYamlError, resolve_plain
+
+MAX_BYTES = 1024 * 1024  # our stack files are a few KiB; the generated 1,000-model stack is built in memory
+MAX_DEPTH = 64  # a stack file nests about 10 levels (config > key > addons > istio > gateway > routes > ...)
+MAX_NODES = 200_000  # values after alias expansion: ~50x a large stack file, parsed in well under a second
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_CORE}{t}": t for t in ("str", "int", "float", "bool", "null")}
+_COLLECTION_TAGS = {f"{_CORE}map": "map", f"{_CORE}seq": "seq"}
+
+
+class StackFileError(ValueError):
+    """A stack file the offline runner refuses; str() names the file, line and key of each problem."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        head = f"cannot read {self.path}" + (":" if len(problems) == 1 else f" ({len(problems)} problems):")
+        body = problems[0] if len(problems) == 1 else "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{head} {body}" if len(problems) == 1 else f"{head}\n{body}")
+
+
+@dataclass(eq=False)
+class _Node:
+    kind: str  # "scalar" | "seq" | "map"
+    line: int  # 1-based, as editors and yaml.v3 count
+    tag: str | None = None
+    text: str = ""  # scalar source text
+    plain: bool = False  # an untagged plain scalar: resolved as yaml.v3 resolves it
+    items: list[_Node] = field(default_factory=list)  # seq items, or map keys and values alternating
+    size: int = 1  # values with every alias expanded
+    depth: int = 1
+    done: bool = False
+
+
+def _where(path: list[str | int]) -> str:
+    """('config', 'gpu-platform:addons', 'istio', 'routes', 0) -> 'gpu-platform:addons.istio.routes[0]'
+    (inside `config:` the key as `pulumi config` names it), else 'config' / 'the top level'."""
+    parts = path[1:] if path[:1] == ["config"] and len(path) > 1 else path
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "the top level"
+
+
+class _Composer:
+    """Events -> a node graph (aliases shared, not copied), iteratively, with the bounds checked as each
+    node completes, so an alias bomb stops at the first node past MAX_NODES."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.anchors: dict[str, _Node] = {}
+        self.stack: list[_Node] = []
+        self.keys: list[str | int] = []  # the key path of the node being composed
+        self.problems: list[str] = []
+        self.root: _Node | None = None
+        self.line = 1
+
+    def fail(self, line: int, message: str) -> StackFileError:
+        return StackFileError(self.path, [f"line {line}, {_where(self.keys)}: {message}"])
+
+    def _path_key(self, parent: _Node) -> str | int:
+        if parent.kind == "seq":
+            return len(parent.items)
+        if len(parent.items) % 2 == 0:
+            return "(key)"
+        key = parent.items[-1]
+        return key.text if key.kind == "scalar" else "(key)"
+
+    def _attach(self, node: _Node) -> None:
+        if not self.stack:
+            if self.root is not None:
+                raise self.fail(node.line, "a second YAML document; a stack file holds one (the CLI ignores the rest)")
+            self.root = node
+            return
+        parent = self.stack[-1]
+        parent.items.append(node)
+        if node.depth + len(self.stack) > MAX_DEPTH:
+            raise self.fail(node.line, f"nested deeper than {MAX_DEPTH} levels; a stack file needs about 10")
+
+    def _open(self, node: _Node, anchor: str | None) -> None:
+        if self.stack:
+            self.keys.append(self._path_key(self.stack[-1]))
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.fail(node.line, f"nested deeper than {MAX_DEPTH} levels; a stack file needs about 10")
+        if anchor is not None:
+            self.anchors[anchor] = node
+        self.stack.append(node)
+
+    def _close(self) -> None:
+        node = self.stack.pop()
+        node.size = 1 + sum(c.size for c in node.items)
+        node.depth = 1 + max((c.depth for c in node.items), default=0)
+        node.done = True
+        self._check_size(node)
+        if self.stack:
+            self.keys.pop()
+        self._attach(node)
+
+    def _check_size(self, node: _Node) -> None:
+        if node.size > MAX_NODES:
+            raise self.fail(
+                node.line,
+                f"with its aliases expanded this holds more than {MAX_NODES:,} values (an alias bomb?); "
+                "write the values out or use fewer aliases",
+            )
+
+    def feed(self, event: Any) -> None:
+        line = event.start_mark.line + 1 if event.start_mark is not None else self.line
+        self.line = line
+        if isinstance(event, ev.AliasEvent):
+            target = self.anchors.get(str(event.anchor))
+            if target is None:
+                raise self.fail(line, f"unknown anchor {event.anchor!r} referenced")
+            if not target.done:
+                raise self.fail(line, f"anchor {event.anchor!r} value contains itself")
+            if self.stack:
+                self.keys.append(self._path_key(self.stack[-1]))
+            self._attach(target)
+            if self.stack:
+                self.keys.pop()
+            self._check_running(line)
+        elif isinstance(event, ev.ScalarEvent):
+            plain = event.style is None and event.tag is None
+            node = _Node("scalar", line, tag=_tag(event.tag), text=str(event.value), plain=plain, done=True)
+            if event.anchor is not None:
+                self.anchors[str(event.anchor)] = node
+            if self.stack:
+                self.keys.append(self._path_key(self.stack[-1]))
+            self._attach(node)
+            if self.stack:
+                self.keys.pop()
+        elif isinstance(event, (ev.SequenceStartEvent, ev.MappingStartEvent)):
+            kind = "seq" if isinstance(event, ev.SequenceStartEvent) else "map"
+            self._open(_Node(kind, line, tag=_tag(event.tag)), None if event.anchor is None else str(event.anchor))
+        elif isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent)):
+            self._close()
+
+    def _check_running(self, line: int) -> None:
+        """Partial sizes of the open collections: a bomb's last level never completes before it is refused."""
+        total = 0
+        for node in reversed(self.stack):
+            total += 1 + sum(c.size for c in node.items)
+            if total > MAX_NODES:
+                raise self.fail(
+                    line,
+                    f"with its aliases expanded this holds more than {MAX_NODES:,} values (an alias bomb?); "
+                    "write the values out or use fewer aliases",
+                )
+
+
+def _tag(tag: Any) -> str | None:
+    return None if tag is None else str(tag)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise StackFileError(path, [f"{len(data):,} bytes; a stack file is at most {MAX_BYTES:,} bytes here"])
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        start = data.rfind(b"\n", 0, err.start) + 1
+        end = data.find(b"\n", err.start)
+        shown = data[start : end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
+        raise StackFileError(
+            path,
+            [
+                f"line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at column {err.start - start + 1}, "
+                f"in {shown[:80]!r}); save the file as UTF-8"
+            ],
+        ) from None
+
+
+def _parse(path: Path, text: str) -> _Node | None:
+    composer = _Composer(path)
+    events: Iterator[Any] = YAML(typ="safe", pure=True).parse(text)
+    try:
+        for event in events:
+            composer.feed(event)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        line = mark.line + 1 if mark is not None else composer.line
+        problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
+        context = getattr(err, "context", None)
+        what = f"{context}, {problem}" if context else str(problem)
+        raise composer.fail(line, f"invalid YAML: {what}") from None
+    except RecursionError:  # the parser's own state stack is iterative; this is a last line of defence
+        raise composer.fail(composer.line, f"nested deeper than {MAX_DEPTH} levels") from None
+    return composer.root
+
+
+@dataclass
+class _Builder:
+    """Nodes -> Python values as yaml.v3 decodes them into `any` (maps with string keys, lists, scalars)."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, node: _Node, where: list[str | int], message: str) -> None:
+        self.problems.append(f"line {node.line}, {_where(where)}: {message}")
+
+    def value(self, node: _Node, where: list[str | int]) -> Any:
+        if node.kind == "scalar":
+            return self.scalar(node, where)
+        if node.tag is not None and node.tag not in _COLLECTION_TAGS:
+            self.problem(node, where, f"tag {_short(node.tag)} is not allowed; remove it (the Pulumi CLI ignores it)")
+        if node.kind == "seq":
+            return [self.value(item, [*where, i]) for i, item in enumerate(node.items)]
+        return self.mapping(node, where)
+
+    def scalar(self, node: _Node, where: list[str | int]) -> Any:
+        tag = node.tag
+        if tag is None or tag == "!":
+            if not node.plain:
+                return node.text  # quoted, block or `!`-tagged: a string
+            try:
+                return resolve_plain(node.text)
+            except GoYamlError as err:
+                self.problem(node, where, str(err))
+                return node.text
+        kind = _SCALAR_TAGS.get(tag)
+        if kind is None:
+            self.problem(node, where, f"tag {_short(tag)} is not allowed; remove it (the Pulumi CLI reads a string)")
+            return node.text
+        if kind == "str":
+            return node.text
+        try:
+            value = resolve_plain(node.text)
+        except GoYamlError:
+            value = node.text
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "null": value is None,
+        }[kind]
+        if not ok:
+            self.problem(node, where, f"cannot decode {node.text!r} as a !!{kind} (yaml.v3 refuses it too)")
+            return node.text
+        return float(value) if kind == "float" else value
+
+    def key(self, node: _Node, where: list[str | int]) -> str | None:
+        if node.kind != "scalar":
+            self.problem(node, where, "a mapping key must be a string, not a list or mapping")
+            return None
+        value = self.scalar(node, where)
+        if not isinstance(value, str) or (node.plain and value != node.text):
+            self.problem(
+                node,
+                where,
+                f"mapping key {node.text!r} reads as {_kind(value)}, and the Pulumi CLI takes string keys only "
+                f"(expected only string keys); quote it",
+            )
+            return None
+        return value
+
+    def mapping(self, node: _Node, where: list[str | int]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        merges: list[_Node] = []
+        pairs = list(zip(node.items[0::2], node.items[1::2], strict=True))
+        for k, v in pairs:
+            if k.kind == "scalar" and k.text == "<<" and (k.plain or k.tag == f"{_CORE}merge"):
+                merges.append(v)
+                continue
+            if k.kind == "scalar" and k.text in first_line:
+                self.problem(
+                    k,
+                    [*where, k.text],
+                    f"mapping key {k.text!r} already defined at line {first_line[k.text]}; the Pulumi CLI refuses "
+                    "duplicate keys: keep one",
+                )
+                continue
+            if k.kind == "scalar":
+                first_line[k.text] = k.line
+            name = self.key(k, [*where, k.text if k.kind == "scalar" else "(key)"])
+            if name is not None:
+                out[name] = self.value(v, [*where, name])
+        for merge in merges:
+            sources = merge.items if merge.kind == "seq" else [merge]
+            for src in sources:
+                if src.kind != "map":
+                    self.problem(merge, where, "map merge requires map or sequence of maps as the value")
+                    continue
+                merged = self.mapping(src, where)
+                for k2, v2 in merged.items():
+                    out.setdefault(k2, v2)
+        return out
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return "a timestamp"
+
+
+def loads(path: Path | str, data: bytes) -> Any:
+    """The document in `data` (read from `path`, which messages name), or StackFileError."""
+    p = Path(path)
+    root = _parse(p, _decode(p, data))
+    if root is None:
+        return None
+    builder = _Builder(p)
+    doc = builder.value(root, [])
+    if builder.problems:
+        raise StackFileError(p, builder.problems)
+    return doc
+
+
+def load_stack_yaml(path: Path) -> Any:
+    """Read Pulumi.yaml or Pulumi.<stack>.yaml; an empty file is None, as for the CLI."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise StackFileError(path, [f"cannot open it: {err.strerror}"]) from None
+    return loads(path.name, data)
