@@ -5,20 +5,39 @@
 Config arrives as the engine passes it: one entry per `gpu-platform:<key>`, structured values as JSON
 strings. Project defaults from Pulumi.yaml are applied by the CLI (and by tools/offline for the offline
 runner); field defaults live in stacks/spec/.
+
+Before the spec, the stack's config keys as a whole (docs/stack-files.md#namespaces-and-secrets):
+- a key under a namespace this program does not read and no provider it uses reads is refused with a
+  did-you-mean (`gpu-platfrom:addons` would otherwise drop the whole add-ons block silently);
+- keys of the provider namespaces in IGNORED_NAMESPACES are allowed but warned about: this program
+  configures its providers explicitly from `gpu-platform:*` keys, so they change nothing it deploys;
+- every `gpu-platform-secrets:` key is a secret and must be stored encrypted (`secure:`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import ValidationError
 
 from stacks.spec import rules
+from stacks.spec.base import SECRETS_NAMESPACE
 from stacks.spec.errors import NAMESPACE, ConfigError, did_you_mean, from_validation_error, key_path
 from stacks.spec.stack import StackSpec
+
+# Namespaces whose keys the stack file may carry although this program does not read them, and who does.
+IGNORED_NAMESPACES = {
+    "aws": "the aws provider's default provider",
+    "alicloud": "the alicloud provider's default provider",
+    "kubernetes": "the kubernetes provider's default provider",
+    "random": "the random provider (it has no configuration)",
+    "pulumi": "the Pulumi engine (pulumi:disable-default-providers, pulumi:tags, ...)",
+}
 
 
 def _all_config() -> dict[str, Any]:
@@ -26,9 +45,60 @@ def _all_config() -> dict[str, Any]:
     return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
 
 
+def _secret_keys(keys: Iterable[str]) -> set[str]:
+    # The language host hands the secret keys over in the environment, the offline runner through
+    # set_all_config (the same two sources _all_config reads).
+    env = set(runtime_config.get_config_secret_keys_env())
+    return {k for k in keys if k in env or runtime_config.is_config_secret(k)}
+
+
+def namespace_problems(keys: Iterable[str], secret_keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of a stack's config keys as a whole: unknown namespaces, ignored provider
+    namespaces, and secrets given in plain text."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    secret = set(secret_keys)
+    ours = (NAMESPACE, SECRETS_NAMESPACE)
+    known = [*ours, *IGNORED_NAMESPACES]
+    for key in sorted(keys):
+        namespace, _, name = key.partition(":")
+        if namespace == SECRETS_NAMESPACE and key not in secret:
+            problems.append(
+                f"{key}: given in plain text, but every {SECRETS_NAMESPACE}: key is a secret (Alertmanager "
+                "receiver keys, the Grafana admin password, kubeconfigs) and a plain value is committed "
+                f"unencrypted with the stack file; remove it and store it encrypted: "
+                f"pulumi config set --secret {key} <value>"
+            )
+        elif namespace in IGNORED_NAMESPACES:
+            warnings.append(
+                f"{key}: ignored by gpu-platform (read by {IGNORED_NAMESPACES[namespace]}); this program "
+                f"configures its providers explicitly from {NAMESPACE}:* keys, so it changes nothing it deploys "
+                "(docs/stack-files.md#namespaces-and-secrets)"
+            )
+        elif namespace not in ours:
+            close = difflib.get_close_matches(namespace, known, n=1, cutoff=0.6)
+            hint = (
+                f"did you mean '{close[0]}:{name}'?"
+                if close
+                else f"this program reads {NAMESPACE}:* and {SECRETS_NAMESPACE}:* keys; remove it"
+            )
+            problems.append(f"{key}: unknown config namespace {namespace!r}, so nothing reads this key; {hint}")
+    return problems, warnings
+
+
 def raw_from_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Collect `gpu-platform:*` entries into one dict, decoding JSON-encoded structured values."""
-    config = _all_config() if config is None else config
+    """Collect `gpu-platform:*` entries into one dict, decoding JSON-encoded structured values. The stack's
+    config (the engine's, when `config` is not given) is checked first: namespaces and plain-text secrets."""
+    if config is None:
+        config = _all_config()
+        secret_keys = _secret_keys(config)
+    else:
+        secret_keys = set()
+    problems, warnings = namespace_problems(config, secret_keys)
+    if problems:
+        raise ConfigError(problems)
+    for warning in warnings:
+        pulumi.log.warn(warning)
     raw: dict[str, Any] = {}
     prefix = f"{NAMESPACE}:"
     for key, value in config.items():

@@ -1,9 +1,9 @@
 """YAML reading and JSON writing the way the Pulumi CLI (Go) does them, for the offline config loader.
 
 The CLI reads Pulumi.yaml and Pulumi.<stack>.yaml with gopkg.in/yaml.v3 and hands structured config
-values to the program as Go `encoding/json` text. PyYAML follows YAML 1.1 instead, so `yes`, `on`, `0o17`,
-`1:30` or `2024-01-01` would reach the program as other values than under the CLI. This module reproduces
-what the CLI does for plain (unquoted) scalars and for JSON text:
+values to the program as Go `encoding/json` text. A YAML 1.1 reader (PyYAML) would turn `yes`, `on`, `0o17`,
+`1:30` or `2024-01-01` into other values than the CLI does. tools/offline/stack_yaml.py parses the file
+(YAML 1.2 syntax) and this module reproduces what the CLI does for plain (unquoted) scalars and for JSON text:
 
 - `resolve_plain`: yaml.v3 `resolve()` (gopkg.in/yaml.v3@v3.0.1 resolve.go) for an untagged plain scalar;
 - `go_json`: Go `json.Marshal` (sorted map keys, no spaces, HTML-safe escapes, Go float formatting);
@@ -19,12 +19,7 @@ import json
 import math
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import yaml
-
-_PLAIN_TAG = "tag:gpu-platform.offline,2026:go-plain"
 
 _RESOLVE_MAP: dict[str, Any] = {
     **{s: True for s in ("true", "True", "TRUE")},
@@ -48,7 +43,7 @@ class GoYamlError(ValueError):
 
 def _go_parse_int(s: str) -> int | None:
     m = _GO_INT.match(s)
-    if not m:
+    if not m or len(s) > 80:  # beyond any int64/uint64 in any base (and Python's int() digit limit)
         return None
     sign, body = m.groups()
     lower = body.lower()
@@ -116,27 +111,6 @@ def resolve_plain(s: str) -> Any:
             if not math.isinf(f):  # ParseFloat reports out of range: the scalar stays a string
                 return f
     return s
-
-
-class GoYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with yaml.v3's resolution of plain scalars (quoted and tagged ones unchanged)."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
-            return _PLAIN_TAG
-        return super().resolve(kind, value, implicit)
-
-
-def _construct_plain(loader: GoYamlLoader, node: yaml.ScalarNode) -> Any:
-    return resolve_plain(str(loader.construct_scalar(node)))
-
-
-GoYamlLoader.add_constructor(_PLAIN_TAG, _construct_plain)
-
-
-def load_yaml(path: Path) -> Any:
-    text = path.read_bytes().decode("utf-8-sig")  # the CLI strips a UTF-8 BOM (readFileStripUTF8BOM)
-    return yaml.load(text, Loader=GoYamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _go_float(f: float) -> str:
