@@ -43,6 +43,28 @@ def _q(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _digest_problem(image: str) -> str:
+    """The whole image (a digest cut off at 80 characters hides what is wrong) and what a digest is."""
+    shown = repr(image) if len(image) <= 400 else repr(image[:397] + "...")
+    repo, sep, digest = image.rpartition("@sha256:")
+    if sep and repo:
+        wrong = [f"{len(digest)} characters"] if len(digest) != 64 else []
+        if digest != digest.lower():
+            wrong.append("uppercase letters")
+        if re.search(r"[^0-9a-fA-F]", digest):
+            wrong.append("characters that are not hex digits")
+        if not wrong:
+            return f"{shown}: the repository before '@sha256:' must be lowercase letters, digits and '._/:-'"
+        return (
+            f"{shown}: the digest after '@sha256:' must be lowercase, 64 hex digits; this one has {' and '.join(wrong)} "
+            "(copy it again, e.g. with 'crane digest <ref>')"
+        )
+    return (
+        f"{shown} is not pinned by digest; write '<repository>@sha256:<digest>', the digest lowercase, 64 hex "
+        "digits (tags can be moved; resolve one with 'crane digest <ref>')"
+    )
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
@@ -83,13 +105,7 @@ def _versions(a: ModelReleaseArgs) -> Iterator[Problem]:
     for j, v in enumerate(a.versions):
         loc: Loc = ("versions", j)
         if not IMAGE_DIGEST_RE.match(v.image):
-            yield (
-                (*loc, "image"),
-                (
-                    f"{_q(v.image)} is not pinned by digest; write '<repository>@sha256:<64 hex "
-                    "digits>' (tags can be moved; resolve one with 'crane digest <ref>')"
-                ),
-            )
+            yield (*loc, "image"), _digest_problem(v.image)
         if not SEMVER_RE.match(v.semver):
             yield (*loc, "semver"), f"{_q(v.semver)} is not a semantic version; write MAJOR.MINOR.PATCH, e.g. '1.4.0'"
         if v.artifact is not None:

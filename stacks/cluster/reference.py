@@ -144,7 +144,15 @@ def layered_problems(raw: Mapping[str, Any]) -> list[str]:
     """A models-only stack names its cluster stack and its models, nothing about the cluster."""
     ref = raw.get("clusterStack")
     problems: list[str] = []
-    if not isinstance(ref, str) or len(ref.split("/")) != 3 or not all(ref.split("/")):
+    if ref is None or ref == "":
+        # `clusterStack: null` or `clusterStack:` with nothing: the CLI hands the program an empty string.
+        problems.append(
+            f"{key_path(['clusterStack'])}: no value (null or empty in the stack file); name the cluster stack as "
+            "<organization>/<project>/<stack>, e.g. organization/gpu-platform/prod, or remove the key for a "
+            "stack that builds its own cluster"
+        )
+        ref = "the cluster stack"
+    elif not isinstance(ref, str) or len(ref.split("/")) != 3 or not all(ref.split("/")):
         problems.append(
             f"{key_path(['clusterStack'])}: {show(ref)} is not a stack name; write it as "
             "<organization>/<project>/<stack>, e.g. organization/gpu-platform/prod on a self-managed backend "

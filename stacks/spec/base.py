@@ -36,6 +36,9 @@ class Spec(BaseModel):
         populate_by_name=True,
         strict=False,
         use_attribute_docstrings=True,
+        # 'inf' / 'nan' (a quoted .inf reaches a float field as text) would pass every >= bound check and
+        # surface as a capacity failure that never names the key (docs/stack-files.md#messages).
+        allow_inf_nan=False,
     )
 
 

@@ -147,6 +147,16 @@ def translate(err: ErrorDetails, root: type[BaseModel], prefix: Sequence[str | i
         return f"{path}: required key is missing; add it to the stack file"
     if kind == "literal_error":
         return f"{path}: {show(value)} is not allowed; choose one of {ctx.get('expected')}"
+    if kind == "string_type" and isinstance(value, (bool, int, float)):
+        # YAML reads an unquoted 1.30 as the number 1.3 and yes/true as booleans before we ever see the text.
+        if isinstance(value, bool):
+            return f"{path}: expected a string, got the boolean {str(value).lower()}; quote it in the stack file"
+        return (
+            f"{path}: expected a string, got the number {value!r}; quote it in the stack file: unquoted, YAML "
+            "reads digits as a number and drops trailing zeros (1.30 is read as 1.3), so write '1.30'"
+        )
+    if kind == "finite_number":
+        return f"{path}: expected a finite number, got {show(value)}; write a number such as 16"
     if kind in _TYPE_WORDS:
         return f"{path}: expected {_TYPE_WORDS[kind]}, got {show(value)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):

@@ -123,7 +123,7 @@ CASES: list[Case] = [
     (
         "tag instead of digest",
         mutate(DEV, f"{M}.versions.0.image", "111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest"),
-        "gpu-platform:models[0].versions[0].image: '111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest' is not pinned by digest; write '<repository>@sha256:<64 hex digits>' (tags can be moved; resolve one with 'crane digest <ref>')",
+        "gpu-platform:models[0].versions[0].image: '111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm-openai:latest' is not pinned by digest; write '<repository>@sha256:<digest>', the digest lowercase, 64 hex digits (tags can be moved; resolve one with 'crane digest <ref>')",
     ),
     (
         "bad semver",

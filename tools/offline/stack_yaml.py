@@ -14,6 +14,7 @@ What this reader does the same way (docs/stack-files.md#how-a-stack-file-is-read
   written (`a` and `'a'` are the same key), as yaml.v3 compares them;
 - merge keys (`<<: *base`): keys written in the mapping win, then the first merged mapping that has the key;
 - a root that is not a mapping, and a mapping key that is not a string, are errors;
+- `.inf` / `.nan` are errors: the CLI hands structured config to the program as Go JSON, which refuses them;
 - a UTF-8 byte-order mark is dropped (readFileStripUTF8BOM).
 
 Where it is stricter than the CLI, on purpose (each is a silent surprise or a hang under the CLI):
@@ -28,6 +29,7 @@ Where it is stricter than the CLI, on purpose (each is a silent surprise or a ha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,6 +253,18 @@ class _Builder:
         return self.mapping(node, where)
 
     def scalar(self, node: _Node, where: list[str | int]) -> Any:
+        value = self._scalar(node, where)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(
+                node,
+                where,
+                f"{node.text} is not a finite number, and the CLI hands config to the program as JSON, which has "
+                "no infinity or NaN; write a number",
+            )
+            return node.text
+        return value
+
+    def _scalar(self, node: _Node, where: list[str | int]) -> Any:
         tag = node.tag
         if tag is None or tag == "!":
             if not node.plain:
