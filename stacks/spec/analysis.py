@@ -21,6 +21,7 @@ from stacks.spec.base import Duration, Problem, Spec
 from stacks.spec.errors import show
 
 if TYPE_CHECKING:
+    from stacks.spec.models import ModelSpec
     from stacks.spec.stack import StackSpec
 
 Metric = Literal["errorRatio", "p99Ms", "gpuSaturation"]
@@ -82,62 +83,67 @@ class AnalysisSpec(Spec):
 def model_analysis(spec: StackSpec) -> Iterator[Problem]:
     """Each model's `analysis` is coherent with itself and with the model's versions."""
     for i, m in enumerate(spec.models):
-        a = m.analysis
-        if a is None:
-            continue
-        at = ("models", i, "analysis")
-        if seconds(a.interval) < MIN_INTERVAL_SECONDS:
+        yield from analysis_problems(i, m)
+
+
+def analysis_problems(i: int, m: ModelSpec) -> Iterator[Problem]:
+    """The rule for one model, `models[i]` (tools/release checks the model it runs with it too)."""
+    a = m.analysis
+    if a is None:
+        return
+    at = ("models", i, "analysis")
+    if seconds(a.interval) < MIN_INTERVAL_SECONDS:
+        yield (
+            (*at, "interval"),
+            f"{show(a.interval)} is shorter than 1m; a rate() over fewer than 4 scrapes (15s) swings with "
+            "single requests; use '1m' or longer",
+        )
+    looked_back = seconds(a.interval) * a.intervals
+    if looked_back > seconds(a.step_interval):
+        yield (
+            (*at, "stepInterval"),
+            f"{show(a.step_interval)} is shorter than the {a.intervals} x {a.interval} the analysis looks back "
+            "over, which would judge traffic from the previous step; raise stepInterval or lower intervals",
+        )
+    seen: dict[tuple[str, str], int] = {}
+    for j, c in enumerate(a.checks):
+        loc = (*at, "checks", j)
+        key = (c.metric, c.against)
+        if key in seen:
             yield (
-                (*at, "interval"),
-                f"{show(a.interval)} is shorter than 1m; a rate() over fewer than 4 scrapes (15s) swings with "
-                "single requests; use '1m' or longer",
+                loc,
+                f"check {c.metric} against {c.against} repeats checks[{seen[key]}]; keep one of them",
             )
-        looked_back = seconds(a.interval) * a.intervals
-        if looked_back > seconds(a.step_interval):
+        seen.setdefault(key, j)
+        if c.required_passing is not None and c.required_passing > a.intervals:
             yield (
-                (*at, "stepInterval"),
-                f"{show(a.step_interval)} is shorter than the {a.intervals} x {a.interval} the analysis looks back "
-                "over, which would judge traffic from the previous step; raise stepInterval or lower intervals",
+                (*loc, "requiredPassing"),
+                f"{c.required_passing} is more than the {a.intervals} intervals analysed; use at most {a.intervals}",
             )
-        seen: dict[tuple[str, str], int] = {}
-        for j, c in enumerate(a.checks):
-            loc = (*at, "checks", j)
-            key = (c.metric, c.against)
-            if key in seen:
+        if c.against == "stable":
+            if c.max < 1:
                 yield (
-                    loc,
-                    f"check {c.metric} against {c.against} repeats checks[{seen[key]}]; keep one of them",
+                    (*loc, "max"),
+                    f"{c.max:g} would require the candidate to beat the stable version; use 1 or more "
+                    "(1.5: at most 50% worse)",
                 )
-            seen.setdefault(key, j)
-            if c.required_passing is not None and c.required_passing > a.intervals:
+        else:
+            if c.ignore_below:
                 yield (
-                    (*loc, "requiredPassing"),
-                    f"{c.required_passing} is more than the {a.intervals} intervals analysed; use at most {a.intervals}",
+                    (*loc, "ignoreBelow"),
+                    "applies only to checks against the stable version; remove it, or set against: stable",
                 )
-            if c.against == "stable":
-                if c.max < 1:
-                    yield (
-                        (*loc, "max"),
-                        f"{c.max:g} would require the candidate to beat the stable version; use 1 or more "
-                        "(1.5: at most 50% worse)",
-                    )
-            else:
-                if c.ignore_below:
-                    yield (
-                        (*loc, "ignoreBelow"),
-                        "applies only to checks against the stable version; remove it, or set against: stable",
-                    )
-                bound = {"errorRatio": "below 1 (0.01 = 1%)", "gpuSaturation": "at most 1 (0.9 = 90% busy)"}
-                if (c.metric == "errorRatio" and c.max >= 1) or (c.metric == "gpuSaturation" and c.max > 1):
-                    yield (
-                        (*loc, "max"),
-                        f"{c.max:g} is not a ratio {c.metric} can reach; use a value {bound[c.metric]}",
-                    )
-            if c.metric == "gpuSaturation":
-                shared = [v.name for v in m.versions if v.gpu.time_sliced]
-                if shared:
-                    yield (
-                        (*loc, "metric"),
-                        f"'gpuSaturation' needs a GPU per pod, but version(s) {', '.join(shared)} use time-sliced "
-                        "GPUs, whose utilisation DCGM cannot attribute to one pod; drop this check",
-                    )
+            bound = {"errorRatio": "below 1 (0.01 = 1%)", "gpuSaturation": "at most 1 (0.9 = 90% busy)"}
+            if (c.metric == "errorRatio" and c.max >= 1) or (c.metric == "gpuSaturation" and c.max > 1):
+                yield (
+                    (*loc, "max"),
+                    f"{c.max:g} is not a ratio {c.metric} can reach; use a value {bound[c.metric]}",
+                )
+        if c.metric == "gpuSaturation":
+            shared = [v.name for v in m.versions if v.gpu.time_sliced]
+            if shared:
+                yield (
+                    (*loc, "metric"),
+                    f"'gpuSaturation' needs a GPU per pod, but version(s) {', '.join(shared)} use time-sliced "
+                    "GPUs, whose utilisation DCGM cannot attribute to one pod; drop this check",
+                )
