@@ -105,6 +105,8 @@ def locate(p: ChartPin, source: ChartSource | None = None) -> ChartLocation:
     """Where the pinned chart `p` comes from: `source`, else the one set by `chart_source`, else its pin."""
     src = source or _SOURCE.get()
     if src is None:
+        if p.repo.startswith("oci://"):  # an OCI registry has no index: the chart is a reference (Karpenter)
+            return ChartLocation(f"{p.repo.rstrip('/')}/{p.chart}", p.version, None)
         return ChartLocation(p.chart, p.version, p.repo)
     if src.directory is not None:
         d = src.directory.rstrip("/") or "/"

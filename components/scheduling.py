@@ -117,6 +117,15 @@ class PoolShape:
     time_slicing_replicas: int | None = None
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     extra_taints: tuple[Taint, ...] = ()
+    provisioner: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    """Who launches the nodes: `karpenter` pools have no node group, `instance` is their cheapest type."""
+    reserved_nodes: int = 0
+    """Nodes held by the pool's capacity reservation (ODCR or Capacity Block), paid whether used or not."""
+    reservation: str | None = None
+    """The reservation as the capacity report names it, e.g. 'capacity-block cr-0123... in us-east-1a'."""
+    node_limits: Mapping[str, float] = field(default_factory=dict)
+    """Karpenter pools: the NodePool's resource limits (cpu cores, memory_gib, nvidia.com/gpu) that bound the
+    pool instead of a maximum node count; empty for node groups."""
 
     @property
     def is_gpu(self) -> bool:

@@ -8,7 +8,8 @@ What it sets, and why (peers in brackets):
   stay uncontrolled): IMDSv2 required with hop limit 1, so pods cannot reach the node role's
   credentials [terraform-aws-eks: same; pulumi-eks: off, hop limit 2 when on]; encrypted gp3 root volume
   [terraform-aws-eks: not forced; pulumi-eks: unencrypted gp2]; no SSH key; tags on instances, volumes
-  and ENIs; optional EFA interfaces + a cluster placement group.
+  and ENIs; optional EFA (every interface, its security group, a cluster placement group:
+  components/aws/efa.py) and an ODCR / Capacity Block target (docs/karpenter.md#reservations).
 - managed node group: AMI type, capacity type, instance types, labels, taints, `update_config`
   [pulumi-eks: none, #1147], node auto-repair on GPU pools [pulumi-eks: none]; `desiredSize` ignored so
   the cluster autoscaler owns it; a name prefix so a replacement is created before the old group goes.
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from components.aws import efa as efa_parts
 from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, autoscaler_tags
 from components.scheduling import PoolShape
 
@@ -31,6 +34,15 @@ from components.scheduling import PoolShape
 # terraform-aws-eks#2961). Engine path (camelCase): the SDK translates only top-level names.
 NODE_GROUP_IGNORE_CHANGES = ("scalingConfig.desiredSize",)
 ROOT_DEVICE = "/dev/xvda"  # root device of the AL2023 and Bottlerocket EKS AMIs' first volume
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityReservation:
+    """The ODCR or Capacity Block every node of the pool launches into (docs/karpenter.md#reservations)."""
+
+    type: Literal["odcr", "capacity-block"]
+    id: str
+    instance_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +63,16 @@ class NodePoolArgs:
     max_size: int
     capacity_type: str = "ON_DEMAND"
     efa: bool = False
-    efa_interfaces: int = 1
-    """EFA interfaces (one per network card). Default 1 works on every EFA type; p4d has 4 cards and p5
-    32, so full bandwidth needs the card count (a catalog fact, not here yet)."""
+    """Every EFA interface of the instance (catalog `efa_interfaces`: p4d 4, p5 32), an EFA security group and
+    a cluster placement group (components/aws/efa.py)."""
     cluster_security_group_id: pulumi.Input[str] | None = None
     """Needed only with EFA: custom interfaces replace the ENI that EKS would put in the cluster SG."""
+    vpc_id: pulumi.Input[str] | None = None
+    """Needed only with EFA: the VPC of the EFA security group."""
+    zone_index: int | None = None
+    """Pin the pool to the private subnet of this zone (index into subnet_ids): a reservation's zone, or the
+    first zone for an EFA pool (a cluster placement group is one zone). None: every zone."""
+    reservation: CapacityReservation | None = None
     kubernetes_version: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()
     """What the node group must wait for (the CNI/kube-proxy add-ons). Explicit on the node group itself:
@@ -64,38 +81,42 @@ class NodePoolArgs:
 
 
 class NodePool(pulumi.ComponentResource):
+    shape: PoolShape
     launch_template: aws.ec2.LaunchTemplate
     node_group: aws.eks.NodeGroup
     placement_group: aws.ec2.PlacementGroup | None
+    efa_security_group: aws.ec2.SecurityGroup | None
     asg_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpu-platform:aws:NodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         shape = args.shape
+        self.shape = shape
         node_tags = {**args.tags, "Name": name, "gpu-platform/pool": shape.name}
 
         self.placement_group = None
+        self.efa_security_group = None
         placement = None
         network_interfaces = None
         subnet_ids: pulumi.Input[Sequence[str]] = args.subnet_ids
+        zone_index = args.zone_index if args.zone_index is not None else (0 if args.efa else None)
+        if zone_index is not None:
+            subnet_ids = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: [list(ids)[zone_index]])
         if args.efa:
+            if args.cluster_security_group_id is None or args.vpc_id is None:
+                raise ValueError(f"{name}: efa needs cluster_security_group_id and vpc_id")
             # All nodes of an EFA pool in one low-latency cluster placement group, one zone.
             self.placement_group = aws.ec2.PlacementGroup(
                 f"{name}-placement", strategy="cluster", tags=node_tags, opts=child
             )
             placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=self.placement_group.name)
-            subnet_ids = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids)[:1])
-            network_interfaces = [
-                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                    device_index=0 if i == 0 else 1,
-                    network_card_index=i,
-                    interface_type="efa",
-                    delete_on_termination="true",
-                    security_groups=[args.cluster_security_group_id] if args.cluster_security_group_id else None,
-                )
-                for i in range(args.efa_interfaces)
-            ]
+            self.efa_security_group = efa_parts.efa_security_group(name, vpc_id=args.vpc_id, tags=node_tags, opts=child)
+            network_interfaces = efa_parts.network_interfaces(
+                shape.instance, [args.cluster_security_group_id, self.efa_security_group.id]
+            )
+        res = args.reservation
+        capacity_block = res is not None and res.type == "capacity-block"
 
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
@@ -122,6 +143,23 @@ class NodePool(pulumi.ComponentResource):
             monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
             network_interfaces=network_interfaces,
             placement=placement,
+            # A reservation: launch only into it (targeted); a Capacity Block also needs its market type and,
+            # as EKS wants it for CAPACITY_BLOCK node groups, the instance type in the template.
+            capacity_reservation_specification=(
+                aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
+                    capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
+                        capacity_reservation_id=res.id
+                    )
+                )
+                if res is not None
+                else None
+            ),
+            instance_market_options=(
+                aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block")
+                if capacity_block
+                else None
+            ),
+            instance_type=res.instance_type if res is not None and capacity_block else None,
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=node_tags)
                 for kind in ("instance", "volume", "network-interface")
@@ -147,8 +185,8 @@ class NodePool(pulumi.ComponentResource):
             node_role_arn=args.node_role_arn,
             subnet_ids=subnet_ids,
             ami_type=args.ami_type,
-            capacity_type=args.capacity_type,
-            instance_types=list(args.instance_types),
+            capacity_type="CAPACITY_BLOCK" if capacity_block else args.capacity_type,
+            instance_types=None if capacity_block else list(args.instance_types),
             version=args.kubernetes_version,
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)

@@ -51,6 +51,7 @@ class PoolCapacity:
     max_nodes: int = 1
     price_usd_per_node_hour: float | None = None  # None: cost reported as unknown
     gpu_slices_per_node: int = 0  # physical GPUs x 7; 0 for CPU pools. Turns nodes into GPU-hours.
+    note: str = ""  # how the pool's nodes come (Karpenter limits, a reservation); shown in the report
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_nodes <= self.max_nodes:
@@ -101,6 +102,7 @@ class PoolUsage:
     node_loads: tuple[Mapping[str, float], ...]  # what each used node carries
     price_usd_per_node_hour: float | None
     gpu_slices_per_node: int
+    note: str = ""
 
     def utilisation(self, resource: str) -> float:
         capacity = self.nodes_used * self.allocatable.get(resource, 0.0)
@@ -187,6 +189,7 @@ def pool_capacity(
     max_nodes: int = 1,
     reserved_cpu: float = 0.0,
     reserved_memory_gib: float = 0.0,
+    note: str = "",
 ) -> PoolCapacity:
     """A PoolCapacity for one catalog instance type, with its price and GPU count filled in."""
     return PoolCapacity(
@@ -198,6 +201,7 @@ def pool_capacity(
         max_nodes=max_nodes,
         price_usd_per_node_hour=instance.price_usd_per_hour,
         gpu_slices_per_node=instance.gpu_count * SLICES_PER_GPU,
+        note=note,
     )
 
 
@@ -481,6 +485,7 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
                 tuple(dict(n.used) for n in st.nodes),
                 p.price_usd_per_node_hour,
                 p.gpu_slices_per_node,
+                p.note,
             )
         )
     return CapacityPlan(tuple(usages), tuple(fits))
@@ -523,7 +528,8 @@ def render_markdown(plan: CapacityPlan) -> str:
             "",
             f"### Pool {p.name}",
             "",
-            f"nodes: min {p.min_nodes}, max {p.max_nodes}, used at peak {p.nodes_used} · {price}",
+            f"nodes: min {p.min_nodes}, max {p.max_nodes}, used at peak {p.nodes_used} · {price}"
+            + (f" · {p.note}" if p.note else ""),
             "",
             "| resource | per node | requested | capacity at peak | utilisation |",
             "|---|---:|---:|---:|---|",

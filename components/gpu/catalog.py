@@ -87,6 +87,11 @@ class InstanceType:
     max_pods: int | None = None
     mig_allowed: bool = False  # GPU supports MIG *and* the cloud lets you enable it on this instance
     note: str | None = None
+    efa_interfaces: int = 0
+    """EFA interfaces the instance takes, one per network card (0 without EFA; 1 unless the catalog says
+    more: p4d 4, p5 32). The launch template of an EFA pool creates all of them (components/aws/efa.py)."""
+    efa_only_secondary: bool = False
+    """Interfaces after the first may be `efa-only` (no IP address; p5-class): saves VPC addresses."""
 
     @property
     def is_gpu(self) -> bool:
@@ -244,6 +249,8 @@ def _instance(cloud: Cloud, name: str, raw: Mapping[str, Any], gpus: Mapping[str
         max_pods=None if "pods" not in alloc else int(alloc["pods"]),
         mig_allowed=mig_allowed,
         note=raw.get("price_note"),
+        efa_interfaces=int(raw.get("efa_interfaces", 1 if raw["efa"] else 0)),
+        efa_only_secondary=bool(raw.get("efa_only_secondary", False)),
     )
 
 
@@ -308,6 +315,8 @@ def consistency_errors(cat: Catalog) -> list[str]:
             for s in (it.price_source, it.spec_source):
                 if s is not None and s not in cat.sources:
                     errs.append(f"{where}: source {s!r} is not in sources")
+            if it.efa_interfaces != 0 and not it.efa or it.efa and it.efa_interfaces < 1:
+                errs.append(f"{where}: efa_interfaces {it.efa_interfaces} disagrees with efa {it.efa}")
             gpu = cat.gpus.get(it.gpu_model or "")
             if it.mig_allowed and not (gpu is not None and gpu.mig_supported):
                 errs.append(f"{where}: mig_allowed on a GPU without MIG")

@@ -72,9 +72,33 @@ def reserved(shape: PoolShape) -> tuple[float, float]:
     return round(sum(r.cpu for r in chosen), 3), round(sum(r.memory_gib for r in chosen), 3)
 
 
+def nodes_within_limits(shape: PoolShape) -> int:
+    """How many nodes of `shape.instance` a Karpenter NodePool's limits admit: Karpenter counts each node's
+    capacity (vCPUs, memory, GPUs) against every limit (docs/karpenter.md#capacity)."""
+    inst = shape.instance
+    per_node = {"cpu": float(inst.vcpu), "memory_gib": inst.memory_gib, "nvidia.com/gpu": float(inst.gpu_count)}
+    return min(int(limit // per_node[r]) for r, limit in shape.node_limits.items() if per_node.get(r))
+
+
+def provisioning_note(shape: PoolShape, max_nodes: int) -> str:
+    """What the capacity report says about where a pool's nodes come from ('' for a plain node group)."""
+    notes: list[str] = []
+    if shape.node_limits:
+        limits = ", ".join(f"{r} {limit:g}" for r, limit in sorted(shape.node_limits.items()))
+        notes.append(f"karpenter limits {limits}: {max_nodes} nodes of {shape.instance.name} (cheapest type)")
+    if shape.reservation:
+        notes.append(f"reserved {shape.reserved_nodes} nodes ({shape.reservation})")
+    return "; ".join(notes)
+
+
 def pool_capacity(shape: PoolShape, min_nodes: int, max_nodes: int) -> capacity.PoolCapacity:
-    """The planner's view of a pool: catalog allocatable minus `reserved`, labels, taints, sizes."""
+    """The planner's view of a pool: catalog allocatable minus `reserved`, labels, taints, sizes. A Karpenter
+    pool's size comes from its NodePool limits, a reservation pool's from what the reservation holds."""
     cpu, mem = reserved(shape)
+    if shape.node_limits:
+        max_nodes = nodes_within_limits(shape)
+    if shape.reserved_nodes:
+        max_nodes = min(max_nodes, shape.reserved_nodes)
     return capacity.pool_capacity(
         shape.name,
         shape.instance,
@@ -85,4 +109,5 @@ def pool_capacity(shape: PoolShape, min_nodes: int, max_nodes: int) -> capacity.
         max_nodes=max_nodes,
         reserved_cpu=cpu,
         reserved_memory_gib=mem,
+        note=provisioning_note(shape, max_nodes),
     )

@@ -13,8 +13,9 @@ from components.aws.artifact_names import artifact_bucket_name
 from components.aws.ecr import Registry, RegistryArgs
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
+from components.aws.karpenter import Karpenter, KarpenterArgs, KarpenterPool
 from components.aws.network import AwsNetwork, AwsNetworkArgs
-from components.aws.node_pool import NodePool, NodePoolArgs
+from components.aws.node_pool import CapacityReservation, NodePool, NodePoolArgs
 from components.aws.seam import aws_seam
 from stacks.cluster.reference import export_cluster_facts
 from stacks.cluster.tags import common_tags
@@ -84,9 +85,22 @@ def build(spec: StackSpec) -> ClusterFacts:
     )
 
     pools: list[NodePool] = []
+    karpenter_pools: list[KarpenterPool] = []
     for pool in spec.node_pools:
         shape = pool_shape(spec, pool)
         inst = shape.instance
+        if pool.provisioner == "karpenter":
+            karpenter_pools.append(
+                KarpenterPool(
+                    shape=shape,
+                    instance_types=pool.instance_types,
+                    capacity_types=pool.capacity_types or ("on-demand",),
+                    ami_type=pool.ami_type or default_ami_type(inst),
+                    disk_size_gib=disk_size_gib(pool, inst),
+                )
+            )
+            continue
+        res = pool.reservation
         pools.append(
             NodePool(
                 f"{name}-{pool.name}",
@@ -104,12 +118,37 @@ def build(spec: StackSpec) -> ClusterFacts:
                     capacity_type=pool.capacity_type,
                     efa=pool.efa,
                     cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
+                    vpc_id=network.vpc.id if pool.efa else None,
+                    zone_index=spec.zones.index(res.zone) if res is not None else None,
+                    reservation=CapacityReservation(res.type, res.id, res.instance_type) if res is not None else None,
                     kubernetes_version=version,
                     # The CNI/kube-proxy add-ons and the node role's policies: nodes join only with both.
                     depends_on=[*core_addons.addons.values(), *eks.node_role_policies],
                 ),
                 opts=opts,
             )
+        )
+
+    if karpenter_pools:
+        # The controller runs on the first CPU node-group pool (rule karpenter_pools requires one).
+        system = next(p for p in pools if not p.shape.is_gpu)
+        Karpenter(
+            f"{name}-karpenter",
+            KarpenterArgs(
+                cluster_name=name,
+                region=spec.region,
+                account_id=eks.account_id,
+                oidc_provider_arn=eks.oidc_provider.arn,
+                oidc_issuer_url=eks.oidc_issuer_url,
+                k8s_provider=eks.k8s_provider,
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=eks.cluster_security_group_id,
+                zones=spec.zones,
+                system_pool=system.shape.name,
+                pools=tuple(karpenter_pools),
+                depends_on=[system.node_group, *core_addons.addons.values()],
+            ),
+            opts=opts,
         )
 
     after_nodes = EksAddons(

@@ -5,6 +5,7 @@ existing cluster (`cloud: existing`) declare one node (`node:`) instead of choos
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
@@ -14,7 +15,7 @@ from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, node_group_name_
 from components.existing.nodes import declared_instance
 from components.gpu import mig
 from components.gpu.catalog import InstanceType, catalog, layout_problems
-from components.scheduling import PoolShape, Taint
+from components.scheduling import GPU_RESOURCE, PoolShape, Taint
 from stacks.spec.base import LABEL_KEY_RE, LABEL_VALUE_RE, DnsName, Loc, Problem, Spec, duplicates
 
 if TYPE_CHECKING:
@@ -73,6 +74,22 @@ class NodeSpec(Spec):
 
 
 class NodePoolSpec(Spec):
+class ReservationSpec(Spec):
+    """An EC2 capacity reservation the pool's nodes launch into (docs/karpenter.md#reservations)."""
+
+    type: Literal["odcr", "capacity-block"]
+    """`odcr`: an On-Demand Capacity Reservation; `capacity-block`: an EC2 Capacity Block for ML (p5/p5e
+    are sold that way), launched with market type `capacity-block`."""
+    id: str
+    """The reservation's id, e.g. cr-0123456789abcdef0."""
+    instance_type: str
+    """The one instance type the reservation holds; the pool's instanceTypes must be exactly it."""
+    zone: str
+    """The reservation's Availability Zone; one of the stack's zones. The pool's nodes launch only there."""
+    count: int = Field(ge=1, le=1000)
+    """Instances the reservation holds: the pool's maxSize may not exceed it (the capacity check counts it)."""
+
+
     name: DnsName
     """Pool name; part of resource names, so renaming a pool replaces it."""
     instance_types: tuple[str, ...] = Field(default=(), min_length=1)
@@ -100,6 +117,15 @@ class NodePoolSpec(Spec):
     efa: bool = False
     """Elastic Fabric Adapter interfaces + cluster placement group (p4d/p5-class, multi-node)."""
 
+    provisioner: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    """AWS only. `cluster-autoscaler`: an EKS managed node group scaled by the cluster autoscaler (MIG,
+    time-slicing, EFA and reservations); `karpenter`: a Karpenter NodePool + EC2NodeClass that launches the
+    cheapest of instanceTypes for pending pods, spot first when capacityTypes allows (docs/karpenter.md)."""
+    capacity_types: tuple[Literal["spot", "on-demand"], ...] = Field(default=(), max_length=2)
+    """Karpenter pools only: capacity types to launch, e.g. [spot, on-demand] (Karpenter prefers spot and
+    falls back to on-demand). Default: [on-demand]."""
+    reservation: ReservationSpec | None = None
+    """AWS cluster-autoscaler pools only: launch every node into this ODCR or Capacity Block."""
 
 def node_pools(spec: StackSpec) -> Iterator[Problem]:
     for name in sorted(duplicates(p.name for p in spec.node_pools)):
@@ -393,6 +419,9 @@ POOL_KEYS_NOT_ON_EXISTING = {
     "diskSizeGib": "disk_size_gib",
     "efa": "efa",
 }
+    "provisioner": "provisioner",
+    "capacityTypes": "capacity_types",
+    "reservation": "reservation",
 
 
 def existing_pools(spec: StackSpec) -> Iterator[Problem]:
@@ -480,6 +509,144 @@ def alicloud_pools(spec: StackSpec) -> Iterator[Problem]:
 
 
 def declared_node(pool: NodePoolSpec) -> InstanceType:
+# Karpenter sizes nodes from whole-GPU requests; it cannot model MIG slices or time-sliced replicas.
+KARPENTER_SHARING_ISSUES = "kubernetes-sigs/karpenter#729, aws/karpenter-provider-aws#8710"
+
+
+def karpenter_pools(spec: StackSpec) -> Iterator[Problem]:
+    """`provisioner: karpenter` (docs/karpenter.md): AWS only, whole-GPU or CPU pools, no minimum, capacity
+    types instead of capacityType; EFA and reservations stay on managed node groups."""
+    karpenter_at = [i for i, p in enumerate(spec.node_pools) if p.provisioner == "karpenter"]
+    if spec.cloud == "aws" and karpenter_at and not any(
+        p.provisioner == "cluster-autoscaler" and not _first_is_gpu(spec, p) for p in spec.node_pools
+    ):
+        yield (
+            ("nodePools", karpenter_at[0], "provisioner"),
+            (
+                "'karpenter' needs a CPU pool with provisioner cluster-autoscaler to run its controller on (it never "
+                "runs on nodes it launches); add one, e.g. {name: system, instanceTypes: [m6i.xlarge], minSize: 2}"
+            ),
+        )
+    for i, pool in enumerate(spec.node_pools):
+        loc: Loc = ("nodePools", i)
+        karpenter = pool.provisioner == "karpenter"
+        if not karpenter:
+            if pool.capacity_types:
+                yield (
+                    (*loc, "capacityTypes"),
+                    (
+                        "given with provisioner 'cluster-autoscaler'; a managed node group has one capacity "
+                        "type: use capacityType (ON_DEMAND or SPOT), or provisioner: karpenter for spot with "
+                        "on-demand fallback"
+                    ),
+                )
+            continue
+        if spec.cloud != "aws":
+            yield (
+                (*loc, "provisioner"),
+                (
+                    f"'karpenter' is an AWS provisioner here; on {spec.cloud} the cloud's own node "
+                    "autoscaling scales the pool: remove provisioner"
+                ),
+            )
+            continue
+        sharing = pool.gpu.sharing if pool.gpu else "none"
+        if sharing != "none":
+            yield (
+                (*loc, "provisioner"),
+                (
+                    f"'karpenter' cannot provision a pool with sharing {show(sharing)}: Karpenter sizes nodes "
+                    "from whole nvidia.com/gpu requests and knows neither MIG slices nor time-sliced replicas "
+                    f"({KARPENTER_SHARING_ISSUES}); keep this pool on provisioner: cluster-autoscaler"
+                ),
+            )
+        if pool.min_size > 0:
+            yield (
+                (*loc, "minSize"),
+                (
+                    f"{pool.min_size} with provisioner 'karpenter': a NodePool keeps no minimum of nodes (it "
+                    "launches them for pending pods); set minSize: 0, or use provisioner: cluster-autoscaler"
+                ),
+            )
+        if "capacity_type" in pool.model_fields_set:
+            yield (
+                (*loc, "capacityType"),
+                (
+                    "given with provisioner 'karpenter'; list capacityTypes instead, e.g. [spot, on-demand] "
+                    "(spot first, on-demand when spot has none)"
+                ),
+            )
+        for j, typ in enumerate(pool.capacity_types):
+            if typ in pool.capacity_types[:j]:
+                yield (*loc, "capacityTypes", j), f"{show(typ)} is listed twice; list each capacity type once"
+        for key, attr in (("efa", "efa"), ("reservation", "reservation")):
+            if getattr(pool, attr):
+                yield (
+                    (*loc, key),
+                    (
+                        f"given with provisioner 'karpenter'; this platform builds {key} on managed node groups "
+                        "only (launch template and placement group per pool): use provisioner: "
+                        "cluster-autoscaler for this pool"
+                    ),
+                )
+
+
+def _first_is_gpu(spec: StackSpec, pool: NodePoolSpec) -> bool:
+    inst = catalog().instance(spec.cloud, pool.instance_types[0]) if pool.instance_types else None
+    return inst is None or inst.is_gpu
+
+
+CAPACITY_RESERVATION_ID_RE = re.compile(r"^cr-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+
+
+def reservations(spec: StackSpec) -> Iterator[Problem]:
+    """A pool's ODCR / Capacity Block: on AWS, one instance type, in one of the stack's zones, no more
+    nodes than it holds (a targeted reservation does not spill over into on-demand)."""
+    for i, pool in enumerate(spec.node_pools):
+        r = pool.reservation
+        if r is None:
+            continue
+        loc: Loc = ("nodePools", i, "reservation")
+        if spec.cloud != "aws":
+            yield (
+                loc,
+                "given while cloud is not 'aws'; ODCRs and Capacity Blocks are EC2 reservations: remove reservation",
+            )
+            continue
+        if not CAPACITY_RESERVATION_ID_RE.match(r.id):
+            yield (*loc, "id"), f"{show(r.id)} is not a capacity reservation id; write it like 'cr-0123456789abcdef0'"
+        if r.zone not in spec.zones:
+            yield (
+                (*loc, "zone"),
+                (
+                    f"{show(r.zone)} is not one of the stack's zones ({', '.join(spec.zones)}); the pool's nodes "
+                    "launch only in those, so they could never use the reservation: use the zone the reservation "
+                    "was bought in and list it in zones"
+                ),
+            )
+        if pool.instance_types != (r.instance_type,):
+            yield (
+                (*loc, "instanceType"),
+                (
+                    f"{show(r.instance_type)}, but the pool's instanceTypes are [{', '.join(pool.instance_types)}]; "
+                    f"a reservation holds one instance type: set instanceTypes: [{r.instance_type}]"
+                ),
+            )
+        if pool.max_size > r.count:
+            yield (
+                ("nodePools", i, "maxSize"),
+                (
+                    f"{pool.max_size} is more than the {r.count} instances of reservation {r.id}; nodes beyond it "
+                    f"cannot launch (a targeted reservation does not fall back to on-demand): set maxSize <= {r.count}"
+                ),
+            )
+        if r.type == "capacity-block" and pool.capacity_type == "SPOT":
+            yield (
+                ("nodePools", i, "capacityType"),
+                "'SPOT' with a capacity-block reservation; a Capacity Block is paid in advance: remove capacityType",
+            )
+
+
     """One node of an existing cluster's (validated) pool, as the catalog's InstanceType (no price)."""
     n = pool.node
     assert n is not None, "spec validation requires node with cloud 'existing'"
@@ -500,11 +667,18 @@ def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
     if spec.cloud == "existing":
         inst: InstanceType | None = declared_node(pool)
     else:
+    elif pool.provisioner == "karpenter":
+        inst = karpenter_instance(spec, pool)
         inst = catalog().instance(spec.cloud, pool.instance_types[0])
     assert inst is not None, "spec validation guarantees known instance types"
     gpu = pool.gpu
     return PoolShape(
+    reservation = pool.reservation
         name=pool.name,
+        provisioner=pool.provisioner,
+        node_limits=karpenter_limits(spec, pool) if pool.provisioner == "karpenter" else {},
+        reserved_nodes=reservation.count if reservation else 0,
+        reservation=f"{reservation.type} {reservation.id} in {reservation.zone}" if reservation else None,
         cloud=spec.cloud,
         instance=inst,
         sharing=gpu.sharing if gpu else "none",
@@ -517,4 +691,26 @@ def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
 
 
 def pool_shapes(spec: StackSpec) -> tuple[PoolShape, ...]:
+def karpenter_instance(spec: StackSpec, pool: NodePoolSpec) -> InstanceType:
+    """The instance a Karpenter pool's capacity and cost are planned with: the cheapest of its instance
+    types (Karpenter launches the cheapest offering that fits; all of a pool's types share one GPU shape,
+    rule pool_catalog). Types without a known price come last."""
+    found = [i for i in (catalog().instance(spec.cloud, t) for t in pool.instance_types) if i is not None]
+    return min(found, key=lambda i: (i.price_usd_per_hour is None, i.price_usd_per_hour or 0.0, i.name))
+
+
+def karpenter_limits(spec: StackSpec, pool: NodePoolSpec) -> dict[str, float]:
+    """The NodePool `limits` of a Karpenter pool: maxSize nodes of its largest instance type, per resource
+    (cpu cores, memory GiB, GPUs). Karpenter limits resources, not nodes: the capacity check turns them
+    back into nodes of the instance it plans with (components/gpu/reservations.py)."""
+    found = [i for i in (catalog().instance(spec.cloud, t) for t in pool.instance_types) if i is not None]
+    limits = {
+        "cpu": float(pool.max_size * max(i.vcpu for i in found)),
+        "memory_gib": float(pool.max_size * max(i.memory_gib for i in found)),
+    }
+    if found[0].is_gpu:
+        limits[GPU_RESOURCE] = float(pool.max_size * found[0].gpu_count)
+    return limits
+
+
     return tuple(pool_shape(spec, p) for p in spec.node_pools)

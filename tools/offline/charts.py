@@ -67,6 +67,10 @@ _ISTIO_DEV_HUBS = ("gcr.io/istio-testing", "gcr.io/istio-release", "registry.ist
 _ISTIO_DEV_TAGS = (re.compile(r"tag: .*-latest-daily"), re.compile(r"tag: latest"), re.compile(r"tag: 1\.[0-9]+-dev"))
 # Istio's CNI chart inside the istio.io/istio module (not vendored in ../shared/charts).
 ISTIO_MODULE_CHARTS = {"cni": "manifests/charts/istio-cni"}
+# Karpenter's charts inside the github.com/aws/karpenter-provider-aws module (not vendored either), fetched
+# by scripts/fetch-karpenter.sh into .tools/modules at its KARPENTER_MODULE_VERSION (docs/karpenter.md).
+KARPENTER_MODULE_CHARTS = {"karpenter": "charts/karpenter", "karpenter-crd": "charts/karpenter-crd"}
+FETCH_KARPENTER = "run `bash scripts/fetch-karpenter.sh` (make tools does) to fetch the module into .tools/modules"
 
 # Built-in cluster-scoped kinds (Kubernetes 1.33/1.34 API); CRDs declare their own scope.
 CLUSTER_SCOPED = frozenset(
@@ -237,9 +241,30 @@ def istio_module_dir() -> Path:
     return go_mod_cache() / "istio.io" / f"istio@{build_tools_pin('ISTIO_MODULE_VERSION')}"
 
 
+def karpenter_module_dir(project_dir: Path = PROJECT_DIR) -> Path:
+    """github.com/aws/karpenter-provider-aws at the version scripts/fetch-karpenter.sh pins, in .tools/modules."""
+    m = re.search(
+        r"^KARPENTER_MODULE_VERSION=(\S+)", (project_dir / "scripts" / "fetch-karpenter.sh").read_text(), re.M
+    )
+    if not m:
+        raise ChartNotVendored("scripts/fetch-karpenter.sh pins no KARPENTER_MODULE_VERSION")
+    return project_dir / ".tools" / "modules" / "github.com" / "aws" / f"karpenter-provider-aws@{m.group(1)}"
+
+
 def find_chart(chart: str, version: str, charts_dir: Path = CHARTS_DIR) -> ChartSource:
     """Where to render the pinned `chart` `version` from; ChartNotVendored says what is missing."""
     exact = charts_dir / f"{chart}-{version}.tgz"
+    if chart in KARPENTER_MODULE_CHARTS and not exact.is_file():
+        module = karpenter_module_dir()
+        path = module / KARPENTER_MODULE_CHARTS[chart]
+        if not (path / "Chart.yaml").is_file():
+            raise ChartNotVendored(f"{chart} {version}: {path} is missing; {FETCH_KARPENTER}")
+        found = str(kyaml.load((path / "Chart.yaml").read_text()).get("version", ""))
+        if found != version:
+            raise ChartNotVendored(
+                f"{chart} {version}: {path} is chart version {found}; pin {found} or fetch the module that ships {version}"
+            )
+        return ChartSource(chart, version, version, path, f"rendered from the {module.name} Go module (not vendored)")
     stamp = version if chart in ISTIO_CHARTS else ""
     if exact.is_file():
         return ChartSource(chart, version, version, exact, stamp=stamp)
