@@ -7,8 +7,9 @@ temporary `git worktree` (the caller's work tree is never touched) and every `Pu
 either revision is planned there with this checkout's runner, in a subprocess per stack so the two
 revisions' modules never share an interpreter. Credential-free: nothing but git and the offline runner.
 
-Exit codes: 0 ok; 2 a plan failed at head (its error is in the comment); 3 a protected or stateful
-resource would be deleted (with --fail-on-stateful-delete).
+Exit codes: 0 ok; 2 a plan failed at head (its error is in the comment), or git could not produce a
+revision; 3 a protected or stateful resource would be deleted (with --fail-on-stateful-delete); 4 an
+internal error (tools/plan.py internal_error: one line, no traceback; GPU_PLATFORM_DEBUG=1 shows it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +30,9 @@ from typing import Any
 
 from tools.offline.config import PROJECT_DIR
 from tools.offline.diff import PlanDiff, diff_plans, render_markdown
+from tools.plan import internal_error
 
+PLAN_TIMEOUT_SECONDS = 600  # a plan takes seconds; a stack file that hangs the runner is stopped, not waited on
 MARKER = "<!-- gpu-platform:plan-diff -->"  # the comment workflow finds (and edits) its own comment by it
 
 
@@ -74,13 +78,17 @@ def stacks_in(tree: Path) -> set[str]:
 
 def run_plan(tree: Path, stack: str, out: Path) -> tuple[dict[str, Any] | None, str]:
     """(plan, "") or (None, error). The runner and CLI are this checkout's; the program is the tree's."""
-    res = subprocess.run(
-        [sys.executable, "-m", "tools.plan", stack, "--project-dir", str(tree), "--out", str(out)],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "tools.plan", stack, "--project-dir", str(tree), "--out", str(out)],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=PLAN_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"the offline plan of {stack} did not finish in {PLAN_TIMEOUT_SECONDS} s and was stopped"
     if res.returncode != 0:
         return None, (res.stderr.strip() or res.stdout.strip() or f"exit {res.returncode}")
     return json.loads((out / "plan.json").read_text()), ""
@@ -267,6 +275,18 @@ def render_comment(results: list[StackResult], base: str, head: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except RuntimeError as err:  # git: an unknown revision, no repository, a worktree that cannot be added
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # the boundary: stack files are read by the plan subprocess, never here
+        if os.environ.get("GPU_PLATFORM_DEBUG"):
+            raise
+        return internal_error(err)
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m tools.pr_diff",
         description="Offline plan diff of every stack between two git revisions, as one PR comment body.",

@@ -41,6 +41,18 @@ SCHEMA_VERSION = 1
 MODELS_OUTPUT = "modelReleases"
 # Keys a models-only stack may set; the others describe the cluster and come from the cluster stack.
 LAYERED_KEYS = ("environment", "clusterStack", "models")
+# What cluster_facts_output always exports, with its JSON type: a models-only stack needs every one of them.
+REQUIRED_FACTS: dict[str, type] = {
+    "cloud": str,
+    "name": str,
+    "region": str,
+    "zones": list,
+    "kubernetesVersion": str,
+    "pools": list,
+    "addons": dict,
+    "registryUrls": dict,
+}
+_JSON_WORDS = {str: "a string", list: "a list", dict: "a mapping"}
 CLUSTER_KEYS = ("cloud", "region", "zones", "cluster", "nodePools", "registry", "addons")
 
 
@@ -196,7 +208,7 @@ def cluster_raw(facts: Mapping[str, Any], models: set[str] | None = None) -> dic
         "region": facts.get("region"),
         "zones": facts.get("zones"),
         "cluster": {"name": facts.get("name"), "kubernetesVersion": facts.get("kubernetesVersion")},
-        "nodePools": [pool_spec(p) for p in facts.get("pools") or []],
+        "nodePools": [pool_spec(p) if isinstance(p, Mapping) else p for p in facts.get("pools") or []],
         "addons": _addons(facts.get("addons") or {}, models),
     }
     if "existing" in facts:  # an existing cluster: how it is reached, and it has no registry of ours
@@ -221,14 +233,33 @@ def read_cluster_facts(ref: pulumi.StackReference, stack: str) -> dict[str, Any]
     details = _sync_await(ref.get_output_details(OUTPUT))
     value = details.value if details.value is not None else details.secret_value
     where = key_path(["clusterStack"])
-    if not isinstance(value, dict):
+    if value is None:
+        # A stack that exists but was never deployed (or by a program that exports nothing) has no
+        # outputs; a stack that does not exist fails the StackReference read itself with the engine's
+        # `unknown stack "<name>"` (docs/stack-files.md#layered-stacks).
         raise ConfigError(
             [
                 f"{where}: stack {stack} has no {OUTPUT} output; deploy it with this version of "
                 "gpu-platform (a cluster stack exports it) or fix the stack name"
             ]
         )
+    if not isinstance(value, dict):
+        raise ConfigError(
+            [
+                f"{where}: stack {stack} exports {OUTPUT} as {show(value)}, not a mapping; deploy it with this "
+                "version of gpu-platform (a cluster stack exports it) or fix the stack name"
+            ]
+        )
     facts: dict[str, Any] = dict(value)
+    missing = [k for k, kind in REQUIRED_FACTS.items() if not isinstance(facts.get(k), kind)]
+    if missing and facts.get("schemaVersion") == SCHEMA_VERSION:
+        raise ConfigError(
+            [
+                f"{where}: the {OUTPUT} output of stack {stack} lacks "
+                f"{', '.join(f'{k} ({_JSON_WORDS[REQUIRED_FACTS[k]]})' for k in missing)}, missing or of another "
+                "type; redeploy that stack with this version of gpu-platform"
+            ]
+        )
     if facts.get("schemaVersion") != SCHEMA_VERSION:
         raise ConfigError(
             [

@@ -37,6 +37,12 @@ def reference_key(stack_name: str, project: str | None = None) -> str:
     return f"{project}+{parts[-1]}"
 
 
+class UnknownStackError(LookupError):
+    """A StackReference names a stack the offline runner has no outputs for. The engine's words for a stack
+    that does not exist are `unknown stack "<name>"` (pulumi pkg/backend/backend.go GetStackOutputs), and the
+    preview fails on the StackReference read; offline the same read fails with this error."""
+
+
 def fixture_path(stack_name: str, project: str | None = None) -> Path:
     return FIXTURE_DIR / f"{reference_key(stack_name, project)}.json"
 
@@ -44,8 +50,9 @@ def fixture_path(stack_name: str, project: str | None = None) -> Path:
 def load(stack_name: str, project: str | None = None) -> dict[str, Any]:
     path = fixture_path(stack_name, project)
     if not path.exists():
-        raise KeyError(
-            f"the offline runner has no outputs for stack reference {stack_name!r}; write "
+        raise UnknownStackError(
+            f"unknown stack {json.dumps(stack_name)}: the offline runner has no outputs for this stack reference "
+            f"(the engine fails the same way when the stack does not exist); fix gpu-platform:clusterStack, or write "
             f"{path.relative_to(FIXTURE_DIR.parent.parent.parent)} with "
             "`python -m tools.offline.stack_outputs STACK-FILE ORGANIZATION/PROJECT/STACK`"
         )
