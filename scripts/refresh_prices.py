@@ -157,7 +157,7 @@ def render(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="scripts/refresh_prices.py", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="scripts/refresh_prices.py", description="Refresh the generated AWS instance prices of the price book.")
     ap.add_argument("--check", action="store_true", help="only report the book's age; exit 1 when stale")
     ap.add_argument("--max-age-days", type=int, default=90)
     args = ap.parse_args(argv)
@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     GENERATED_PATH.write_text(render(data))
     load_price_book.cache_clear()
     fresh = load_price_book()  # refuse to leave a book the loader rejects
-    print(f"wrote {GENERATED_PATH.relative_to(ROOT)}: {len(data['instances']['aws'])} instance types, book dated {fresh.date}")
+    print(
+        f"wrote {GENERATED_PATH.relative_to(ROOT)}: {len(data['instances']['aws'])} instance types, book dated {fresh.date}"
+    )
     return 0
 
 

@@ -44,7 +44,7 @@ ServiceItem: TypeAlias = Literal[
     "registry_storage_gb_month",
     "registry_instance_month",
 ]
-SERVICE_ITEMS: tuple[ServiceItem, ...] = ServiceItem.__args__  # pyright: ignore[reportAttributeAccessIssue]
+SERVICE_ITEMS: tuple[ServiceItem, ...] = ServiceItem.__args__
 
 # The spellings the stack spec and the clouds use for a capacity type (stacks/spec/pools.py, EKS, ACK).
 CAPACITY_ALIASES: dict[str, CapacityType] = {
@@ -96,6 +96,7 @@ class RegionPrices(_Model):
 
 class Gaps(_Model):
     instances: str | None = None  # every instance type of the cloud that has no figure: why
+    capacity: dict[CapacityType, str] = {}  # a capacity type the book cannot price in any region: why
     services: dict[ServiceItem, str] = {}
 
 
@@ -186,12 +187,12 @@ class PriceBook(_Model):
                 )
             if kind == "spot" and row.on_demand is not None:
                 return self._priced(cloud, row.on_demand, basis="no observed spot range: the on-demand ceiling")
-            fig = {"on-demand": row.on_demand, "reserved": row.reserved, "capacity-block": row.capacity_block}.get(
-                kind
-            )
+            fig = {"on-demand": row.on_demand, "reserved": row.reserved, "capacity-block": row.capacity_block}.get(kind)
             if fig is not None:
                 return self._priced(cloud, fig)
         gap = self.gaps.get(cloud)  # type: ignore[call-overload]
+        if gap is not None and kind in gap.capacity:
+            return Unpriced(what=what, reason=gap.capacity[kind], recorded=True)
         if gap is not None and gap.instances:
             return Unpriced(what=what, reason=gap.instances, recorded=True)
         return Unpriced(what=what, reason="not in the price book (components/cost/)", recorded=False)
@@ -223,8 +224,8 @@ def _merge(files: list[tuple[str, _File]]) -> tuple[PriceBook, list[str]]:
             if k in sources:
                 errs.append(f"{name}: source {k!r} is defined twice")
             sources[k] = s
-        currencies.update(f.currencies)
-        gaps.update(f.gaps)
+        currencies.update(dict(f.currencies.items()))
+        gaps.update(dict(f.gaps.items()))
         for cloud, types in f.instances.items():
             for itype, regions in types.items():
                 for region, row in regions.items():
@@ -239,7 +240,7 @@ def _merge(files: list[tuple[str, _File]]) -> tuple[PriceBook, list[str]]:
                     instances[cloud][itype][region] = RegionPrices(**merged)
         for cloud, regions in f.services.items():
             for region, items in regions.items():
-                services.setdefault(cloud, {}).setdefault(region, {}).update(items)
+                services.setdefault(cloud, {}).setdefault(region, {}).update(dict(items.items()))
     book = PriceBook.model_validate(
         {"currencies": currencies, "sources": sources, "instances": instances, "services": services, "gaps": gaps}
     )
@@ -265,7 +266,9 @@ def consistency_errors(book: PriceBook) -> list[str]:
     for cloud, regions in book.services.items():
         for region, items in regions.items():
             figures += [(f"{cloud} {region} {item}", fig) for item, fig in items.items()]
-    errs += [f"{where}: source {fig.source!r} is not in sources" for where, fig in figures if fig.source not in book.sources]
+    errs += [
+        f"{where}: source {fig.source!r} is not in sources" for where, fig in figures if fig.source not in book.sources
+    ]
     return errs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
-from stacks.spec import addons, analysis, cluster, models, pools, registry, stack
+from stacks.spec import addons, analysis, budget, cluster, models, pools, registry, stack
 from stacks.spec.base import Problem
 from stacks.spec.stack import StackSpec
 from stacks.workloads import checks
@@ -50,6 +50,8 @@ RULES: tuple[Rule, ...] = (
     addons.keda,
     addons.chart_source,
     addons.existing_addons,
+    budget.budget_currency,
+    budget.prod_prices_known,
 )
 
 # Rules that derive facts from other parts of the spec (pool shapes, capacity) and run only when no

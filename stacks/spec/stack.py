@@ -11,6 +11,7 @@ from pydantic import Field
 
 from stacks.spec.addons import AddonsSpec
 from stacks.spec.base import Cloud, Environment, Problem, Spec, duplicates
+from stacks.spec.budget import BudgetSpec
 from stacks.spec.cluster import ClusterSpec
 from stacks.spec.errors import show
 from stacks.spec.models import ModelSpec
@@ -39,6 +40,9 @@ class StackSpec(Spec):
     """Cluster add-ons; each can be switched off per environment."""
     models: tuple[ModelSpec, ...] = ()
     """Model releases deployed on the cluster."""
+    budget: BudgetSpec | None = None
+    """Monthly cost budget the PR check enforces on the stack's peak, and the usage the estimate cannot
+    read from the plan (stacks/spec/budget.py, docs/cost.md). Default: none, cost is reported only."""
     cluster_stack: str | None = None
     """Models-only (layered) stack: the cluster stack `<organization>/<project>/<stack>` to deploy the
     models into, read through a StackReference. Its `clusterFacts` output supplies cloud, region, zones,
