@@ -97,8 +97,13 @@ class _Composer:
         self.root: _Node | None = None
         self.line = 1
 
-    def fail(self, line: int, message: str) -> StackFileError:
-        return StackFileError(self.path, [f"line {line}, {_where(self.keys)}: {message}"])
+    def fail(self, line: int, message: str, *, pending: bool = False) -> StackFileError:
+        """`pending`: the parser stopped inside a value whose key was read (name that key too)."""
+        keys = list(self.keys)
+        top = self.stack[-1] if self.stack else None
+        if pending and top is not None and top.kind == "map" and len(top.items) % 2 == 1:
+            keys.append(self._path_key(top))
+        return StackFileError(self.path, [f"line {line}, {_where(keys)}: {message}"])
 
     def _path_key(self, parent: _Node) -> str | int:
         if parent.kind == "seq":
@@ -150,13 +155,13 @@ class _Composer:
         line = event.start_mark.line + 1 if event.start_mark is not None else self.line
         self.line = line
         if isinstance(event, ev.AliasEvent):
-            target = self.anchors.get(str(event.anchor))
-            if target is None:
-                raise self.fail(line, f"unknown anchor {event.anchor!r} referenced")
-            if not target.done:
-                raise self.fail(line, f"anchor {event.anchor!r} value contains itself")
             if self.stack:
                 self.keys.append(self._path_key(self.stack[-1]))
+            target = self.anchors.get(str(event.anchor))
+            if target is None:
+                raise self.fail(line, f"unknown anchor {str(event.anchor)!r} referenced")
+            if not target.done:
+                raise self.fail(line, f"anchor {str(event.anchor)!r} value contains itself")
             self._attach(target)
             if self.stack:
                 self.keys.pop()
@@ -227,7 +232,7 @@ def _parse(path: Path, text: str) -> _Node | None:
         problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
         context = getattr(err, "context", None)
         what = f"{context}, {problem}" if context else str(problem)
-        raise composer.fail(line, f"invalid YAML: {what}") from None
+        raise composer.fail(line, f"invalid YAML: {what}", pending=True) from None
     except RecursionError:  # the parser's own state stack is iterative; this is a last line of defence
         raise composer.fail(composer.line, f"nested deeper than {MAX_DEPTH} levels") from None
     return composer.root
@@ -376,5 +381,5 @@ def load_stack_yaml(path: Path) -> Any:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise StackFileError(path, [f"cannot open it: {err.strerror}"]) from None
+        raise StackFileError(path.name, [f"cannot open it: {err.strerror}"]) from None
     return loads(path.name, data)
