@@ -17,6 +17,7 @@ diagnostic. The policies read only what they need, in an order that decides from
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -269,9 +270,32 @@ def _eks_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None
     cidrs = [str(c) for c in _seq(vpc.get("publicAccessCidrs"))]
     if not cidrs:  # EKS defaults an empty list to 0.0.0.0/0
         report("public endpoint without publicAccessCidrs is open to 0.0.0.0/0 (the EKS default)", None)
+    literal = [c for c in cidrs if c in WORLD_CIDRS]
+    for c in literal:
+        report(f"public endpoint is open to {c}", None)
+    if not literal and (version := covered_world(cidrs)) is not None:
+        report(
+            f"public endpoint is open to the whole IPv{version} internet: {', '.join(cidrs)} together cover it", None
+        )
+
+
+def covered_world(cidrs: Sequence[str]) -> int | None:
+    """The IP version whose whole address space the union of `cidrs` covers (`0.0.0.0/1` + `128.0.0.0/1` is
+    the world as much as `0.0.0.0/0` is), else None. Entries that are not CIDRs cover nothing. The stack
+    spec refuses the same union before anything is planned (stacks/spec/safety.py)."""
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for c in cidrs:
-        if c in WORLD_CIDRS:
-            report(f"public endpoint is open to {c}", None)
+        try:
+            nets.append(ipaddress.ip_network(c, strict=False))
+        except ValueError:
+            continue
+    v4 = [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in nets if isinstance(n, ipaddress.IPv6Network)]
+    if v4 and list(ipaddress.collapse_addresses(v4)) == [ipaddress.IPv4Network("0.0.0.0/0")]:
+        return 4
+    if v6 and list(ipaddress.collapse_addresses(v6)) == [ipaddress.IPv6Network("::/0")]:
+        return 6
+    return None
 
 
 eks_endpoint_not_world = ResourceValidationPolicy(

@@ -189,6 +189,17 @@ def test_fails_when_ecr_repository_is_mutable_unscanned_and_not_kms() -> None:
     [
         (["0.0.0.0/0"], "public endpoint is open to 0.0.0.0/0"),
         (None, "public endpoint without publicAccessCidrs is open to 0.0.0.0/0 (the EKS default)"),
+        (
+            ["0.0.0.0/1", "128.0.0.0/1"],
+            "public endpoint is open to the whole IPv4 internet: 0.0.0.0/1, 128.0.0.0/1 together cover it",
+        ),
+        (
+            ["128.0.0.0/1", "0.0.0.0/2", "64.0.0.0/3", "96.0.0.0/3", "10.0.0.0/8"],
+            "public endpoint is open to the whole IPv4 internet: 128.0.0.0/1, 0.0.0.0/2, 64.0.0.0/3, 96.0.0.0/3, "
+            "10.0.0.0/8 together cover it",
+        ),
+        (["::/1", "8000::/1"], "public endpoint is open to the whole IPv6 internet: ::/1, 8000::/1 together cover it"),
+        (["::/0"], "public endpoint is open to ::/0"),
     ],
 )
 def test_fails_when_eks_endpoint_is_public_to_the_world(cidrs: list[str] | None, message: str) -> None:
@@ -197,6 +208,9 @@ def test_fails_when_eks_endpoint_is_public_to_the_world(cidrs: list[str] | None,
 
 def test_eks_endpoint_private_or_restricted_passes() -> None:
     assert analyze([eks(False, None), eks(True, ["203.0.113.0/24"])]) == []
+    # Nearly the world is not the world: one address missing (255.255.255.255) or half of it.
+    almost = ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4", "240.0.0.0/5", "248.0.0.0/6"]
+    assert analyze([eks(True, almost), eks(True, ["0.0.0.0/1", "not-a-cidr"])]) == []
 
 
 def test_fails_when_launch_template_allows_imdsv1() -> None:

@@ -304,16 +304,17 @@ def _version(text: str) -> tuple[int, ...]:
 def alicloud_zones(spec: StackSpec) -> Iterator[Problem]:
     if spec.cloud != "alicloud":
         return
-    zone_re = re.compile(rf"^{re.escape(spec.region)}-[a-z]$")
+    # Zone IDs are the region and a letter, joined by '-' in the Chinese mainland regions (cn-hangzhou-h)
+    # and not where the region ends in a digit (ap-southeast-1a, eu-central-1a).
+    sep = "" if spec.region[-1:].isdigit() else "-"
+    zone_re = re.compile(rf"^{re.escape(spec.region)}{sep}[a-z]$")
     for i, zone in enumerate(spec.zones):
         # Zones outside the region are reported by spec_rules.zones; here only the ACK spelling.
         if zone.startswith(spec.region) and not zone_re.match(zone):
+            how = "region, '-', zone letter" if sep else "region and zone letter"
             yield (
                 ("zones", i),
-                (
-                    f"{show(zone)} is not an Alibaba Cloud zone name; write it like "
-                    f"'{spec.region}-h' (region, '-', zone letter)"
-                ),
+                (f"{show(zone)} is not an Alibaba Cloud zone name; write it like '{spec.region}{sep}h' ({how})"),
             )
     if len(set(spec.zones)) > MAX_ACK_ZONES:
         yield (

@@ -20,6 +20,7 @@ from components.aws.artifact_names import (
 )
 from stacks.spec.analysis import AnalysisSpec
 from stacks.spec.base import DnsName, Problem, Spec
+from stacks.spec.cloud_facts import Int32, Int64
 from stacks.spec.errors import show
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ Tier = Literal["critical", "standard", "batch"]
 
 
 class ModelGpuSpec(Spec):
-    count: int | None = Field(default=None, ge=1)
+    count: Int32 | None = Field(default=None, ge=1)
     """Whole GPUs per replica (`nvidia.com/gpu`, on pools with sharing `none`). Set exactly one of
     count, migProfile, timeSliced."""
     mig_profile: str | None = None
@@ -74,10 +75,10 @@ class ModelAutoscalingSpec(Spec):
     engine: Literal["keda", "none"] = "keda"
     """`keda`: a KEDA ScaledObject scales each version on its Istio request rate (Prometheus query);
     `spec.replicas` is then omitted from the Deployment. `none`: fixed `minReplicas` replicas."""
-    min_replicas: int = Field(default=1, ge=0)
+    min_replicas: Int32 = Field(default=1, ge=0)
     """Floor. 0 (scale to zero) is allowed only with keda and only for versions that take no live,
     canary, A/B or shadow traffic (idle pods cannot produce gate metrics; a cold GPU start takes minutes)."""
-    max_replicas: int = Field(default=2, ge=1)
+    max_replicas: Int32 = Field(default=2, ge=1)
     """Ceiling; the capacity check proves the pools can hold it at every rollout step."""
     target_rps_per_replica: float = Field(default=2.0, gt=0)
     """Requests per second one replica should serve; KEDA adds replicas above it."""
@@ -174,7 +175,7 @@ class ModelTrafficSpec(Spec):
 
 
 class ModelCacheSpec(Spec):
-    size_gib: int = Field(ge=1)
+    size_gib: Int64 = Field(ge=1)
     """Size of the model cache PersistentVolumeClaim (mounted read-only at /models/cache)."""
     storage_class: str | None = None
     """Storage class with ReadOnlyMany/ReadWriteMany (EFS, FSx for Lustre). Default: the cluster default."""
@@ -214,7 +215,7 @@ class ModelSpec(Spec):
     max_surge: int = Field(default=1, ge=0, le=4)
     """Extra pods a Deployment may start while it rolls (one spare GPU each). 0 frees the spare GPU but
     replaces pods one at a time with less capacity."""
-    termination_grace_seconds: int | None = Field(default=None, ge=1)
+    termination_grace_seconds: Int64 | None = Field(default=None, ge=1)
     """Default: preStop drain 10s + timeoutSeconds + 15s, so in-flight requests finish on scale-down."""
     artifact_bucket: bool = False
     """Create an artifact bucket for this model (S3 `<cluster>-<model>-artifacts`: KMS-encrypted, versioned,

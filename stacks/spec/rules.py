@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
-from stacks.spec import addons, analysis, budget, cluster, models, pools, registry, stack
+from stacks.spec import (
+    addons,
+    analysis,
+    budget,
+    cloud_facts,
+    cluster,
+    models,
+    names,
+    platform_facts,
+    pools,
+    registry,
+    safety,
+    stack,
+)
 from stacks.spec.base import Problem
 from stacks.spec.stack import StackSpec
 from stacks.workloads import checks
@@ -50,6 +63,17 @@ RULES: tuple[Rule, ...] = (
     addons.keda,
     addons.chart_source,
     addons.existing_addons,
+    cloud_facts.regions,
+    cloud_facts.network_ranges,
+    platform_facts.regexes,
+    platform_facts.slo_windows,
+    platform_facts.path_prefixes,
+    names.platform_namespaces,
+    names.model_object_names,
+    safety.world_endpoint,
+    safety.prod_deletion_protection,
+    safety.prod_open_routes,
+    safety.acknowledgements,
     budget.budget_currency,
     budget.prod_prices_known,
 )

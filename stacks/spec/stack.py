@@ -17,6 +17,7 @@ from stacks.spec.errors import show
 from stacks.spec.models import ModelSpec
 from stacks.spec.pools import NodePoolSpec
 from stacks.spec.registry import RegistrySpec
+from stacks.spec.safety import Risk
 
 
 class StackSpec(Spec):
@@ -49,6 +50,13 @@ class StackSpec(Spec):
     cluster, node pools (the capacity check runs against them) and registry, so `cloud`, `region`,
     `zones`, `cluster`, `nodePools`, `registry` and `addons` are not allowed here (an error, not ignored).
     Default: none — this stack builds its own cluster and platform (stacks/cluster/reference.py)."""
+    acknowledge: dict[Risk, str] = {}
+    """Risks a prod stack takes on purpose, each with the reason reviewers read, e.g.
+    `{publicEndpointOpenToWorld: 'ACK public endpoint behind the SLB ACL, ticket OPS-1234'}`. Prod refuses
+    without one: `deletionProtectionOff` (cluster.deletionProtection false), `publicEndpointOpenToWorld`
+    (public API CIDRs covering every address), `unauthenticatedRouteWithoutRateLimit` (a gateway route, or a
+    model with hosts, that has neither auth nor a rate limit). Naming a risk the stack does not take is an
+    error. Default: none (docs/deploying.md#acknowledged-risks-in-prod)."""
 
     @property
     def is_prod(self) -> bool:
