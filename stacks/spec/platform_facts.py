@@ -61,7 +61,7 @@ def regexes(spec: StackSpec) -> Iterator[Problem]:
                 continue
             try:
                 re.compile(r.regex)
-            except re.error:
+            except (re.error, RecursionError, OverflowError):
                 continue  # not even Python's syntax: the model's own validation reports it
             error = _re2_error(r.regex)
             if error is not None:
