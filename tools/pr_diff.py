@@ -9,7 +9,9 @@ revisions' modules never share an interpreter. Credential-free: nothing but git 
 
 Exit codes: 0 ok; 2 a plan failed at head (its error is in the comment), or git could not produce a
 revision; 3 a protected or stateful resource would be deleted (with --fail-on-stateful-delete); 4 an
-internal error (tools/plan.py internal_error: one line, no traceback; GPU_PLATFORM_DEBUG=1 shows it).
+internal error (tools/plan.py internal_error: one line, no traceback; GPU_PLATFORM_DEBUG=1 shows it);
+5 a stack's monthly peak cost rose above its `gpu-platform:budget.monthlyPeak`, or rose while part of it
+is unpriced so the budget cannot be proven (with --fail-over-budget; docs/cost.md#budget).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class StackResult:
     head_plan: dict[str, Any] | None
     error: str = ""  # head plan failed: the runner's message
     note: str = ""  # new / removed stack file, base failed
+    base_cost: dict[str, Any] | None = None  # cost.json of each side (components/cost/report.py)
+    head_cost: dict[str, Any] | None = None
 
 
 def git(repo: Path, *args: str) -> str:
@@ -94,6 +98,12 @@ def run_plan(tree: Path, stack: str, out: Path) -> tuple[dict[str, Any] | None, 
     return json.loads((out / "plan.json").read_text()), ""
 
 
+def read_cost(out: Path) -> dict[str, Any] | None:
+    """The cost.json the runner wrote next to plan.json; None for a tree without components/cost/."""
+    path = out / "cost.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _empty(stack: str) -> dict[str, Any]:
     return {"project": "", "stack": stack, "resources": [], "outputs": {}, "diagnostics": []}
 
@@ -118,6 +128,8 @@ def cached_plan(cache: Path | None, rev: str, tree: Path, stack: str, out: Path)
             return plan, err
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(hit / "plan.json", out / "plan.json")  # --keep-plans still gets every plan
+    if (hit / "cost.json").exists():
+        shutil.copy(hit / "cost.json", out / "cost.json")
     return json.loads((hit / "plan.json").read_text()), ""
 
 
@@ -147,8 +159,141 @@ def plan_both(
             results.append(StackResult(stack, None, b, None, error=h_err))
             continue
         d = diff_plans(b or _empty(stack), h or _empty(stack))
-        results.append(StackResult(stack, d, b, h, note=note))
+        costs = [read_cost(work / side / stack) if plans[side].get(stack, (None, ""))[0] else None for side in plans]
+        results.append(StackResult(stack, d, b, h, note=note, base_cost=costs[0], head_cost=costs[1]))
     return results
+
+
+# -- monthly cost and the budget gate (components/cost/, docs/cost.md) --------------------------------------
+
+SYMBOLS = {"USD": "$", "CNY": "¥"}
+
+
+def _cur(amount: float | None, currency: str) -> str:
+    if amount is None:
+        return "unpriced"
+    return f"{'−' if amount < 0 else ''}{SYMBOLS.get(currency, currency + ' ')}{abs(amount):,.2f}"
+
+
+def _cost_delta(a: float | None, b: float | None, currency: str, *, new: bool = False) -> str:
+    if a is None or b is None:
+        return "new" if new and b is not None else ("=" if a == b else "unknown")
+    d = round(b - a, 2)
+    return "=" if d == 0 else ("+" if d > 0 else "−") + _cur(abs(d), currency)
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    stack: str
+    budget: float
+    currency: str
+    base_peak: float | None
+    head_peak: float | None
+    over: bool
+    reason: str
+
+
+def budget_verdict(stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None) -> BudgetVerdict | None:
+    """Whether this PR raises the stack's monthly peak above the head stack file's budget. A peak that is
+    over but not raised (the budget was lowered, or nothing changed) is reported, not failed; a head with
+    unpriced lines fails when its priced part or its count of unpriced lines grew, since it can no longer
+    be shown to be within budget. None: no budget."""
+    budget = ((head or {}).get("budget") or {}).get("monthlyPeak")
+    if head is None or not isinstance(budget, (int, float)):
+        return None
+    cur = str(head.get("currency", "USD"))
+    b_peak, h_peak = (base or {}).get("monthlyPeak"), head.get("monthlyPeak")
+    if h_peak is None:
+        grew = head.get("monthlyPeakKnown", 0) > (base or {}).get("monthlyPeakKnown", 0) or _unpriced(head) > _unpriced(
+            base
+        )
+        reason = (
+            f"the peak is not fully priced ({_unpriced(head)} line(s) unpriced) and it grew, so it cannot be shown "
+            f"to stay within the budget of {_cur(budget, cur)}"
+            if grew
+            else f"the peak is not fully priced ({_unpriced(head)} line(s) unpriced); unchanged by this PR"
+        )
+        return BudgetVerdict(stack, float(budget), cur, b_peak, None, grew, reason)
+    raised = b_peak is None or h_peak > b_peak
+    if h_peak <= budget:
+        return BudgetVerdict(stack, float(budget), cur, b_peak, h_peak, False, f"within {_cur(budget, cur)}")
+    over_by = f"over the budget of {_cur(budget, cur)} by {_cur(h_peak - budget, cur)}"
+    if not raised:
+        return BudgetVerdict(stack, float(budget), cur, b_peak, h_peak, False, f"{over_by}; not raised by this PR")
+    return BudgetVerdict(stack, float(budget), cur, b_peak, h_peak, True, over_by)
+
+
+def _unpriced(cost: dict[str, Any] | None) -> int:
+    return sum(1 for line in (cost or {}).get("lines", []) if "unpriced" in line)
+
+
+def _line_key(line: dict[str, Any]) -> str:
+    return f"{line['group']} {line['name']}: {line['item']}"
+
+
+def render_cost(base: dict[str, Any] | None, head: dict[str, Any] | None, verdict: BudgetVerdict | None) -> list[str]:
+    """Base -> head monthly cost of one stack (cost.json of each side); [] when neither has one."""
+    if base is None and head is None:
+        return []
+    ref = head or base or {}
+    cur = str(ref.get("currency", "USD"))
+    if ref.get("cloud") is None:
+        return []
+    b, h = base or {}, head or {}
+    out = [
+        f"**Monthly cost** ({cur}, {ref.get('region')}; floor = pools at minSize, peak = pools at maxSize; docs/cost.md)",
+        "",
+        "| | base | head | Δ |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key in (("at floor", "monthlyFloor"), ("at peak", "monthlyPeak")):
+        bv, hv = b.get(key), h.get(key)
+        out.append(
+            f"| {label} | {_cur(bv, cur) if base else '—'} | {_cur(hv, cur) if head else '—'} | "
+            f"{_cost_delta(bv, hv, cur, new=base is None)} |"
+        )
+    if verdict is not None:
+        mark = "❌ " if verdict.over else ""
+        out.append(f"| budget (peak) | | {_cur(verdict.budget, cur)} | {mark}{verdict.reason} |")
+    b_lines = {_line_key(x): x for x in b.get("lines", [])}
+    h_lines = {_line_key(x): x for x in h.get("lines", [])}
+    changed = [k for k in sorted(set(b_lines) | set(h_lines)) if _peak_of(b_lines.get(k)) != _peak_of(h_lines.get(k))]
+    b_models = {m["version"]: m for m in b.get("models", [])}
+    h_models = {m["version"]: m for m in h.get("models", [])}
+    models = [v for v in sorted(set(b_models) | set(h_models)) if b_models.get(v) != h_models.get(v)]
+    if changed or models:
+        out += ["", "| what changed | peak base → head | Δ |", "|---|---|---:|"]
+        for k in changed:
+            bl, hl = b_lines.get(k), h_lines.get(k)
+            out.append(
+                f"| {k} | {_peak_cell(bl, cur)} → {_peak_cell(hl, cur)} | "
+                f"{_cost_delta(_peak_of(bl) if bl else 0.0, _peak_of(hl) if hl else 0.0, cur)} |"
+            )
+        for v in models:
+            bm, hm = b_models.get(v), h_models.get(v)
+            out.append(
+                f"| model {v} (share of its pool) | {_model_cell(bm, cur)} → {_model_cell(hm, cur)} | "
+                f"{_cost_delta((bm or {}).get('monthlyPeak') if bm else 0.0, (hm or {}).get('monthlyPeak') if hm else 0.0, cur)} |"
+            )
+    out.append("")
+    return out
+
+
+def _peak_of(line: dict[str, Any] | None) -> float | None:
+    return None if line is None else line.get("monthlyPeak")
+
+
+def _peak_cell(line: dict[str, Any] | None, cur: str) -> str:
+    if line is None:
+        return "—"
+    return "unpriced" if "unpriced" in line else _cur(line.get("monthlyPeak"), cur)
+
+
+def _model_cell(m: dict[str, Any] | None, cur: str) -> str:
+    if m is None:
+        return "—"
+    per = m.get("perMillionRequests")
+    return _cur(m.get("monthlyPeak"), cur) + ("" if per is None else f" ({_cur(per, cur)}/1M req)")
 
 
 # -- capacity / cost --------------------------------------------------------------------------------------
@@ -252,6 +397,14 @@ def render_comment(results: list[StackResult], base: str, head: str) -> str:
         "under the recording monitor, not a cloud preview (no provider defaults, replacements or drift).",
         "",
     ]
+    over = [v for r in results if (v := budget_verdict(r.stack, r.base_cost, r.head_cost)) and v.over]
+    if over:
+        out += [
+            "> [!CAUTION]",
+            f"> **Over budget: {', '.join(f'`{v.stack}`' for v in over)}.** The monthly peak cost rose above "
+            "`gpu-platform:budget.monthlyPeak`; this check fails until the cost or the budget changes.",
+            "",
+        ]
     if dangerous:
         out += [
             "> [!CAUTION]",
@@ -270,6 +423,7 @@ def render_comment(results: list[StackResult], base: str, head: str) -> str:
         out += [body.rstrip("\n"), ""]
         if r.note:
             out += [f"_{r.note}_", ""]
+        out += render_cost(r.base_cost, r.head_cost, budget_verdict(r.stack, r.base_cost, r.head_cost))
         out += render_capacity(r.base_plan, r.head_plan)
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -314,6 +468,11 @@ def _main(argv: list[str] | None) -> int:
         help="exit 3 when a protected or stateful resource would be deleted",
     )
     ap.add_argument(
+        "--fail-over-budget",
+        action="store_true",
+        help="exit 5 when a stack's monthly peak cost rises above its gpu-platform:budget.monthlyPeak",
+    )
+    ap.add_argument(
         "--plan-cache",
         type=Path,
         metavar="DIR",
@@ -339,6 +498,11 @@ def _main(argv: list[str] | None) -> int:
     if args.fail_on_stateful_delete and any(r.diff and r.diff.dangerous for r in results):
         print("\nWARNING: a protected or stateful resource would be deleted (see the comment above)", file=sys.stderr)
         return 3
+    over = [v for r in results if (v := budget_verdict(r.stack, r.base_cost, r.head_cost)) and v.over]
+    if args.fail_over_budget and over:
+        for v in over:
+            print(f"\nOVER BUDGET: {v.stack}: {v.reason}", file=sys.stderr)
+        return 5
     return 0
 
 
