@@ -222,3 +222,15 @@ def network_ranges(spec: StackSpec) -> Iterator[Problem]:
                 "e.g. '172.20.0.0/16'"
             ),
         )
+    ali = spec.cluster.alicloud
+    if spec.cloud == "alicloud" and ali is not None and ali.network_plugin == "flannel":
+        pod = ipaddress.ip_network(ali.pod_cidr)
+        if not (isinstance(pod, ipaddress.IPv4Network) and any(pod.subnet_of(r) for r in RFC1918)):
+            where = f"in {s}" if (s := special_range(pod)) else "outside the private ranges"
+            yield (
+                ("cluster", "alicloud", "podCidr"),
+                (
+                    f"{show(ali.pod_cidr)} is {where}; the Flannel pod CIDR (ACK pod_cidr) must be inside "
+                    "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. '172.16.0.0/16'"
+                ),
+            )

@@ -180,6 +180,12 @@ CASES: list[Case] = [
         "e.g. '172.20.0.0/16'",
     ),
     (
+        "flannel pod cidr on loopback",
+        mutate(ALI_DEV, "cluster.alicloud", {"networkPlugin": "flannel", "podCidr": "127.16.0.0/16"}),
+        f"{P}cluster.alicloud.podCidr: '127.16.0.0/16' is in 127.0.0.0/8 (loopback); the Flannel pod CIDR (ACK "
+        "pod_cidr) must be inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, e.g. '172.16.0.0/16'",
+    ),
+    (
         "replicas beyond int32",
         mutate(DEV, "models.0.autoscaling.maxReplicas", 2**31),
         f"{P}models[0].autoscaling.maxReplicas: 2147483648 is more than 2147483647, the largest value this int32 "
