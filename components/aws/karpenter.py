@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -179,17 +180,21 @@ class Karpenter(pulumi.ComponentResource):
         after_crds = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.crds]))
         for pool in args.pools:
             pool_name = pool.shape.name
-            class_spec = pulumi.Output.all(self.node_role.name, args.subnet_ids, args.security_group_id).apply(
-                lambda a, p=pool: karpenter_objects.node_class(
-                    p.shape.name,
-                    role_name=str(a[0]),
-                    ami_type=p.ami_type,
-                    subnet_ids=list(a[1]),
-                    security_group_ids=[str(a[2])],
-                    disk_size_gib=p.disk_size_gib,
-                    tags={**tags, "gpu-platform/pool": p.shape.name},
-                )["spec"]
+            # Plain data with the ids known after apply as leaves, so a preview shows every field.
+            class_spec: dict[str, Any] = karpenter_objects.node_class(
+                pool_name,
+                role_name="",
+                ami_type=pool.ami_type,
+                subnet_ids=(),
+                security_group_ids=(),
+                disk_size_gib=pool.disk_size_gib,
+                tags={**tags, "gpu-platform/pool": pool_name},
+            )["spec"]
+            class_spec["role"] = self.node_role.name
+            class_spec["subnetSelectorTerms"] = pulumi.Output.from_input(args.subnet_ids).apply(
+                lambda ids: [{"id": i} for i in ids]
             )
+            class_spec["securityGroupSelectorTerms"] = [{"id": args.security_group_id}]
             self.node_classes[pool_name] = k8s.apiextensions.CustomResource(
                 f"{name}-{pool_name}-nodeclass",
                 api_version=karpenter_objects.NODECLASS_API,

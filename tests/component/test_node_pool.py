@@ -27,6 +27,8 @@ AMI = {
         "gpu-a10g": "AL2023_x86_64_NVIDIA",
         "gpu-l4-shared": "AL2023_x86_64_NVIDIA",
         "gpu-a100-mig": "AL2023_x86_64_NVIDIA",
+        "gpu-a100-reserved": "AL2023_x86_64_NVIDIA",
+        "gpu-h100-efa": "AL2023_x86_64_NVIDIA",
     },
 }
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
@@ -51,7 +53,7 @@ def test_every_launch_template_is_hardened(stack: str, plan: Callable[[str], Pla
         }
         (bdm,) = i["blockDeviceMappings"]
         gpu = pool != "system"
-        size = 500 if pool == "gpu-a100-mig" else (200 if gpu else 50)
+        size = 500 if pool in ("gpu-a100-mig", "gpu-a100-reserved", "gpu-h100-efa") else (200 if gpu else 50)
         assert bdm == {
             "deviceName": "/dev/xvda",
             "ebs": {"deleteOnTermination": "true", "encrypted": "true", "volumeSize": size, "volumeType": "gp3"},
@@ -100,6 +102,8 @@ def test_asg_tags_match_the_pool_shape(stack: str, plan: Callable[[str], Plan]) 
     spec = parse_spec(raw_stack(stack))
     tags = p.of_type(TAG)
     for shape in pool_shapes(spec):
+        if shape.provisioner == "karpenter":  # no node group, no ASG: tests/component/test_karpenter.py
+            continue
         prefix = f"gpu-{stack}-{shape.name}-asg-"
         mine = {r["inputs"]["tag"]["key"]: r for r in tags if r["name"].startswith(prefix)}
         assert {k: r["inputs"]["tag"]["value"] for k, r in mine.items()} == autoscaler_tags(f"gpu-{stack}", shape)
@@ -129,18 +133,21 @@ def efa_plan() -> Plan:
 
 def test_efa_pool_gets_interfaces_placement_group_and_one_zone() -> None:
     p = efa_plan()
-    (pg,) = p.of_type("aws:ec2/placementGroup:PlacementGroup")
-    assert pg["name"] == "gpu-prod-gpu-a100-mig-placement" and pg["inputs"]["strategy"] == "cluster"
+    groups = {pg["name"]: pg["inputs"]["strategy"] for pg in p.of_type("aws:ec2/placementGroup:PlacementGroup")}
+    # One per EFA pool: the mutated MIG pool and prod's own EFA pool (tests/component/test_efa.py).
+    assert groups == {"gpu-prod-gpu-a100-mig-placement": "cluster", "gpu-prod-gpu-h100-efa-placement": "cluster"}
     lt = p.one(LT, "gpu-prod-gpu-a100-mig-lt")["inputs"]
     assert lt["placement"] == {"groupName": "<computed>"}
+    # p4d: 4 network cards, each an `efa` interface (no efa-only on p4d), in the cluster and the EFA group.
     assert lt["networkInterfaces"] == [
         {
             "deleteOnTermination": "true",
-            "deviceIndex": 0,
+            "deviceIndex": 0 if card == 0 else 1,
             "interfaceType": "efa",
-            "networkCardIndex": 0,
-            "securityGroups": ["<computed>"],
+            "networkCardIndex": card,
+            "securityGroups": ["<computed>", "<computed>"],
         }
+        for card in range(4)
     ]
     # Other pools are untouched.
     assert "networkInterfaces" not in p.one(LT, "gpu-prod-gpu-a10g-lt")["inputs"]

@@ -110,6 +110,111 @@ CASES: list[Case] = [
         f"{P}cluster.endpoint.privateAccessCidrs: given while privateAccess is false (no private endpoint to "
         "reach); set privateAccess: true or remove them",
     ),
+    # Issue 18 (stacks/spec/pools.py karpenter_pools, reservations): prod's pools 3 (MIG), 4 (Karpenter), 5 (ODCR).
+    (
+        "karpenter on a mig pool",
+        mutate(PROD, "nodePools.3.provisioner", "karpenter"),
+        f"{P}nodePools[3].provisioner: 'karpenter' cannot provision a pool with sharing 'mig': Karpenter sizes nodes "
+        "from whole nvidia.com/gpu requests and knows neither MIG slices nor time-sliced replicas "
+        "(kubernetes-sigs/karpenter#729, aws/karpenter-provider-aws#8710); keep this pool on provisioner: "
+        "cluster-autoscaler",
+    ),
+    (
+        "karpenter on a time-sliced pool",
+        mutate(PROD, "nodePools.2.provisioner", "karpenter"),
+        f"{P}nodePools[2].provisioner: 'karpenter' cannot provision a pool with sharing 'time-slicing': Karpenter "
+        "sizes nodes from whole nvidia.com/gpu requests and knows neither MIG slices nor time-sliced replicas "
+        "(kubernetes-sigs/karpenter#729, aws/karpenter-provider-aws#8710); keep this pool on provisioner: "
+        "cluster-autoscaler",
+    ),
+    (
+        "karpenter with a minimum",
+        mutate(PROD, "nodePools.4.minSize", 1),
+        f"{P}nodePools[4].minSize: 1 with provisioner 'karpenter': a NodePool keeps no minimum of nodes (it launches "
+        "them for pending pods); set minSize: 0, or use provisioner: cluster-autoscaler",
+    ),
+    (
+        "karpenter with capacityType",
+        mutate(PROD, "nodePools.4.capacityType", "SPOT"),
+        f"{P}nodePools[4].capacityType: given with provisioner 'karpenter'; list capacityTypes instead, e.g. "
+        "[spot, on-demand] (spot first, on-demand when spot has none)",
+    ),
+    (
+        "capacity types on a node group",
+        mutate(PROD, "nodePools.1.capacityTypes", ["spot", "on-demand"]),
+        f"{P}nodePools[1].capacityTypes: given with provisioner 'cluster-autoscaler'; a managed node group has one "
+        "capacity type: use capacityType (ON_DEMAND or SPOT), or provisioner: karpenter for spot with on-demand "
+        "fallback",
+    ),
+    (
+        "capacity type listed twice",
+        mutate(PROD, "nodePools.4.capacityTypes", ["spot", "spot"]),
+        f"{P}nodePools[4].capacityTypes[1]: 'spot' is listed twice; list each capacity type once",
+    ),
+    (
+        "karpenter with efa",
+        mutate(PROD, "nodePools.4.efa", True),
+        f"{P}nodePools[4].efa: given with provisioner 'karpenter'; this platform builds efa on managed node groups "
+        "only (launch template and placement group per pool): use provisioner: cluster-autoscaler for this pool",
+    ),
+    (
+        "karpenter without a cpu node group",
+        mutate(PROD, "nodePools.0.provisioner", "karpenter"),
+        f"{P}nodePools[0].provisioner: 'karpenter' needs a CPU pool with provisioner cluster-autoscaler to run its "
+        "controller on (it never runs on nodes it launches); add one, e.g. {name: system, instanceTypes: "
+        "[m6i.xlarge], minSize: 2}",
+    ),
+    (
+        "reservation in another zone",
+        mutate(PROD, "nodePools.5.reservation.zone", "us-east-1d"),
+        f"{P}nodePools[5].reservation.zone: 'us-east-1d' is not one of the stack's zones (us-east-1a, us-east-1b, "
+        "us-east-1c); the pool's nodes launch only in those, so they could never use the reservation: use the zone "
+        "the reservation was bought in and list it in zones",
+    ),
+    (
+        "reservation of another instance type",
+        mutate(PROD, "nodePools.5.reservation.instanceType", "p4d.24xlarge"),
+        f"{P}nodePools[5].reservation.instanceType: 'p4d.24xlarge', but the pool's instanceTypes are "
+        "[p4de.24xlarge]; a reservation holds one instance type: set instanceTypes: [p4d.24xlarge]",
+    ),
+    (
+        "reservation id malformed",
+        mutate(PROD, "nodePools.5.reservation.id", "odcr-123"),
+        f"{P}nodePools[5].reservation.id: 'odcr-123' is not a capacity reservation id; write it like "
+        "'cr-0123456789abcdef0'",
+    ),
+    (
+        "pool larger than its reservation",
+        mutate(PROD, "nodePools.5.maxSize", 3),
+        f"{P}nodePools[5].maxSize: 3 is more than the 2 instances of reservation cr-0a1b2c3d4e5f60718; nodes beyond "
+        "it cannot launch (a targeted reservation does not fall back to on-demand): set maxSize <= 2",
+    ),
+    (
+        "capacity block on spot",
+        mutate(
+            mutate(
+                DEV,
+                "nodePools.1.reservation",
+                {
+                    "type": "capacity-block",
+                    "id": "cr-0a1b2c3d4e5f60718",
+                    "instanceType": "g6.xlarge",
+                    "zone": "us-east-1a",
+                    "count": 2,
+                },
+            ),
+            "nodePools.1.capacityType",
+            "SPOT",
+        ),
+        f"{P}nodePools[1].capacityType: 'SPOT' with a capacity-block reservation; a Capacity Block is paid in "
+        "advance: remove capacityType",
+    ),
+    (
+        "efa on a type without it",
+        mutate(PROD, "nodePools.1.efa", True),
+        f"{P}nodePools[1].efa: true, but g5.2xlarge, g5.4xlarge has no EFA; use an EFA instance type (p4d/p5 class) "
+        "or set efa: false",
+    ),
     (
         "unknown registry key suggests",
         mutate(PROD, "registry.githubOidcProviderArm", GOOD_ARN),

@@ -116,8 +116,26 @@ def _object_schema(found: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@functools.cache
+def karpenter_module_crds() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(group, version, kind) -> openAPIV3Schema of the Karpenter CRDs (NodePool, EC2NodeClass, NodeClaim, ...)
+    from pkg/apis/crds of the karpenter-provider-aws module that scripts/fetch-karpenter.sh fetches (the
+    same CRDs as the pinned karpenter-crd chart); empty when the module is not fetched."""
+    import yaml
+
+    from tools.offline.charts import karpenter_module_dir
+
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for path in sorted((karpenter_module_dir() / "pkg" / "apis" / "crds").glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        spec = crd["spec"]
+        for v in spec["versions"]:
+            out[(spec["group"], v["name"], spec["names"]["kind"])] = v["schema"]["openAPIV3Schema"]
+    return out
+
+
 def _chart_crd_schema(group: str, version: str, kind: str) -> dict[str, Any] | None:
-    found = _istio_chart_crds().get((group, version, kind))
+    found = _istio_chart_crds().get((group, version, kind)) or karpenter_module_crds().get((group, version, kind))
     return None if found is None else _object_schema(found)
 
 
