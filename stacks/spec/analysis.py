@@ -12,7 +12,7 @@ Its cross-field rule (`model_analysis`) is listed in stacks/spec/rules.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -21,7 +21,6 @@ from stacks.spec.base import Duration, Problem, Spec
 from stacks.spec.errors import show
 
 if TYPE_CHECKING:
-    from stacks.spec.models import ModelSpec
     from stacks.spec.stack import StackSpec
 
 Metric = Literal["errorRatio", "p99Ms", "gpuSaturation"]
@@ -83,14 +82,13 @@ class AnalysisSpec(Spec):
 def model_analysis(spec: StackSpec) -> Iterator[Problem]:
     """Each model's `analysis` is coherent with itself and with the model's versions."""
     for i, m in enumerate(spec.models):
-        yield from analysis_problems(i, m)
+        if m.analysis is not None:
+            yield from analysis_problems(i, m.analysis, [v.name for v in m.versions if v.gpu.time_sliced])
 
 
-def analysis_problems(i: int, m: ModelSpec) -> Iterator[Problem]:
-    """The rule for one model, `models[i]` (tools/release checks the model it runs with it too)."""
-    a = m.analysis
-    if a is None:
-        return
+def analysis_problems(i: int, a: AnalysisSpec, time_sliced: Sequence[str]) -> Iterator[Problem]:
+    """The rule for `models[i].analysis` of a model whose versions `time_sliced` use time-sliced GPUs
+    (tools/release checks the model it runs with it too)."""
     at = ("models", i, "analysis")
     if seconds(a.interval) < MIN_INTERVAL_SECONDS:
         yield (
@@ -140,10 +138,9 @@ def analysis_problems(i: int, m: ModelSpec) -> Iterator[Problem]:
                     f"{c.max:g} is not a ratio {c.metric} can reach; use a value {bound[c.metric]}",
                 )
         if c.metric == "gpuSaturation":
-            shared = [v.name for v in m.versions if v.gpu.time_sliced]
-            if shared:
+            if time_sliced:
                 yield (
                     (*loc, "metric"),
-                    f"'gpuSaturation' needs a GPU per pod, but version(s) {', '.join(shared)} use time-sliced "
+                    f"'gpuSaturation' needs a GPU per pod, but version(s) {', '.join(time_sliced)} use time-sliced "
                     "GPUs, whose utilisation DCGM cannot attribute to one pod; drop this check",
                 )

@@ -106,9 +106,9 @@ class StepAnalysis:
 def _fmt(v: float | None) -> str:
     if v is None:
         return "no data"
-    if v == 0 or abs(v) >= 100:
+    if v == 0 or abs(v) >= 1e5:
         return f"{v:.0f}"
-    return f"{v:.4g}"
+    return f"{v:.5g}"
 
 
 def checks_of(model: ModelSpec, a: AnalysisSpec) -> list[Check]:

@@ -227,7 +227,9 @@ def typed_model(sf: StackFile, m: CommentedMap) -> ModelSpec:
         model = ModelSpec.model_validate(_plain(m, [MAX_NODES]))
     except ValidationError as exc:
         raise ReleaseError(str(ConfigError(from_validation_error(exc, ModelSpec, ("models", index))))) from None
-    problems = [f"{key_path(loc)}: {msg}" for loc, msg in analysis_problems(index, model)]
+    time_sliced = [v.name for v in model.versions if v.gpu.time_sliced]
+    found = analysis_problems(index, model.analysis, time_sliced) if model.analysis else []
+    problems = [f"{key_path(loc)}: {msg}" for loc, msg in found]
     if problems:
         raise ReleaseError(str(ConfigError(problems)))
     if model.analysis is None:
