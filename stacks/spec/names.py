@@ -19,6 +19,7 @@ from components.keda import NAMESPACE as KEDA_NAMESPACE
 from components.mesh.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.mesh.istio import SYSTEM_NAMESPACE as ISTIO_NAMESPACE
 from components.models.names import workload
+from components.models.validation import RESERVED_NAMESPACES as RELEASE_RESERVED_NAMESPACES
 from components.observability.logging import NAMESPACE as LOGGING_NAMESPACE
 from components.observability.logging import OPERATOR_NAMESPACE as ELASTIC_OPERATOR_NAMESPACE
 from components.observability.prometheus import NAMESPACE as MONITORING_NAMESPACE
@@ -53,8 +54,8 @@ def platform_namespaces(spec: StackSpec) -> Iterator[Problem]:
     """A model's namespace (`namespace`, default: its name) is none of the reserved ones."""
     for i, m in enumerate(spec.models):
         ns = m.namespace or m.name
-        if ns not in RESERVED_NAMESPACES:
-            continue
+        if ns not in RESERVED_NAMESPACES or ns in RELEASE_RESERVED_NAMESPACES:
+            continue  # the release's own validation refuses its reserved ones (components/models/validation.py)
         if m.namespace is not None:
             yield (
                 ("models", i, "namespace"),

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.models.validation import RESERVED_NAMESPACES as RELEASE_RESERVED_NAMESPACES
 from stacks.spec.cloud_facts import AWS_REGIONS, covers_world, special_range
 from stacks.spec.names import PLATFORM_NAMESPACES, RESERVED_NAMESPACES
 from stacks.spec.parse import parse_spec
@@ -242,16 +243,16 @@ CASES: list[Case] = [
     ),
     # --- Names that collide with the platform (stacks/spec/names.py)
     (
-        "model in the monitoring namespace",
-        mutate(DEV, "models.0.namespace", "monitoring"),
-        f"{P}models[0].namespace: 'monitoring' is a namespace of the platform; models get their own namespace "
+        "model in the logging namespace",
+        mutate(DEV, "models.0.namespace", "logging"),
+        f"{P}models[0].namespace: 'logging' is a namespace of the platform; models get their own namespace "
         "(quota, default-deny NetworkPolicy, deleted with the model): remove namespace to use the model's name, "
         "or choose another, e.g. 'serving'",
     ),
     (
-        "model in kube-system",
-        mutate(ALI_DEV, "models.0.namespace", "kube-system"),
-        f"{P}models[0].namespace: 'kube-system' is a namespace of Kubernetes; models get their own namespace "
+        "model in the keda namespace",
+        mutate(ALI_DEV, "models.0.namespace", "keda"),
+        f"{P}models[0].namespace: 'keda' is a namespace of the platform; models get their own namespace "
         "(quota, default-deny NetworkPolicy, deleted with the model): remove namespace to use the model's name, "
         "or choose another, e.g. 'serving'",
     ),
@@ -384,6 +385,15 @@ def test_slo_window_minimum_is_four_scrape_intervals() -> None:
     assert duration_seconds("1h30m") == 5400
     assert MIN_SLO_WINDOW_SECONDS == 60
     parse_spec(mutate(DEV, "models.0.slo.window", "1m"))
+
+
+def test_kubernetes_and_platform_namespaces_are_refused_once() -> None:
+    """The release's own validation refuses some of these namespaces (kube-system, monitoring, ...); the
+    spec refuses the rest, and a namespace both know is reported once."""
+    assert set(RELEASE_RESERVED_NAMESPACES) <= RESERVED_NAMESPACES
+    for ns in sorted(RESERVED_NAMESPACES):
+        found = [p for p in problems(mutate(DEV, "models.0.namespace", ns)) if p.startswith(f"{P}models[0].namespace")]
+        assert len(found) == 1, (ns, found)
 
 
 @pytest.mark.parametrize("stack", ["prod", "alicloud-prod"])
