@@ -44,9 +44,11 @@ class EndpointSpec(Spec):
     public_access: bool = False
     """Default: no public API endpoint. Set true and list `publicAccessCidrs` to open it."""
     public_access_cidrs: tuple[Cidr, ...] = ()
-    """CIDRs allowed to reach a public endpoint. `0.0.0.0/0` needs `allowWorld: true`."""
+    """CIDRs allowed to reach a public endpoint. CIDRs that together cover every address (`0.0.0.0/0`, or
+    `0.0.0.0/1` + `128.0.0.0/1`, ...) need `allowWorld: true`."""
     allow_world: bool = False
-    """Explicit acknowledgement required to open a public endpoint to 0.0.0.0/0."""
+    """Explicit acknowledgement required to open a public endpoint to the whole internet, however its CIDRs
+    are split. In prod also `acknowledge: {publicEndpointOpenToWorld: <reason>}`."""
     private_access_cidrs: tuple[Cidr, ...] = ()
     """Private networks (RFC 1918 or RFC 6598) outside the cluster that may reach the private endpoint on
     443: the CI runners and VPN clients that run `pulumi up` and kubectl. AWS: one ingress rule each on the
