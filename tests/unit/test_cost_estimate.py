@@ -127,7 +127,7 @@ def test_every_add_on_kind_is_priced_from_its_unit() -> None:
 
 def test_totals_add_up_and_the_region_changes_the_price() -> None:
     west, east = estimate(aws_plan("us-west-2"), USAGE), estimate(aws_plan("us-east-1"), USAGE)
-    assert west.peak == round(sum(x.peak for x in west.lines), 2)
+    assert west.peak == round(sum(x.peak or 0.0 for x in west.lines), 2)
     assert (west.cloud, west.region, west.currency) == ("aws", "us-west-2", "USD")
     assert _lines(west)["gpu|g6.xlarge spot"].peak != _lines(east)["gpu|g6.xlarge spot"].peak
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -102,7 +104,7 @@ def test_book_date_is_its_oldest_source() -> None:
     assert HOURS_PER_MONTH == 730.0
 
 
-def _write(tmp: Path, book: dict[str, object], generated: dict[str, object] | None = None) -> tuple[Path, Path]:
+def _write(tmp: Path, book: Mapping[str, Any], generated: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     a, b = tmp / "prices.yaml", tmp / "gen.yaml"
     a.write_text(json.dumps(book))
     b.write_text(json.dumps(generated or {}))

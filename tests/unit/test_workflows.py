@@ -38,6 +38,7 @@ def _steps(wf: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_expected_workflows_exist() -> None:
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
+        "drift.yml",
         "plan-diff-comment.yml",
         "plan-diff.yml",
         "preview.yml",
@@ -77,6 +78,7 @@ def test_plan_diff_runs_pr_code_without_secrets_or_write_access() -> None:
     assert "secrets." not in text
     run = "\n".join(s.get("run", "") for s in _steps(wf))
     assert "python -m tools.pr_diff" in run and "--fail-on-stateful-delete" in run
+    assert "--fail-over-budget" in run  # exit 5: a PR raises a stack's monthly peak above its budget
     upload = next(s for s in _steps(wf) if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()" and upload["with"]["name"] == "plan-diff"
 
@@ -131,3 +133,33 @@ def test_tests_check_out_shared_beside_the_repo(name: str) -> None:
     assert checkouts[1]["repository"] == "${{ vars.SHARED_REPOSITORY }}"
     run = next(s for s in steps if "run" in s)
     assert run["working-directory"] == "main" and run["run"] == "bash .ci/run"
+
+
+def test_drift_runs_per_stack_read_only_and_keeps_one_issue_per_stack() -> None:
+    """docs/drift.md: scheduled, a matrix over the cloud stacks, read-only OIDC / RAM roles, preview-only
+    commands, tools/drift.py renders the text, one issue per stack found by label and title."""
+    from tools.drift import LABEL, title
+
+    wf = _load("drift.yml")
+    assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
+    assert wf["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
+    job = wf["jobs"]["drift"]
+    assert [m["stack"] for m in job["strategy"]["matrix"]["include"]] == [
+        "dev",
+        "prod",
+        "alicloud-dev",
+        "alicloud-prod",
+    ]
+    assert all("DRIFT_ROLE" in m["role"] for m in job["strategy"]["matrix"]["include"])
+    aws = next(s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
+    ali = next(s for s in job["steps"] if s.get("uses", "").startswith("aliyun/configure-aliyun-credentials-action@"))
+    assert "role-to-assume" in aws["with"] and "aws-access-key-id" not in aws["with"]
+    assert "role-to-assume" in ali["with"] and "access-key-id" not in ali["with"]
+    run = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "pulumi refresh --preview-only" in run and "pulumi preview --expect-no-changes" in run
+    assert "pulumi up" not in run and "pulumi destroy" not in run and "--yes" not in run
+    assert "python -m tools.drift" in run
+    script = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@"))["with"]["script"]
+    assert f"labels: '{LABEL}'" in script and f"labels: ['{LABEL}']" in script
+    assert "const title = `Drift: stack ${process.env.STACK}`;" in script and title("x") == "Drift: stack x"
+    assert "issues.update" in script and "issues.create" in script and "state: 'closed'" in script
