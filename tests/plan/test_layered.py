@@ -18,6 +18,7 @@ from tests.spec_helpers import mutate, raw_stack
 from tools.offline import stack_outputs
 from tools.offline.config import config_from_raw
 from tools.offline.recording import PlanMocks, RecordingMonitor
+from tools.offline.reference_outputs import UnknownStackError
 from tools.offline.runner import run_stack
 
 # The cluster stack models-dev names: organization/gpu-platform/dev on a self-managed backend, <org>/... on
@@ -317,3 +318,63 @@ def test_models_only_stack_reports_missing_output_and_model_problems() -> None:
         p.startswith(f"gpu-platform:clusterStack: clusterFacts of {DEV}: gpu-platform:nodePools[1]")
         for p in err.value.problems
     ), err.value.problems
+
+
+@pytest.mark.parametrize(
+    ("facts", "lacking"),
+    [
+        ({"schemaVersion": 1}, None),
+        ("pools", "pools (a list)"),
+        ("cloud name region", "cloud (a string), name (a string), region (a string)"),
+    ],
+)
+def test_cluster_facts_missing_keys_are_named_with_the_stack(facts: Any, lacking: str | None) -> None:
+    """A clusterFacts output without what the models-only stack reads: one message naming the stack and every
+    missing key, before anything registers (instead of a KeyError or a pile of spec errors)."""
+    full = stack_outputs.load(DEV)["clusterFacts"]
+    if isinstance(facts, str):
+        facts = {k: v for k, v in full.items() if k not in facts.split()}
+        expected = lacking
+    else:
+        expected = (
+            "cloud (a string), name (a string), region (a string), zones (a list), kubernetesVersion (a string), "
+            "pools (a list), addons (a mapping), registryUrls (a mapping)"
+        )
+    monitor = RecordingMonitor(PlanMocks({DEV: {"clusterFacts": facts}}))
+    with pytest.raises(ConfigError) as err:
+        run_stack("models-dev", monitor=monitor)
+    assert err.value.problems == [
+        f"gpu-platform:clusterStack: the clusterFacts output of stack {DEV} lacks {expected}, missing or of another "
+        "type; redeploy that stack with this version of gpu-platform"
+    ]
+    assert [r.type for r in monitor.registered] == ["pulumi:pulumi:StackReference"]
+
+
+def test_cluster_facts_that_are_not_a_mapping_are_named() -> None:
+    with pytest.raises(ConfigError) as err:
+        run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: {"clusterFacts": ["x"]}})))
+    assert err.value.problems == [
+        f"gpu-platform:clusterStack: stack {DEV} exports clusterFacts as ['x'], not a mapping; deploy it with this "
+        "version of gpu-platform (a cluster stack exports it) or fix the stack name"
+    ]
+
+
+def test_a_stack_with_no_outputs_at_all_names_the_missing_output() -> None:
+    """What the engine hands over for a stack that exists but was never deployed: no outputs."""
+    with pytest.raises(ConfigError) as err:
+        run_stack("models-dev", monitor=RecordingMonitor(PlanMocks({DEV: {}})))
+    assert err.value.problems == [
+        f"gpu-platform:clusterStack: stack {DEV} has no clusterFacts output; deploy it with this "
+        "version of gpu-platform (a cluster stack exports it) or fix the stack name"
+    ]
+
+
+def test_a_referenced_stack_without_outputs_offline_is_the_engines_unknown_stack() -> None:
+    """A stack that does not exist: the engine fails the StackReference read with `unknown stack "<name>"`
+    (pulumi pkg/backend/backend.go GetStackOutputs); offline, a name without a fixture fails the same way."""
+    raw = mutate(raw_stack("models-dev"), "clusterStack", "organization/gpu-platform/qa")
+    with pytest.raises(UnknownStackError) as err:
+        run_stack("x", config=config_from_raw(raw, "x"))
+    assert str(err.value).startswith(
+        'unknown stack "organization/gpu-platform/qa": the offline runner has no outputs for this stack reference'
+    )
