@@ -281,6 +281,17 @@ CASES: list[Case] = [
         f"{P}nodePools[3].gpu.mig.strategy: 'single' needs a layout with one profile, but 'all-balanced' mixes "
         "1g.5gb, 2g.10gb, 3g.20gb; use strategy: mixed or an all-<profile> layout",
     ),
+    (
+        "unquoted kubernetes version read as a number",
+        mutate(DEV, "cluster.kubernetesVersion", 1.3),  # `kubernetesVersion: 1.30` in the stack file
+        f"{P}cluster.kubernetesVersion: expected a string, got the number 1.3; quote it in the stack file: "
+        "unquoted, YAML reads digits as a number and drops trailing zeros (1.30 is read as 1.3), so write '1.30'",
+    ),
+    (
+        "boolean where a string is expected",
+        mutate(DEV, "cluster.name", True),  # `name: yes` is a string for yaml.v3, `true` is not
+        f"{P}cluster.name: expected a string, got the boolean true; quote it in the stack file",
+    ),
 ]
 
 

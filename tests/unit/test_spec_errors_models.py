@@ -395,6 +395,33 @@ CASES: list[Case] = [
         mutate(DEV, f"{M}.analysis", {"minRequests": 0}),
         "gpu-platform:models[0].analysis.minRequests: must be >= 1, got 0",
     ),
+    (
+        "digest uppercase and 63 hex digits",
+        mutate(
+            DEV,
+            f"{M}.versions.0.image",
+            "111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm@sha256:" + "A" + "1" * 62,
+        ),
+        "gpu-platform:models[0].versions[0].image: '111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm@sha256:A"
+        + "1" * 62
+        + "': the digest after '@sha256:' must be lowercase, 64 hex digits; this one has 63 characters and uppercase "
+        "letters (copy it again, e.g. with 'crane digest <ref>')",
+    ),
+    (
+        "digest with a character that is not hex",
+        mutate(
+            DEV, f"{M}.versions.0.image", "111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm@sha256:" + "g" * 64
+        ),
+        "gpu-platform:models[0].versions[0].image: '111122223333.dkr.ecr.us-west-2.amazonaws.com/serving/vllm@sha256:"
+        + "g" * 64
+        + "': the digest after '@sha256:' must be lowercase, 64 hex digits; this one has characters that are not hex "
+        "digits (copy it again, e.g. with 'crane digest <ref>')",
+    ),
+    (
+        "infinite memory given as text",
+        mutate(DEV, f"{M}.versions.0.memoryGib", "inf"),  # `memoryGib: 'inf'`; unquoted .inf stops at the reader
+        "gpu-platform:models[0].versions[0].memoryGib: expected a finite number, got 'inf'; write a number such as 16",
+    ),
 ]
 
 
