@@ -83,7 +83,6 @@ class Karpenter(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         partition = iam_docs.partition_of(args.region)
         cluster = args.cluster_name
-        tags = {**args.tags, f"kubernetes.io/cluster/{cluster}": "owned"}
 
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
@@ -188,7 +187,9 @@ class Karpenter(pulumi.ComponentResource):
                 subnet_ids=(),
                 security_group_ids=(),
                 disk_size_gib=pool.disk_size_gib,
-                tags={**tags, "gpu-platform/pool": pool_name},
+                # Not kubernetes.io/cluster/<cluster>: Karpenter tags every instance with it itself (the
+                # controller policy's launch conditions rely on that) and the CRD refuses it here.
+                tags={**args.tags, "gpu-platform/pool": pool_name},
             )["spec"]
             class_spec["role"] = self.node_role.name
             class_spec["subnetSelectorTerms"] = pulumi.Output.from_input(args.subnet_ids).apply(
