@@ -273,8 +273,9 @@ def consistency_errors(book: PriceBook) -> list[str]:
 
 
 @functools.cache
-def load_price_book(book_path: Path = BOOK_PATH, generated_path: Path = GENERATED_PATH) -> PriceBook:
-    """Both files parsed, merged and cross-checked; raises ValueError naming every inconsistency at once."""
+def _read(book_path: Path, generated_path: Path) -> tuple[PriceBook, tuple[str, ...]]:
+    """Both files parsed and merged, with the merge's errors; no catalog cross-check (the catalog itself
+    reads reference prices from here, components/gpu/catalog.py)."""
     files: list[tuple[str, _File]] = []
     for path in (book_path, generated_path):
         if path.exists():
@@ -283,7 +284,32 @@ def load_price_book(book_path: Path = BOOK_PATH, generated_path: Path = GENERATE
             except ValidationError as err:
                 raise ValueError(f"{path.name} is not a valid price book file:\n{err}") from None
     book, errs = _merge(files)
-    errs += consistency_errors(book)
+    return book, tuple(errs)
+
+
+@functools.cache
+def load_price_book(book_path: Path = BOOK_PATH, generated_path: Path = GENERATED_PATH) -> PriceBook:
+    """Both files parsed, merged and cross-checked; raises ValueError naming every inconsistency at once."""
+    book, merge_errors = _read(book_path, generated_path)
+    errs = [*merge_errors, *consistency_errors(book)]
     if errs:
         raise ValueError("the price book is inconsistent:\n  " + "\n  ".join(errs))
     return book
+
+
+# The region whose on-demand price stands for an instance type where no region is known (ranking pools by
+# price: the autoscaler priorities, the capacity planner's cheapest pool). None: no USD reference (the
+# Alibaba figures are CNY quotes). A stack's cost is always priced in its own region (estimate.py).
+REFERENCE_REGION: dict[str, str] = {"aws": "us-east-1"}
+
+
+def reference_on_demand(cloud: str, instance_type: str) -> tuple[float, str] | None:
+    """(USD per node-hour, source key) in the cloud's reference region, or None."""
+    region = REFERENCE_REGION.get(cloud)
+    if region is None:
+        return None
+    book, _ = _read(BOOK_PATH, GENERATED_PATH)
+    row = book.instances.get(cloud, {}).get(instance_type, {}).get(region)  # type: ignore[call-overload]
+    if row is None or row.on_demand is None:
+        return None
+    return row.on_demand.price, row.on_demand.source

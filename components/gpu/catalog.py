@@ -20,6 +20,8 @@ from typing import Any, Literal, TypeAlias, cast
 
 import yaml
 
+from components.cost.price_book import reference_on_demand
+
 # `existing`: a cluster the stack does not create (docs/existing-cluster.md). The catalog lists no instance
 # types for it: its pools declare what one node is (components/existing/nodes.py).
 Cloud: TypeAlias = Literal["aws", "alicloud", "existing"]
@@ -79,8 +81,11 @@ class InstanceType:
     gpu_model: str | None
     gpu_count: int
     efa: bool
-    price_usd_per_hour: float | None  # None = nobody published one; reports say "unknown"
-    price_source: str | None
+    # From the price book, not this file: the reference on-demand price (components/cost/price_book.py
+    # reference_on_demand; us-east-1 on AWS, None on Alibaba whose figures are CNY) that ranks pools by price.
+    # A stack's cost is priced in its own region and capacity type by components/cost/estimate.py.
+    price_usd_per_hour: float | None
+    price_source: str | None  # a source key of the price book
     spec_source: str
     allocatable_cpu: float | None = None  # Karpenter's estimate after kubelet/system reserve, when known
     allocatable_memory_gib: float | None = None
@@ -226,7 +231,7 @@ def _instance(cloud: Cloud, name: str, raw: Mapping[str, Any], gpus: Mapping[str
     gpu_key = raw.get("gpu_model")
     gpu = gpus.get(str(gpu_key)) if gpu_key is not None else None
     alloc: Mapping[str, Any] = raw.get("allocatable") or {}
-    price = raw.get("price_usd_per_hour")
+    price = reference_on_demand(cloud, name)
     # An instance may only run MIG if its GPU can and the cloud does not forbid it (ACK: VMs can't).
     mig_allowed = bool(raw.get("mig_allowed", gpu.mig_supported if gpu is not None else False))
     arch = str(raw["arch"])
@@ -241,8 +246,8 @@ def _instance(cloud: Cloud, name: str, raw: Mapping[str, Any], gpus: Mapping[str
         gpu_model=None if gpu_key is None else str(gpu_key),
         gpu_count=int(raw["gpu_count"]),
         efa=bool(raw["efa"]),
-        price_usd_per_hour=None if price is None else float(price),
-        price_source=None if raw.get("price_source") is None else str(raw["price_source"]),
+        price_usd_per_hour=None if price is None else price[0],
+        price_source=None if price is None else price[1],
         spec_source=str(raw["spec_source"]),
         allocatable_cpu=None if "cpu" not in alloc else float(alloc["cpu"]),
         allocatable_memory_gib=None if "memory_gib" not in alloc else float(alloc["memory_gib"]),
@@ -279,7 +284,13 @@ def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
         ami_types=MappingProxyType(amis),
         sources=MappingProxyType(dict(raw["sources"])),
     )
-    errors = consistency_errors(cat)
+    errors = consistency_errors(cat) + [
+        f"{cloud} {name}: {key} belongs in the price book (components/cost/prices.yaml), not the catalog"
+        for cloud, sec in sections.items()
+        for name, v in sorted(raw[sec].items())
+        for key in ("price_usd_per_hour", "price_source")
+        if key in v
+    ]
     if errors:
         raise ValueError(f"{path.name} is inconsistent:\n  " + "\n  ".join(errors))
     return cat
@@ -310,11 +321,8 @@ def consistency_errors(cat: Catalog) -> list[str]:
                 errs.append(f"{where}: gpu_model {it.gpu_model!r} is not in gpu_models")
             if (it.gpu_model is None) != (it.gpu_count == 0):
                 errs.append(f"{where}: gpu_model and gpu_count disagree")
-            if it.price_usd_per_hour is not None and (it.price_usd_per_hour <= 0 or it.price_source is None):
-                errs.append(f"{where}: a price must be positive and name its price_source")
-            for s in (it.price_source, it.spec_source):
-                if s is not None and s not in cat.sources:
-                    errs.append(f"{where}: source {s!r} is not in sources")
+            if it.spec_source not in cat.sources:
+                errs.append(f"{where}: source {it.spec_source!r} is not in sources")
             if it.efa_interfaces != 0 and not it.efa or it.efa and it.efa_interfaces < 1:
                 errs.append(f"{where}: efa_interfaces {it.efa_interfaces} disagrees with efa {it.efa}")
             gpu = cat.gpus.get(it.gpu_model or "")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.cost.price_book import load_price_book
 from components.gpu.catalog import CLOUDS, GpuModel, catalog, consistency_errors, layout_problems, load_catalog
 
 
@@ -21,7 +22,7 @@ def test_p5_48xlarge_facts_match_the_reference() -> None:
         8,
         True,
     )
-    assert (p5.price_usd_per_hour, p5.price_source) == (55.04, "karp_price")
+    assert (p5.price_usd_per_hour, p5.price_source) == (55.04, "karpenter")  # from the price book
     assert p5.is_gpu and p5.gpu is not None and p5.gpu.product.startswith("NVIDIA H100 80GB")
     assert p5.allocatable_cpu == 191.45 and p5.max_pods == 100 and p5.mig_allowed
 
@@ -186,7 +187,7 @@ def test_prices_positive_or_none_and_sourced() -> None:
             if it.price_usd_per_hour is None:
                 assert it.price_source is None, it.name
             else:
-                assert it.price_usd_per_hour > 0 and it.price_source in catalog().sources, it.name
+                assert it.price_usd_per_hour > 0 and it.price_source in load_price_book().sources, it.name
             assert it.spec_source in catalog().sources, it.name
 
 
@@ -220,7 +221,7 @@ def test_all_profile_layouts_follow_gpu_operator_naming() -> None:
 def test_loader_rejects_an_inconsistent_file(tmp_path: Path) -> None:
     raw = yaml.safe_load(Path("components/gpu/catalog.yaml").read_text())
     raw["aws_instance_types"]["g5.xlarge"]["gpu_model"] = "a10x"
-    raw["aws_instance_types"]["g6.xlarge"]["price_source"] = None
+    raw["aws_instance_types"]["g6.xlarge"]["price_usd_per_hour"] = 0.8  # prices live in components/cost/
     raw["gpu_models"]["h100-80gb"]["mig_layouts"]["all-3g.40gb"] = {"3g.40gb": 3}
     bad = tmp_path / "catalog.yaml"
     bad.write_text(yaml.safe_dump(raw))
@@ -229,5 +230,5 @@ def test_loader_rejects_an_inconsistent_file(tmp_path: Path) -> None:
     assert str(err.value).splitlines()[1:] == [
         "  gpu h100-80gb layout all-3g.40gb: 3g.40gb: 3 per GPU, allowed 1..2",
         "  aws g5.xlarge: gpu_model 'a10x' is not in gpu_models",
-        "  aws g6.xlarge: a price must be positive and name its price_source",
+        "  aws g6.xlarge: price_usd_per_hour belongs in the price book (components/cost/prices.yaml), not the catalog",
     ]
