@@ -224,7 +224,7 @@ def _traffic(a: ModelReleaseArgs) -> Iterator[Problem]:
         if r.regex is not None:
             try:
                 re.compile(r.regex)
-            except re.error as err:
+            except (re.error, RecursionError, OverflowError) as err:  # deep nesting overflows the parser
                 yield (*rloc, "regex"), f"{_q(r.regex)} does not compile ({err}); Istio uses RE2 syntax"
         if r.version not in names:
             yield (*rloc, "version"), f"{_q(r.version)} is not a version of this model; choose one of {names}"

@@ -47,9 +47,12 @@ def _re2_error(pattern: str) -> str | None:
     options.log_errors = False  # the reason is returned in the message, not logged to stderr
     try:
         re2.compile(pattern, options)
+    except UnicodeEncodeError:
+        return "not UTF-8 text: it holds a lone surrogate"
     except re2.error as err:
         reason = err.args[0] if err.args else err
-        return reason.decode() if isinstance(reason, bytes) else str(reason)
+        text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+        return text if len(text) <= 80 else text[:77] + "..."  # RE2 quotes the pattern, however long
     return None
 
 

@@ -351,6 +351,17 @@ def test_re2_syntax_python_also_accepts_passes() -> None:
     parse_spec(_ab_regex("^(beta|canary)-[0-9]{1,4}$"))
 
 
+def test_a_regex_re2_cannot_even_read_is_a_message_not_a_crash() -> None:
+    found = [p for p in problems(_ab_regex("\ud800")) if "abRoutes[0].regex" in p]
+    assert found == [
+        f"{P}models[0].traffic.abRoutes[0].regex: {chr(0xD800)!r} is not RE2 syntax, which Istio matches header regexes "
+        "with (not UTF-8 text: it holds a lone surrogate); RE2 has no lookaround, backreferences, possessive "
+        "quantifiers or atomic groups: rewrite it without them, or list the exact values under values"
+    ]
+    long = [p for p in problems(_ab_regex("(" * 500)) if "abRoutes[0].regex" in p]
+    assert len(long) == 1 and len(long[0]) < 600, long
+
+
 @pytest.mark.parametrize(
     ("cidrs", "version"),
     [
