@@ -28,7 +28,7 @@ def hf_server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
     seen: list[tuple[str, str | None]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
             pass
 
         def do_GET(self) -> None:  # noqa: N802 (http.server API)
