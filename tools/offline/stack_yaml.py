@@ -43,6 +43,9 @@ from tools.offline.gowire import GoYamlError, resolve_plain
 
 MAX_BYTES = 1024 * 1024  # our stack files are a few KiB; the generated 1,000-model stack is built in memory
 MAX_DEPTH = 64  # a stack file nests about 10 levels (config > key > addons > istio > gateway > routes > ...)
+# ruamel.yaml's parser: libyaml through ruamel.yaml.clib (yaml.v3 is a Go port of libyaml, so syntax and
+# syntax errors match the CLI's; ~2 MB/s), or ruamel's pure-Python YAML 1.2 parser (~0.1 MB/s) without it.
+PURE_PARSER = False
 MAX_NODES = 200_000  # values after alias expansion: ~50x a large stack file, parsed in well under a second
 
 _CORE = "tag:yaml.org,2002:"
@@ -167,7 +170,7 @@ class _Composer:
                 self.keys.pop()
             self._check_running(line)
         elif isinstance(event, ev.ScalarEvent):
-            plain = event.style is None and event.tag is None
+            plain = not event.style and event.tag is None  # libyaml says "", the pure parser None
             node = _Node("scalar", line, tag=_tag(event.tag), text=str(event.value), plain=plain, done=True)
             if event.anchor is not None:
                 self.anchors[str(event.anchor)] = node
@@ -222,7 +225,7 @@ def _decode(path: Path, data: bytes) -> str:
 
 def _parse(path: Path, text: str) -> _Node | None:
     composer = _Composer(path)
-    events: Iterator[Any] = YAML(typ="safe", pure=True).parse(text)
+    events: Iterator[Any] = YAML(typ="safe", pure=PURE_PARSER).parse(text)
     try:
         for event in events:
             composer.feed(event)
