@@ -20,6 +20,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from tools.release.errors import ReleaseError
@@ -91,9 +92,18 @@ class StackFile:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise ReleaseError(f"error: {name}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+            line = data.count(b"\n", 0, err.start) + 1
+            column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+            raise ReleaseError(
+                f"error: {name} (line {line}, column {column}): byte 0x{data[err.start]:02x} is not UTF-8; save the "
+                "file as UTF-8"
+            ) from None
         try:
             doc = _yaml().load(text)
+        except DuplicateKeyError as err:
+            raise ReleaseError(
+                f"error: {name}{_where(err)}: {err.problem}; the Pulumi CLI refuses duplicate keys too, keep one"
+            ) from None
         except MarkedYAMLError as err:
             what = " ".join(str(x) for x in (err.context, err.problem) if x)
             raise ReleaseError(f"error: {name}{_where(err)}: {what}; fix the YAML") from None
