@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import pulumi
@@ -31,6 +31,14 @@ class ArtifactAccess:
     service_account_annotations: Mapping[str, pulumi.Input[str]]
     """Annotations that bind the model's ServiceAccount to the cloud identity allowed to read the store
     (AWS IRSA: the role ARN). Empty when the cluster has no workload identity issuer."""
+    fetch_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment the weights fetcher needs for this identity beyond what the cluster's identity webhook
+    injects (ACK RRSA wired by the pod spec: the role and OIDC provider ARNs)."""
+    token_audience: str | None = None
+    """When set, the pod spec projects a ServiceAccount token with this audience for the fetcher (no
+    webhook does it) and names its path in `token_env`."""
+    token_env: str | None = None
+    """The variable that tells the fetcher where the projected token is (with `token_audience`)."""
 
 
 # A DNS name Istio accepts for a ServiceEntry with DNS resolution: no wildcard, lowercase labels.
@@ -51,6 +59,9 @@ class ObjectStoreEgress:
     requests) and the token service the workload identity exchanges its token at."""
     bucket_hosts: tuple[str, ...] = ()
     """Virtual-hosted-style hosts of one bucket, "{bucket}" standing for its name."""
+    fetch_env: tuple[tuple[str, str], ...] = ()
+    """Environment the weights fetcher (components/models/fetcher/fetch.py) needs to reach this store
+    from the cluster (region, endpoint host), as (name, value) pairs."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9+.-]*", self.scheme):
@@ -101,6 +112,38 @@ class ArtifactStoreFactory(Protocol):
     ) -> ArtifactAccess: ...
 
 
+class ArtifactReaderFactory(Protocol):
+    """Creates a read-only identity for one service account on existing buckets of the cloud's store
+    (the store itself is managed elsewhere)."""
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        model: str,
+        namespace: str,
+        service_account: str,
+        buckets: Sequence[str],
+        opts: pulumi.ResourceOptions,
+    ) -> ArtifactAccess: ...
+
+
+@dataclass(frozen=True)
+class ModelCacheStorage:
+    """ReadWriteMany storage for the model caches (docs/model-weights.md#cache)."""
+
+    storage_class: str
+    """StorageClass name the caches' PersistentVolumeClaims use."""
+    ready: tuple[pulumi.Resource, ...] = ()
+    """What must exist before a claim binds (the CSI driver, the file system, the StorageClass)."""
+
+
+class ModelCacheFactory(Protocol):
+    """Installs (once per stack; later calls return the same) the RWX storage model caches live on."""
+
+    def __call__(self, *, opts: pulumi.ResourceOptions) -> ModelCacheStorage: ...
+
+
 class NodeAutoscalerFactory(Protocol):
     """Installs the cloud's node autoscaler for the cluster's pools (Helm chart + its cloud identity)."""
 
@@ -132,6 +175,10 @@ class CloudSeam:
     artifact_egress: ObjectStoreEgress | None = None
     """The object-store hosts a model server downloads its artifacts from (the cluster's region). None:
     the cloud names none, and no egress is opened for artifacts."""
+    artifact_reader: ArtifactReaderFactory | None = None
+    """None: no identity for reading buckets the stack does not create (on AWS use `artifactBucket`)."""
+    model_cache: ModelCacheFactory | None = None
+    """None: the stack installs no RWX storage on this cluster; a model cache must name a storage class."""
     providers: tuple[pulumi.ProviderResource, ...] = ()
     """The cloud providers that the cloud's resources made on a workload's behalf (artifact stores) use,
     passed down to the components that may create them."""

@@ -27,7 +27,8 @@ from components.aws import iam_docs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 
 ADDONS_FILE = Path(__file__).resolve().parents[2] / "charts" / "eks-addons.yaml"
-Phase = Literal["beforeNodes", "afterNodes"]
+# onDemand: created by the component that needs it (aws-efs-csi-driver: components/aws/efs.py), not by EksAddons.
+Phase = Literal["beforeNodes", "afterNodes", "onDemand"]
 EBS_CSI = "aws-ebs-csi-driver"
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
@@ -58,9 +59,9 @@ def addon_pins() -> dict[str, AddonPin]:
         phase = entry.get("phase")
         versions = entry.get("versions")
         source = entry.get("source")
-        if phase not in ("beforeNodes", "afterNodes") or not isinstance(versions, dict) or not source:
+        if phase not in ("beforeNodes", "afterNodes", "onDemand") or not isinstance(versions, dict) or not source:
             raise ValueError(
-                f"charts/eks-addons.yaml: {name} needs phase (beforeNodes|afterNodes), versions and source"
+                f"charts/eks-addons.yaml: {name} needs phase (beforeNodes|afterNodes|onDemand), versions and source"
             )
         out[name] = AddonPin(
             name,

@@ -4,6 +4,7 @@
 - node autoscaling: cluster-autoscaler with an IRSA role (components/aws/cluster_autoscaler.py);
 - artifact stores: S3 + KMS read through IRSA (components/aws/artifact_store.py), and the hosts a model
   server reaches to read them (regional S3 and STS endpoints, per bucket the virtual-hosted name);
+- model caches: EFS with its CSI driver add-on, made on first use (components/aws/efs.py);
 - the NVIDIA device plugin and MIG manager are the platform's to install.
 """
 
@@ -15,7 +16,7 @@ import pulumi
 
 from components.aws.artifact_store import artifact_store_factory
 from components.aws.cluster_autoscaler import node_autoscaler_factory
-from components.cloud import CloudSeam, LoadBalancerScheme, ObjectStoreEgress
+from components.cloud import CloudSeam, LoadBalancerScheme, ModelCacheFactory, ObjectStoreEgress
 
 # Annotations of the load balancer that EKS's built-in cloud provider (the legacy AWS provider of
 # kubernetes/cloud-provider-aws, run by the EKS control plane) serves for a LoadBalancer Service
@@ -60,7 +61,10 @@ def artifact_egress(region: str) -> ObjectStoreEgress:
     if region == "us-east-1":
         hosts.append("s3.amazonaws.com")
         bucket_hosts.append("{bucket}.s3.amazonaws.com")
-    return ObjectStoreEgress(scheme="s3", hosts=tuple(hosts), bucket_hosts=tuple(bucket_hosts))
+    # The weights fetcher (components/models/fetcher/fetch.py) signs for the region and trades the IRSA token
+    # at the regional STS endpoint allowed above.
+    fetch_env = (("AWS_REGION", region), ("AWS_STS_REGIONAL_ENDPOINTS", "regional"))
+    return ObjectStoreEgress(scheme="s3", hosts=tuple(hosts), bucket_hosts=tuple(bucket_hosts), fetch_env=fetch_env)
 
 
 def aws_seam(
@@ -72,10 +76,13 @@ def aws_seam(
     region: str,
     kubernetes_version: str,
     protect_artifacts: bool = True,
+    model_cache: ModelCacheFactory | None = None,
 ) -> CloudSeam:
     """`provider`: the regional AWS provider the cluster layer made (None: a models-only stack that
     creates no AWS resource). The node autoscaler needs it and the cluster's OIDC provider.
-    `protect_artifacts`: protect the artifact stores (prod); False lets `pulumi destroy` remove them."""
+    `protect_artifacts`: protect the artifact stores (prod); False lets `pulumi destroy` remove them.
+    `model_cache`: the EFS storage for model caches (components/aws/efs.py), made by the cluster layer that
+    knows the network; None for a models-only stack (its caches name a storage class)."""
     autoscaler = None
     if provider is not None and oidc_provider_arn is not None and oidc_issuer_url is not None:
         autoscaler = node_autoscaler_factory(
@@ -92,5 +99,6 @@ def aws_seam(
         node_autoscaler=autoscaler,
         artifact_egress=artifact_egress(region),
         artifact_store=artifact_store_factory(cluster_name, oidc_provider_arn, oidc_issuer_url, protect_artifacts),
+        model_cache=model_cache,
         providers=(provider,) if provider is not None else (),
     )

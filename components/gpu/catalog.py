@@ -335,3 +335,54 @@ def consistency_errors(cat: Catalog) -> list[str]:
 def catalog() -> Catalog:
     """The project catalog, parsed and checked once per process."""
     return load_catalog()
+
+
+@dataclass(frozen=True, slots=True)
+class ColdStartFacts:
+    """The catalog's `cold_start` section: node boot, pull and fetch throughputs, per-instance network and
+    local NVMe (components/models/cold_start.py)."""
+
+    boot_seconds: int
+    image_pull_mibps: float
+    fetch_mibps: Mapping[str, float]
+    """Per artifact URI scheme: one sequential stream."""
+    network_gbps: Mapping[tuple[str, str], float]
+    """(cloud, instance type) -> baseline network bandwidth."""
+    instance_store_gib: Mapping[tuple[str, str], int]
+    sources: Mapping[str, str]
+
+
+@functools.cache
+def cold_start_facts(path: Path = CATALOG_PATH) -> ColdStartFacts:
+    """The `cold_start` section, every figure checked to name a source and every instance to be listed."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text())["cold_start"]
+    sources = dict(raw["sources"])
+    d = raw["defaults"]
+    errors = [
+        f"cold_start.defaults.{k}: source {d[k]!r} is not in cold_start.sources"
+        for k in ("boot_source", "pull_source", "fetch_source")
+        if d[k] not in sources
+    ]
+    cat = catalog()
+    network: dict[tuple[str, str], float] = {}
+    nvme: dict[tuple[str, str], int] = {}
+    for cloud, items in sorted(raw["instances"].items()):
+        for name, f in sorted(items.items()):
+            if cat.instance(cast(Cloud, cloud), name) is None:
+                errors.append(f"cold_start.instances.{cloud}.{name}: not an instance type of the catalog")
+            if f.get("source") not in sources:
+                errors.append(
+                    f"cold_start.instances.{cloud}.{name}: source {f.get('source')!r} is not in cold_start.sources"
+                )
+            network[(cloud, name)] = float(f["network_gbps"])
+            nvme[(cloud, name)] = int(f["instance_store_gib"])
+    if errors:
+        raise ValueError(f"{path.name}: " + "; ".join(errors))
+    return ColdStartFacts(
+        boot_seconds=int(d["boot_seconds"]),
+        image_pull_mibps=float(d["image_pull_mibps"]),
+        fetch_mibps=MappingProxyType({str(k): float(v) for k, v in d["fetch_mibps"].items()}),
+        network_gbps=MappingProxyType(network),
+        instance_store_gib=MappingProxyType(nvme),
+        sources=MappingProxyType(sources),
+    )

@@ -51,7 +51,13 @@ class GpuRequest:
 @dataclass(frozen=True, slots=True)
 class Artifact:
     uri: str
+    """s3://, oss://, hf://org/model@<revision> or pvc://<claim>/<path>; fetched and verified before the
+    server starts (components/models/weights.py)."""
     sha256: str | None = None
+    size_gib: float | None = None
+    """Weights size: the download volume's size and the fetch time of the cold-start budget."""
+    token_secret: str | None = None
+    """hf://: Secret (key `token`) in the model's namespace."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,10 @@ class ModelVersion:
     artifact: Artifact | None = None
     autoscaling: Autoscaling | None = None
     """Default: the release's autoscaling."""
+    image_size_gib: float | None = None
+    """Compressed image size, for the cold-start budget (components/models/cold_start.py)."""
+    cold_start_seconds: int | None = None
+    """Cold-start objective; scale-from-zero and surge settings whose budget exceeds it are refused."""
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 

@@ -28,6 +28,7 @@ from components.gpu import capacity as cap
 from components.gpu import reservations
 from components.models.args import Autoscaling, ModelReleaseArgs, ModelVersion, PoolLike
 from components.models.placement import placement
+from components.models.weights_plan import cache_job_quota
 
 # Istio sidecar resources, set explicitly on every model pod (annotations) and counted here.
 SIDECAR_CPU = 0.1
@@ -326,6 +327,17 @@ def quota(a: ModelReleaseArgs) -> dict[str, str]:
                 totals[k] = totals.get(k, 0.0) + q * n
         for k, q in totals.items():
             worst[k] = max(worst.get(k, 0.0), q)
+    # The model cache's populate Jobs (components/models/weights.py) run beside the servers, sidecar included.
+    jobs = cache_job_quota(a)
+    n_jobs = jobs.get("pods", 0.0)
+    sidecars = {
+        "requests.cpu": SIDECAR_CPU,
+        "limits.cpu": SIDECAR_CPU * 10,
+        "requests.memory": SIDECAR_MEMORY_GIB,
+        "limits.memory": SIDECAR_MEMORY_GIB * 2,
+    }
+    for k, q in jobs.items():
+        worst[k] = worst.get(k, 0.0) + q + n_jobs * sidecars.get(k, 0.0)
     return {k: _quantity(k, q) for k, q in sorted(worst.items())}
 
 

@@ -31,6 +31,7 @@ from components.models.names import (
 )
 from components.models.placement import placement
 from components.models.runtimes import RuntimePreset, server_for
+from components.models.weights import PodWeights
 from components.observability.slo import SloTarget, Workload, request_rate, slo_alert_rules
 
 # Non-root UID/GID above the host's range (CKV_K8S_40); model images must run as any UID.
@@ -108,7 +109,11 @@ def pod_labels(a: ModelReleaseArgs, v: ModelVersion) -> dict[str, str]:
     }
 
 
-def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.DeploymentSpecArgs:
+def deployment_spec(
+    a: ModelReleaseArgs, v: ModelVersion, weights: PodWeights | None = None
+) -> k8s.apps.v1.DeploymentSpecArgs:
+    """`weights`: the fetch-and-verify init container, volumes and mounts of `v`'s artifact
+    (components/models/weights.py)."""
     srv = server_for(a.name, v)
     b = version_budget(a, v)
     p = placement(v.gpu, a.pools)
@@ -139,6 +144,9 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
             )
         )
         mounts.append(k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=CACHE_MOUNT, read_only=True))
+    if weights is not None:
+        volumes += weights.volumes
+        mounts += weights.server_mounts
     container = k8s.core.v1.ContainerArgs(
         name="server",
         image=v.image,
@@ -151,6 +159,7 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
             k8s.core.v1.EnvVarArgs(name="MODEL_VERSION", value=v.name),
             *([k8s.core.v1.EnvVarArgs(name="MODEL_ARTIFACT_URI", value=v.artifact.uri)] if v.artifact else []),
             *([k8s.core.v1.EnvVarArgs(name="MODEL_CACHE_DIR", value=CACHE_MOUNT)] if a.cache else []),
+            *(weights.server_env if weights is not None else []),
         ],
         resources=k8s.core.v1.ResourceRequirementsArgs(requests=quantities, limits=quantities),
         startup_probe=_probe(srv.ready_path, STARTUP_PERIOD_SECONDS, b.startup_failure_threshold),
@@ -194,6 +203,7 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
                     "sidecar.istio.io/proxyCPULimit": cpu_quantity(SIDECAR_CPU * 10),
                     "sidecar.istio.io/proxyMemory": memory_quantity(SIDECAR_MEMORY_GIB),
                     "sidecar.istio.io/proxyMemoryLimit": memory_quantity(SIDECAR_MEMORY_GIB * 2),
+                    **(weights.annotations if weights is not None else {}),
                 },
             ),
             spec=k8s.core.v1.PodSpecArgs(
@@ -224,6 +234,7 @@ def deployment_spec(a: ModelReleaseArgs, v: ModelVersion) -> k8s.apps.v1.Deploym
                     fs_group=RUN_AS,
                     seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                 ),
+                init_containers=weights.init_containers if weights is not None else None,
                 containers=[container],
                 volumes=volumes,
             ),

@@ -19,14 +19,30 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cloud import HOST_NAME
+from components.cloud import HOST_NAME, ArtifactAccess
 from components.crds import CrdReleases
 from components.models import objects, traffic
 from components.models.args import ModelReleaseArgs, ModelVersion
 from components.models.capacity_check import check_capacity, quota
+from components.models.cold_start import check_cold_start
 from components.models.names import model_labels, version_selector, workload
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.validation import check_release
+from components.models.weights import (
+    NO_WEIGHTS,
+    WeightsContext,
+    cache_job_spec,
+    pod_weights,
+    register_fetcher_config_map,
+)
+from components.models.weights_plan import (
+    cache_job,
+    cached_artifacts,
+    check_weights,
+    egress_hosts,
+    fetches,
+    reader_buckets,
+)
 
 TYPE = "gpu-platform:models:ModelRelease"
 
@@ -56,7 +72,10 @@ def validate(args: ModelReleaseArgs, capacity_problems: Sequence[str] | None = N
 
     `capacity_problems`: the capacity check's result when the caller computed it for all its releases
     at once (stacks/workloads/capacity.py); None runs check_capacity(args) here."""
-    problems = [f"{_path(args.label, loc)}: {msg}" for loc, msg in check_release(args)]
+    found = [*check_release(args), *check_weights(args)]
+    if not found:
+        found = list(check_cold_start(args))  # reads the pools: only for an otherwise valid release
+    problems = [f"{_path(args.label, loc)}: {msg}" for loc, msg in found]
     if not problems:
         found = check_capacity(args) if capacity_problems is None else capacity_problems
         problems = [f"{args.label}: {msg}" for msg in found]
@@ -90,6 +109,7 @@ class ModelRelease(pulumi.ComponentResource):
         crds: CrdReleases = CrdReleases(),
         capacity_problems: Sequence[str] | None = None,
         artifact_hosts: Sequence[str] = (),
+        weights: WeightsContext = NO_WEIGHTS,
     ) -> None:
         """`depends_on` holds back every child (a component's own depends_on would not: the engine
         orders children only by their own dependencies); `crds` names the releases installing the
@@ -97,8 +117,12 @@ class ModelRelease(pulumi.ComponentResource):
         `capacity_problems`: a precomputed capacity check (None: this release checks itself);
         `artifact_hosts`: the object-store hosts the servers download artifacts from (the cloud seam's
         ObjectStoreEgress for this release's buckets): an Istio ServiceEntry opens exactly those to the
-        model's namespace, and every version waits for it. Empty: no ServiceEntry."""
+        model's namespace, and every version waits for it. Empty: no ServiceEntry.
+        `weights`: what the cluster offers the fetch of the versions' artifacts (the store's fetcher
+        environment, the RWX storage for caches, an identity for buckets the stack does not create;
+        components/models/weights.py)."""
         validate(args, capacity_problems)  # before registering anything
+        artifact_hosts = tuple(sorted({*artifact_hosts, *egress_hosts(args)}))
         if problems := artifact_host_problems(args.label, artifact_hosts):
             raise ModelReleaseError(problems)
         super().__init__(TYPE, name, None, opts)
@@ -124,11 +148,23 @@ class ModelRelease(pulumi.ComponentResource):
             )
 
         sa_annotations: dict[str, pulumi.Input[str]] = {}
+        access: ArtifactAccess | None = None
         if args.artifact_bucket and args.artifact_store is not None:
             # The cloud's store (components/cloud.py); its resources use the cloud provider in opts.providers.
             access = args.artifact_store(
                 name, model=args.name, namespace=ns, service_account=objects.service_account(args), opts=child
             )
+        elif weights.reader is not None and (buckets := reader_buckets(args, weights.reader_scheme)):
+            # Buckets of the cloud's store the stack does not create: a read-only identity on exactly those.
+            access = weights.reader(
+                name,
+                model=args.name,
+                namespace=ns,
+                service_account=objects.service_account(args),
+                buckets=buckets,
+                opts=child,
+            )
+        if access is not None:
             sa_annotations.update(access.service_account_annotations)
         self.service_account = k8s.core.v1.ServiceAccount(
             name,
@@ -185,25 +221,52 @@ class ModelRelease(pulumi.ComponentResource):
                 opts=istio,
             )
             version_deps.append(self.artifact_egress)
+        if fetches(args):
+            # The fetcher program every fetching pod runs (components/models/fetcher/fetch.py).
+            version_deps.append(register_fetcher_config_map(name, args, model_labels(args.name), inside))
+        self.cache_jobs: list[k8s.batch.v1.Job] = []
         if args.cache is not None:
-            version_deps.append(
-                k8s.core.v1.PersistentVolumeClaim(
-                    f"{name}-cache",
-                    metadata=meta(objects.cache_claim(args)),
-                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                        access_modes=["ReadWriteMany"],
-                        storage_class_name=args.cache.storage_class,
-                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                            requests={"storage": f"{args.cache.size_gib}Gi"}
-                        ),
+            storage = None if args.cache.storage_class is not None else weights.cache
+            claim = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-cache",
+                metadata=meta(objects.cache_claim(args)),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteMany"],
+                    storage_class_name=args.cache.storage_class or (storage.storage_class if storage else None),
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                        requests={"storage": f"{args.cache.size_gib}Gi"}
                     ),
-                    opts=inside,
-                )
+                ),
+                opts=_after(inside, storage.ready if storage else ()),
             )
+            version_deps.append(claim)
+            for sha, art in cached_artifacts(args).items():
+                # Once per digest: the claim's only writer. Not awaited (a 100 GiB copy outlasts any
+                # sensible `pulumi up`); the servers' init containers wait for its verified marker.
+                job_name = cache_job(args, sha)
+                self.cache_jobs.append(
+                    k8s.batch.v1.Job(
+                        f"{name}-cache-{sha[:12]}",
+                        metadata=meta(job_name, annotations={"pulumi.com/skipAwait": "true"}),
+                        spec=cache_job_spec(
+                            args,
+                            art,
+                            weights,
+                            access,
+                            service_account=objects.service_account(args),
+                            labels={**model_labels(args.name), "job": job_name},
+                        ),
+                        opts=_after(inside, list(version_deps)),
+                    )
+                )
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}
         for v in args.versions:
             self.deployments[v.name] = self._add_version(
-                name, v, pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=version_deps))
+                name,
+                v,
+                pulumi.ResourceOptions.merge(inside, pulumi.ResourceOptions(depends_on=version_deps)),
+                weights,
+                access,
             )
         self.register_outputs(
             {
@@ -222,7 +285,14 @@ class ModelRelease(pulumi.ComponentResource):
             out[t.candidate] = t.candidate_weight
         return dict(sorted(out.items()))
 
-    def _add_version(self, name: str, v: ModelVersion, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+    def _add_version(
+        self,
+        name: str,
+        v: ModelVersion,
+        opts: pulumi.ResourceOptions,
+        weights: WeightsContext = NO_WEIGHTS,
+        access: ArtifactAccess | None = None,
+    ) -> k8s.apps.v1.Deployment:
         a = self.args
         rname = f"{name}-{v.name}"
         wl = workload(a.name, v.name)
@@ -233,7 +303,7 @@ class ModelRelease(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=wl, namespace=a.ns, labels=labels, annotations=objects.deployment_annotations(a, v)
             ),
-            spec=objects.deployment_spec(a, v),
+            spec=objects.deployment_spec(a, v, pod_weights(a, v, weights, access)),
             opts=opts,
         )
         k8s.policy.v1.PodDisruptionBudget(rname, metadata=md, spec=objects.pdb_spec(a, v), opts=opts)

@@ -12,9 +12,11 @@ import pulumi_alicloud as alicloud
 from components.alicloud.ack import AckCluster, AckClusterArgs
 from components.alicloud.acr import AcrRegistry, AcrRegistryArgs
 from components.alicloud.autoscaling import AckAutoscaling, AckAutoscalingArgs
+from components.alicloud.nas import NasModelCacheArgs, nas_model_cache_factory
 from components.alicloud.network import AlicloudNetwork, AlicloudNetworkArgs
 from components.alicloud.node_pool import AckNodePool, AckNodePoolArgs
 from components.alicloud.pins import ack_pins
+from components.alicloud.rrsa_reader import rrsa_reader_factory
 from components.alicloud.seam import alicloud_seam
 from components.scheduling import MIG_CONFIG_LABEL
 from stacks.cluster.reference import export_cluster_facts
@@ -157,7 +159,24 @@ def build(spec: StackSpec) -> ClusterFacts:
     pulumi.export("clusterId", cluster_id)
     pulumi.export("rrsaOidcIssuerUrl", issuer)
     facts = ClusterFacts(
-        cloud=alicloud_seam(region=spec.region),
+        cloud=alicloud_seam(
+            region=spec.region,
+            artifact_reader=rrsa_reader_factory(name, oidc_arn, issuer),
+            # NAS for model caches, made only if a model's cache names no storage class (docs/model-weights.md#cache).
+            model_cache=nas_model_cache_factory(
+                f"{name}-model-cache",
+                NasModelCacheArgs(
+                    cluster_name=name,
+                    vpc_id=network.vpc.id,
+                    vpc_cidr=spec.cluster.network.vpc_cidr,
+                    vswitch_id=network.node_vswitches[0].id,
+                    zone_id=spec.zones[0],
+                    k8s_provider=ack.k8s_provider,
+                    tags=tags,
+                ),
+                opts,
+            ),
+        ),
         name=name,
         region=spec.region,
         kubernetes_version=spec.cluster.kubernetes_version,

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.aws.artifact_names import artifact_bucket_name
 from components.aws.ecr import Registry, RegistryArgs
+from components.aws.efs import EfsModelCacheArgs, efs_model_cache_factory
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
 from components.aws.karpenter import Karpenter, KarpenterArgs, KarpenterPool
@@ -205,6 +206,24 @@ def build(spec: StackSpec) -> ClusterFacts:
         pulumi.export("artifactBuckets", buckets)
     facts = ClusterFacts(
         cloud=aws_seam(
+            # EFS for model caches, made only if a model's cache names no storage class (docs/model-weights.md#cache).
+            model_cache=efs_model_cache_factory(
+                f"{name}-model-cache",
+                EfsModelCacheArgs(
+                    cluster_name=cluster_name,
+                    kubernetes_version=version,
+                    region=spec.region,
+                    vpc_id=network.vpc.id,
+                    vpc_cidr=spec.cluster.network.vpc_cidr,
+                    subnet_ids=network.private_subnet_ids,
+                    zone_count=len(spec.zones),
+                    cluster_arn=eks.cluster.arn,
+                    account_id=eks.account_id,
+                    k8s_provider=eks.k8s_provider,
+                    after=tuple(p.node_group for p in pools),
+                ),
+                opts,
+            ),
             provider=provider,
             oidc_provider_arn=eks.oidc_provider.arn,
             oidc_issuer_url=eks.oidc_issuer_url,

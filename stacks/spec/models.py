@@ -54,10 +54,20 @@ class ModelGpuSpec(Spec):
 
 class ModelArtifactSpec(Spec):
     uri: str
-    """Where the server loads weights from: `s3://`, `oss://`, `gs://`, `hf://org/model@<revision>`,
-    `pvc://`. Carried on the Deployment as an annotation."""
+    """Where the weights are fetched from before the server starts (docs/model-weights.md): `s3://bucket/key`
+    or `s3://bucket/prefix/` (read through the release's workload identity), `oss://bucket/...` (RRSA),
+    `hf://org/model@<revision>`, `pvc://<claim>/<path>`. The `fetch-weights` init container downloads
+    it, checks `sha256` and only then lets the server start, reading it from `MODEL_DIR`."""
     sha256: str | None = None
-    """sha256 of the artifact (64 hex). Required in prod, so what was evaluated is what is served."""
+    """sha256 of the artifact (64 hex): of the object's bytes for a single object, of the sorted
+    `sha256sum` listing for a prefix, directory or revision (`fetch.py digest`). Required in prod, so what
+    was evaluated is what is served; a mismatch fails the pod."""
+    size_gib: float | None = Field(default=None, gt=0, le=100_000)
+    """Size of the weights (GiB): sizes the pod's download volume (and the cache) and the fetch time in
+    the cold-start budget. Required with `coldStartSeconds` or a model `cache`."""
+    token_secret: DnsName | None = None
+    """`hf://` only: a Secret in the model's namespace whose key `token` holds the Hugging Face token
+    (gated or private repositories). Default: anonymous download."""
 
 
 class ModelServerSpec(Spec):
@@ -120,7 +130,15 @@ class ModelVersionSpec(Spec):
     """How long the server takes to load the model. Drives the startupProbe budget, the Deployment's
     progressDeadlineSeconds and the Pulumi await timeout, so a slow 70B load is not killed or timed out."""
     artifact: ModelArtifactSpec | None = None
-    """Model weights location + sha256, carried as annotations. Default: weights baked into the image."""
+    """Model weights, fetched and sha256-verified by an init container before the server starts
+    (docs/model-weights.md). Default: weights baked into the image."""
+    image_size_gib: float | None = Field(default=None, gt=0, le=1000)
+    """Compressed size of the server image (GiB, the registry manifest's layer sizes): its pull time counts
+    in the cold-start budget. Default: not counted (the budget says so)."""
+    cold_start_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    """Cold-start objective (seconds from a pending pod to a ready server). With it, a scale-from-zero
+    (`minReplicas: 0`) or surge (`maxSurge` > 0) setting whose budget — node boot + image pull + weights
+    fetch + `loadSeconds` — exceeds it is refused at preview (docs/model-weights.md#cold-start-budget)."""
     autoscaling: ModelAutoscalingSpec | None = None
     """Per-version override of the model's `autoscaling`."""
     metadata: dict[str, str] = {}
@@ -176,9 +194,11 @@ class ModelTrafficSpec(Spec):
 
 class ModelCacheSpec(Spec):
     size_gib: Int64 = Field(ge=1)
-    """Size of the model cache PersistentVolumeClaim (mounted read-only at /models/cache)."""
+    """Size of the model cache PersistentVolumeClaim: one directory per artifact sha256, populated once by a
+    Job and mounted read-only by every server at /models/cache (docs/model-weights.md#cache)."""
     storage_class: str | None = None
-    """Storage class with ReadOnlyMany/ReadWriteMany (EFS, FSx for Lustre). Default: the cluster default."""
+    """ReadWriteMany storage class. Default: the one the stack installs for model caches (EFS on AWS, NAS
+    on ACK); required on `cloud: existing`."""
 
 
 class ModelSpec(Spec):
@@ -222,7 +242,8 @@ class ModelSpec(Spec):
     public access blocked, protected) and a read-only workload identity (IRSA) for its servers. Every
     version's `artifact.uri` must then start with `s3://<cluster>-<model>-artifacts/` (output `artifactBuckets`)."""
     cache: ModelCacheSpec | None = None
-    """Optional model cache volume (PVC) shared by the model's pods to avoid per-pod downloads."""
+    """Shared read-only model cache: every version's artifact is fetched and verified once into it by a
+    Job, and servers start from it instead of downloading (a cache hit in the cold-start budget)."""
 
 
 def artifact_store_uri(spec: StackSpec, model: ModelSpec) -> str | None:

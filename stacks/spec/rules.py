@@ -14,6 +14,7 @@ from typing import TypeAlias
 from stacks.spec import (
     addons,
     analysis,
+    artifact,
     budget,
     cloud_facts,
     cluster,
@@ -36,6 +37,7 @@ RULES: tuple[Rule, ...] = (
     stack.alicloud_only_keys,
     stack.aws_only_model_keys,
     models.aws_artifact_buckets,
+    artifact.model_weights,
     analysis.model_analysis,
     cluster.cluster,
     cluster.network,
@@ -84,6 +86,8 @@ RULES: tuple[Rule, ...] = (
 DEPENDENT: tuple[tuple[Rule, tuple[str, ...]], ...] = (
     # Needs valid pools (their shapes feed the capacity check) and cloud/zones.
     (checks.models, ("nodePools", "cloud", "zones")),
+    # The cold-start budget reads the pools' instances (catalog cold_start facts).
+    (artifact.cold_start, ("nodePools", "cloud", "zones", "models")),
 )
 
 

@@ -24,6 +24,7 @@ from components.models.capacity_check import add_quotas, quota, render_costs
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.objects import artifact_uris, has_artifacts
 from components.models.release import ModelRelease
+from components.models.weights import weights_context
 from stacks.contract import ClusterFacts, PlatformFacts
 from stacks.spec.stack import StackSpec
 from stacks.workloads.capacity import model_capacity
@@ -82,6 +83,8 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
     }
     # The cloud's providers ride along for what a release creates through the seam (artifact stores).
     providers: list[pulumi.ProviderResource] = [cluster.k8s_provider, *cluster.cloud.providers]
+    # The seam's offer for the weights (store environment, RWX cache storage, bucket reader): docs/model-weights.md.
+    weights = weights_context(cluster.cloud, releases_args, pulumi.ResourceOptions(providers=providers))
     releases: list[ModelRelease] = []
     for i, a in enumerate(releases_args):
         deps: list[pulumi.Resource] = [*tiers, *([namespaces[a.ns]] if a.ns in namespaces else [])]
@@ -94,6 +97,7 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
                 crds=crds,
                 capacity_problems=checked.problems_of(i),
                 artifact_hosts=artifact_hosts(a, cluster.cloud.artifact_egress),
+                weights=weights,
             )
         )
     summary: dict[str, Any] = {

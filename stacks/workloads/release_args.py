@@ -59,7 +59,13 @@ def release_args(
             cpu=v.cpu,
             memory_gib=v.memory_gib,
             load_seconds=v.load_seconds,
-            artifact=ma.Artifact(v.artifact.uri, v.artifact.sha256) if v.artifact else None,
+            artifact=(
+                ma.Artifact(v.artifact.uri, v.artifact.sha256, v.artifact.size_gib, v.artifact.token_secret)
+                if v.artifact
+                else None
+            ),
+            image_size_gib=v.image_size_gib,
+            cold_start_seconds=v.cold_start_seconds,
             autoscaling=_scaling(v.autoscaling) if v.autoscaling else None,
             metadata=dict(sorted(v.metadata.items())),
         )

@@ -71,6 +71,7 @@ def test_alibaba_names_the_regional_oss_endpoints_internal_and_public() -> None:
         "models.oss-cn-shanghai.aliyuncs.com",
         "oss-cn-shanghai-internal.aliyuncs.com",
         "oss-cn-shanghai.aliyuncs.com",
+        "sts-vpc.cn-shanghai.aliyuncs.com",  # RRSA's token exchange (components/alicloud/rrsa_reader.py)
     )
 
 

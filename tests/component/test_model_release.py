@@ -185,7 +185,10 @@ def test_prod_artifact_store_is_protected_and_identity_is_read_only(plan: Callab
     assert sa["automountServiceAccountToken"] is False
     assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
     dep = obj(p, DEP, "llama3-8b-v1")
-    assert dep["metadata"]["annotations"]["gpu-platform.io/artifact-sha256"] == "4" * 64
+    # Pulumi.prod.yaml's llama3-8b v1 artifact digest, which its fetch-weights init container verifies.
+    assert dep["metadata"]["annotations"]["gpu-platform.io/artifact-sha256"] == (
+        "751118dfe0d11ca87a15f08a949fc3f422de97bc4113c8046120d5ddd5fd0d4b"
+    )
     assert dep["metadata"]["annotations"]["gpu-platform.io/meta-source-run"] == "mlflow-6f2a"
 
 
@@ -241,6 +244,8 @@ def test_adding_a_release_changes_nothing_outside_its_subtree(plan: Callable[[st
     def edit(models: list[dict[str, Any]]) -> None:
         new = copy.deepcopy(models[2])  # reranker: time-sliced L4 shares
         new["name"] = "classifier"
+        for v in new["versions"]:  # its own artifact bucket (artifactBucket: true)
+            v["artifact"]["uri"] = v["artifact"]["uri"].replace("-reranker-", "-classifier-")
         models.append(new)
 
     head = _plan_with("prod", edit)
