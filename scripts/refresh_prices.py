@@ -44,6 +44,7 @@ EC2INFO = ("github.com/cristim/ec2-instances-info", "v0.0.0-20250528091325-32acf
 KARPENTER_FILE = "pkg/providers/pricing/zz_generated.pricing_aws.go"
 EC2INFO_FILE = "data/instances.json"
 RESERVED_TERM = "yrTerm1Standard.noUpfront"
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
 
 def fetch(url: str) -> bytes:
@@ -77,6 +78,8 @@ def parse_ec2info(text: str, wanted: set[str]) -> dict[str, dict[str, dict[str, 
         if name not in wanted:
             continue
         for region, by_os in sorted((item.get("pricing") or {}).items()):
+            if not REGION_RE.match(region):
+                continue  # Local Zones and Wavelength Zones (us-east-1-bos-1): not a stack's region
             linux = by_os.get("linux") or {}
             entry: dict[str, Any] = {}
             if _num(linux.get("ondemand")) is not None:
@@ -157,7 +160,9 @@ def render(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="scripts/refresh_prices.py", description="Refresh the generated AWS instance prices of the price book.")
+    ap = argparse.ArgumentParser(
+        prog="scripts/refresh_prices.py", description="Refresh the generated AWS instance prices of the price book."
+    )
     ap.add_argument("--check", action="store_true", help="only report the book's age; exit 1 when stale")
     ap.add_argument("--max-age-days", type=int, default=90)
     args = ap.parse_args(argv)
