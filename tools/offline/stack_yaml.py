@@ -7,9 +7,12 @@ The CLI (sdk/go/common/encoding/marshal.go, workspace/loaders.go) reads a stack 
 into `any`, then insists on an object at the root with string keys everywhere (SimplifyMarshalledProject).
 What this reader does the same way (docs/stack-files.md#how-a-stack-file-is-read):
 
-- YAML 1.2 syntax (ruamel.yaml's parser, events only: nothing is constructed by the library);
-- plain scalars resolved as yaml.v3 resolves them into `any` (tools/offline/gowire.py resolve_plain):
-  `2:00`, `yes`, `on` are strings, `1.30` is the float 1.3, `0x1F` an integer;
+- syntax: libyaml's parser through ruamel.yaml (ruamel.yaml.clib), events only, nothing constructed by the
+  library. yaml.v3 is a Go port of libyaml, so what the CLI cannot parse is refused here in the same words
+  ("mapping values are not allowed in this context"); without the C extension ruamel's pure-Python parser;
+- values: plain scalars resolved as yaml.v3 resolves them into `any` (YAML 1.2 core schema plus yaml.v3's
+  extras; tools/offline/gowire.py resolve_plain): `2:00`, `yes`, `on` are strings, `1.30` is the float 1.3
+  (the spec then asks to quote it), `0x1F` and `0o17` integers, a bare date a Go time string;
 - a mapping key written twice is an error (yaml.v3: "mapping key already defined at line N"), compared as
   written (`a` and `'a'` are the same key), as yaml.v3 compares them;
 - merge keys (`<<: *base`): keys written in the mapping win, then the first merged mapping that has the key;
