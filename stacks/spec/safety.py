@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from components.mesh.gateway import GATEWAY_NAME
 from components.mesh.gateway import NAMESPACE as GATEWAY_NAMESPACE
@@ -31,6 +34,22 @@ if TYPE_CHECKING:
 
 Risk = Literal["deletionProtectionOff", "publicEndpointOpenToWorld", "unauthenticatedRouteWithoutRateLimit"]
 RISKS: tuple[Risk, ...] = ("deletionProtectionOff", "publicEndpointOpenToWorld", "unauthenticatedRouteWithoutRateLimit")
+
+
+def _mapping(value: object) -> object:
+    """A list of risk names (no reasons) gets the shape to write instead of a bare type error."""
+    if isinstance(value, list | tuple):
+        example = ", ".join(f"{r}: '<why>'" for r in value if isinstance(r, str)) or "<risk>: '<why>'"
+        raise PydanticCustomError(
+            "gp_acknowledge",
+            "a list; name each risk with the reason reviewers read: acknowledge: {example}",
+            {"example": "{" + example + "}"},
+        )
+    return value
+
+
+Acknowledgements = Annotated[dict[Risk, str], BeforeValidator(_mapping)]
+"""`acknowledge:`, risk -> reason (StackSpec.acknowledge)."""
 # The Istio Gateway the platform installs (components/mesh/gateway.py), as models name it (`gateway:`).
 PLATFORM_GATEWAY = f"{GATEWAY_NAMESPACE}/{GATEWAY_NAME}"
 

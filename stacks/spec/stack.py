@@ -17,7 +17,7 @@ from stacks.spec.errors import show
 from stacks.spec.models import ModelSpec
 from stacks.spec.pools import NodePoolSpec
 from stacks.spec.registry import RegistrySpec
-from stacks.spec.safety import Risk
+from stacks.spec.safety import Acknowledgements
 
 
 class StackSpec(Spec):
@@ -50,7 +50,7 @@ class StackSpec(Spec):
     cluster, node pools (the capacity check runs against them) and registry, so `cloud`, `region`,
     `zones`, `cluster`, `nodePools`, `registry` and `addons` are not allowed here (an error, not ignored).
     Default: none — this stack builds its own cluster and platform (stacks/cluster/reference.py)."""
-    acknowledge: dict[Risk, str] = {}
+    acknowledge: Acknowledgements = {}
     """Risks a prod stack takes on purpose, each with the reason reviewers read, e.g.
     `{publicEndpointOpenToWorld: 'ACK public endpoint behind the SLB ACL, ticket OPS-1234'}`. Prod refuses
     without one: `deletionProtectionOff` (cluster.deletionProtection false), `publicEndpointOpenToWorld`

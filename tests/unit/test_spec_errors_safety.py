@@ -118,6 +118,12 @@ CASES: list[Case] = [
         f"{P}acknowledge.publicEndpoint: 'publicEndpoint' is not allowed; choose one of 'deletionProtectionOff', "
         "'publicEndpointOpenToWorld' or 'unauthenticatedRouteWithoutRateLimit'",
     ),
+    (
+        "acknowledgement as a list",
+        mutate(PROD, "acknowledge", ["publicEndpointOpenToWorld"]),
+        f"{P}acknowledge: a list; name each risk with the reason reviewers read: acknowledge: "
+        "{publicEndpointOpenToWorld: '<why>'}",
+    ),
     # --- Facts the clouds enforce (stacks/spec/cloud_facts.py)
     (
         "aws stack in an alibaba region",
