@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -31,6 +30,15 @@ from components.aws.irsa import IRSA_ANNOTATION, WorkloadRole, WorkloadRoleArgs
 from components.scheduling import POOL_LABEL, PoolShape
 
 NAMESPACE = "kube-system"
+# EKS tags the cluster security group it creates with the cluster's name.
+EKS_CLUSTER_SG_TAG = "aws:eks:cluster-name"
+
+
+def private_subnet_tags(cluster: str) -> dict[str, str]:
+    """The tags components/aws/network.py puts on the private subnets (and only on them)."""
+    return {f"kubernetes.io/cluster/{cluster}": "shared", "kubernetes.io/role/internal-elb": "1"}
+
+
 SERVICE_ACCOUNT = "karpenter"
 # Controller sizing (Karpenter's getting-started values: 1 CPU, 1 GiB); requests = limits for memory.
 CONTROLLER_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
@@ -55,10 +63,6 @@ class KarpenterArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_url: pulumi.Input[str]
     k8s_provider: k8s.Provider
-    subnet_ids: pulumi.Input[Sequence[str]]
-    """The private subnets the nodes launch into (EC2NodeClass subnetSelectorTerms by id)."""
-    security_group_id: pulumi.Input[str]
-    """The EKS cluster security group (what managed node groups' nodes get)."""
     zones: tuple[str, ...]
     system_pool: str
     """The node-group pool the controller runs on (it must never run on a node it manages)."""
@@ -84,8 +88,10 @@ class Karpenter(pulumi.ComponentResource):
         partition = iam_docs.partition_of(args.region)
         cluster = args.cluster_name
 
+        node_role_name = f"{cluster}-karpenter-node"  # fixed: the EC2NodeClasses name it at plan time
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
+            name=node_role_name,
             description=f"Karpenter nodes of {cluster}",
             assume_role_policy=iam_docs.service_trust("ec2.amazonaws.com"),
             tags=dict(args.tags),
@@ -179,23 +185,20 @@ class Karpenter(pulumi.ComponentResource):
         after_crds = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.crds]))
         for pool in args.pools:
             pool_name = pool.shape.name
-            # Plain data with the ids known after apply as leaves, so a preview shows every field.
-            class_spec: dict[str, Any] = karpenter_objects.node_class(
+            # Plain data known at plan time (a preview shows it whole, the validators and the API server
+            # check it): the node role by its fixed name, the private subnets and the EKS cluster security
+            # group by the tags that components/aws/network.py and EKS put on them.
+            class_spec = karpenter_objects.node_class(
                 pool_name,
-                role_name="",
+                role_name=node_role_name,
                 ami_type=pool.ami_type,
-                subnet_ids=(),
-                security_group_ids=(),
+                subnet_terms=[{"tags": private_subnet_tags(cluster)}],
+                security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: cluster}}],
                 disk_size_gib=pool.disk_size_gib,
                 # Not kubernetes.io/cluster/<cluster>: Karpenter tags every instance with it itself (the
                 # controller policy's launch conditions rely on that) and the CRD refuses it here.
                 tags={**args.tags, "gpu-platform/pool": pool_name},
             )["spec"]
-            class_spec["role"] = self.node_role.name
-            class_spec["subnetSelectorTerms"] = pulumi.Output.from_input(args.subnet_ids).apply(
-                lambda ids: [{"id": i} for i in ids]
-            )
-            class_spec["securityGroupSelectorTerms"] = [{"id": args.security_group_id}]
             self.node_classes[pool_name] = k8s.apiextensions.CustomResource(
                 f"{name}-{pool_name}-nodeclass",
                 api_version=karpenter_objects.NODECLASS_API,

@@ -14,7 +14,7 @@ difference — and its catalog instance types (docs/karpenter.md#nodepool):
   drain waits for every PodDisruptionBudget instead of evicting a model below it after a timeout;
 - EC2NodeClass: the AMI family of the pool's amiType (checked against the instance by the spec, as for
   managed node groups), IMDSv2 with hop limit 1, an encrypted gp3 root volume, the cluster security group
-  and the private subnets by id, the Karpenter node role.
+  and the private subnets by selector terms (tags), the Karpenter node role.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def node_class(
     *,
     role_name: str,
     ami_type: str,
-    subnet_ids: Sequence[str],
-    security_group_ids: Sequence[str],
+    subnet_terms: Sequence[Mapping[str, Any]],
+    security_group_terms: Sequence[Mapping[str, Any]],
     disk_size_gib: int,
     tags: Mapping[str, str],
 ) -> dict[str, Any]:
@@ -74,8 +74,8 @@ def node_class(
         "spec": {
             "role": role_name,
             "amiSelectorTerms": [{"alias": ami_alias(ami_type)}],
-            "subnetSelectorTerms": [{"id": s} for s in subnet_ids],
-            "securityGroupSelectorTerms": [{"id": g} for g in security_group_ids],
+            "subnetSelectorTerms": [dict(t) for t in subnet_terms],
+            "securityGroupSelectorTerms": [dict(t) for t in security_group_terms],
             "metadataOptions": {
                 "httpEndpoint": "enabled",
                 "httpProtocolIPv6": "disabled",

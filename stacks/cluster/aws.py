@@ -142,8 +142,6 @@ def build(spec: StackSpec) -> ClusterFacts:
                 oidc_provider_arn=eks.oidc_provider.arn,
                 oidc_issuer_url=eks.oidc_issuer_url,
                 k8s_provider=eks.k8s_provider,
-                subnet_ids=network.private_subnet_ids,
-                security_group_id=eks.cluster_security_group_id,
                 zones=spec.zones,
                 system_pool=system.shape.name,
                 pools=tuple(karpenter_pools),

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.aws import karpenter_objects
+from components.aws.karpenter import EKS_CLUSTER_SG_TAG, private_subnet_tags
 from stacks.spec.parse import parse_spec
 from stacks.spec.pools import pool_shapes
 from tests.apiserver.cluster import ApiServer
@@ -41,10 +42,10 @@ def _prod_objects() -> list[dict[str, Any]]:
     return [
         karpenter_objects.node_class(
             shape.name,
-            role_name="gpu-prod-karpenter-node-role-1a2b3c4",
+            role_name="gpu-prod-karpenter-node",
             ami_type="AL2023_x86_64_NVIDIA",
-            subnet_ids=["subnet-0123456789abcdef0"],
-            security_group_ids=["sg-0123456789abcdef0"],
+            subnet_terms=[{"tags": private_subnet_tags("gpu-prod")}],
+            security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: "gpu-prod"}}],
             disk_size_gib=200,
             tags={"gpu-platform/pool": shape.name},
         ),

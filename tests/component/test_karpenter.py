@@ -10,6 +10,7 @@ from typing import Any
 
 from components.aws import karpenter_iam, karpenter_objects
 from components.aws.interruption import INTERRUPTION_EVENTS
+from components.aws.karpenter import EKS_CLUSTER_SG_TAG, private_subnet_tags
 from components.gpu import reservations
 from components.helm import pin
 from components.scheduling import pool_shape as catalog_shape
@@ -77,9 +78,16 @@ def test_ec2nodeclass_is_hardened_and_uses_the_karpenter_node_role(plan: Callabl
     ]
     # Karpenter adds kubernetes.io/cluster/<cluster>=owned itself; the CRD refuses it in spec.tags.
     assert spec["tags"]["gpu-platform/pool"] == POOL and not any(k.startswith("kubernetes.io/") for k in spec["tags"])
-    assert spec["role"] == "<computed>" and spec["securityGroupSelectorTerms"] == [{"id": "<computed>"}]
-    roles = {r["name"] for r in p.of_type("aws:iam/role:Role")}
-    assert "gpu-prod-karpenter-node-role" in roles
+    # Known at plan time: the node role by its fixed name, subnets and security group by their tags.
+    assert spec["role"] == "gpu-prod-karpenter-node"
+    assert p.one("aws:iam/role:Role", "gpu-prod-karpenter-node-role")["inputs"]["name"] == "gpu-prod-karpenter-node"
+    assert spec["subnetSelectorTerms"] == [
+        {"tags": {"kubernetes.io/cluster/gpu-prod": "shared", "kubernetes.io/role/internal-elb": "1"}}
+    ]
+    assert spec["securityGroupSelectorTerms"] == [{"tags": {"aws:eks:cluster-name": "gpu-prod"}}]
+    # The private subnets carry exactly those tags (the public ones have kubernetes.io/role/elb instead).
+    private = [r["inputs"]["tags"] for r in p.of_type("aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
+    assert len(private) == 3 and all(t.items() >= spec["subnetSelectorTerms"][0]["tags"].items() for t in private)
     (entry,) = [r for r in p.of_type("aws:eks/accessEntry:AccessEntry") if "karpenter" in r["name"]]
     assert entry["inputs"]["type"] == "EC2_LINUX" and entry["inputs"]["clusterName"] == "gpu-prod"
 
@@ -144,10 +152,10 @@ def objects(shape: Any, capacity_types: tuple[str, ...]) -> list[dict[str, Any]]
     return [
         karpenter_objects.node_class(
             shape.name,
-            role_name="gpu-prod-karpenter-node-role-1a2b3c4",
+            role_name="gpu-prod-karpenter-node",
             ami_type="AL2023_x86_64_NVIDIA",
-            subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
-            security_group_ids=["sg-0123456789abcdef0"],
+            subnet_terms=[{"tags": private_subnet_tags("gpu-prod")}],
+            security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: "gpu-prod"}}],
             disk_size_gib=200,
             tags={"gpu-platform/pool": shape.name},
         ),
