@@ -59,6 +59,20 @@ def test_every_pin_has_its_vendored_chart() -> None:
         assert s.version.split(".")[0] == s.pinned.split(".")[0]
 
 
+def test_karpenter_charts_render_from_the_fetched_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # docs/karpenter.md#where-the-chart-comes-from: scripts/fetch-karpenter.sh unpacks the module into .tools/modules.
+    for addon in ("karpenter", "karpenter-crd"):
+        p = pins()[addon]
+        s = charts.find_chart(p.chart, p.version)
+        assert s.path == charts.karpenter_module_dir() / "charts" / p.chart and s.version == s.pinned == "1.14.1"
+        assert s.note == f"rendered from the {charts.karpenter_module_dir().name} Go module (not vendored)"
+    monkeypatch.setattr(charts, "karpenter_module_dir", lambda: tmp_path / "karpenter-provider-aws@v1.15.2")
+    with pytest.raises(
+        charts.ChartNotVendored, match=r"karpenter 1\.14\.1: .* is missing; run `bash scripts/fetch-karpenter.sh`"
+    ):
+        charts.find_chart("karpenter", "1.14.1")
+
+
 def test_a_missing_chart_is_named_and_only_istio_gets_a_patch_level_difference(tmp_path: Path) -> None:
     with pytest.raises(charts.ChartNotVendored, match=r"keda 2\.17\.1: .*keda-2\.17\.1\.tgz is missing"):
         charts.find_chart("keda", "2.17.1")  # 2.17.2 is vendored: no patch tolerance outside Istio
@@ -73,7 +87,8 @@ def test_a_missing_chart_is_named_and_only_istio_gets_a_patch_level_difference(t
             charts.find_chart(p.chart, p.version, charts_dir=tmp_path)
         except charts.ChartNotVendored as err:
             missing.append(str(err).split(":")[0])
-    assert len(missing) == len(pins()) - 1  # all but cni, which comes from the istio module
+    # all but cni (from the istio module) and the two Karpenter charts (from the karpenter-provider-aws module)
+    assert len(missing) == len(pins()) - 3
     assert "keda 2.17.2" in missing and "istiod 1.29.8" in missing
 
 
