@@ -58,7 +58,7 @@ def check_weights(a: ModelReleaseArgs) -> Iterator[Problem]:
                 f"'{art.uri}': gs:// is not fetched (the platform has no GCP identity); copy the weights to "
                 "s3://, oss://, a Hugging Face revision (hf://org/model@<revision>) or a claim (pvc://<claim>/<path>)",
             )
-        elif s == "hf" and not _HF_URI.match(art.uri):
+        elif s == "hf" and "@" in art.uri and not _HF_URI.match(art.uri):  # no '@': validation.py says so
             yield (
                 (*loc, "uri"),
                 f"'{art.uri}' is not hf://<org>/<model>@<revision>; name the repository and pin a revision",
@@ -73,7 +73,7 @@ def check_weights(a: ModelReleaseArgs) -> Iterator[Problem]:
         if art.token_secret is not None and s != "hf":
             yield (
                 (*loc, "tokenSecret"),
-                f"'{art.token_secret}' is set for a {s or 'schemeless'}:// artifact; a token secret is for "
+                f"'{art.token_secret}' is set but the artifact is not a hf:// URI ({s or 'no scheme'}://); a token secret is for "
                 "hf:// only (object stores use the release's workload identity): remove it",
             )
         if a.cache is not None:
