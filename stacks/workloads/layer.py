@@ -21,6 +21,7 @@ from components.crds import CrdReleases
 from components.gpu import capacity
 from components.models import args as ma
 from components.models.capacity_check import add_quotas, quota, render_costs
+from components.models.cold_start import cold_start, render_cold_starts
 from components.models.namespace import ModelNamespace, ModelNamespaceArgs
 from components.models.objects import artifact_uris, has_artifacts
 from components.models.release import ModelRelease
@@ -105,4 +106,8 @@ def build(spec: StackSpec, cluster: ClusterFacts, platform: PlatformFacts | None
     }
     pulumi.export("modelReleases", summary)
     pulumi.export("modelCapacityReport", render_costs(checked.costs()))
+    # Each version's cold-start budget (docs/model-weights.md#cold-start-budget), shown in the plan report.
+    pulumi.export(
+        "modelColdStartReport", render_cold_starts([cold_start(r.args, v) for r in releases for v in r.args.versions])
+    )
     return releases

@@ -295,6 +295,8 @@ def report_markdown(plan: dict[str, Any], rendered: Rendered | None = None) -> s
     lines += ["", "## Component tree", "", *_tree(plan), ""]
     if capacity := plan.get("outputs", {}).get("capacityReport"):  # stacks/gpu_layer.py: per pool + cost
         lines += [str(capacity).rstrip("\n"), ""]
+    if cold := plan.get("outputs", {}).get("modelColdStartReport"):  # stacks/workloads/layer.py: per version
+        lines += [str(cold).rstrip("\n"), ""]
     if rendered is not None:
         lines += _rendered_lines(rendered)
     if plan["diagnostics"]:
