@@ -42,6 +42,7 @@ def test_expected_workflows_exist() -> None:
         "plan-diff-comment.yml",
         "plan-diff.yml",
         "preview.yml",
+        "release-run.yml",
         "test.yml",
         "up-stack.yml",
         "up.yml",
@@ -163,3 +164,20 @@ def test_drift_runs_per_stack_read_only_and_keeps_one_issue_per_stack() -> None:
     assert f"labels: '{LABEL}'" in script and f"labels: ['{LABEL}']" in script
     assert "const title = `Drift: stack ${process.env.STACK}`;" in script and title("x") == "Drift: stack x"
     assert "issues.update" in script and "issues.create" in script and "state: 'closed'" in script
+
+
+def test_release_run_commits_each_step_and_opens_a_pull_request() -> None:
+    """The loop's workflow (docs/progressive-delivery.md#from-a-pull-request); the --after-step command
+    itself is run against a git remote by tests/release/test_workflow_steps.py."""
+    wf = _load("release-run.yml")
+    assert set(wf["on"]["workflow_dispatch"]["inputs"]) == {"stack", "model"}
+    assert wf["on"]["pull_request"] == {"types": ["closed"], "branches": ["main"], "paths": ["Pulumi.*.yaml"]}
+    assert wf["permissions"] == {"contents": "read"}
+    find, run = wf["jobs"]["find"], wf["jobs"]["run"]
+    assert "github.event.pull_request.merged" in find["if"]
+    assert "python -m tools.release raised --base" in "\n".join(s.get("run", "") for s in find["steps"])
+    assert run["permissions"] == {"contents": "write", "pull-requests": "write", "id-token": "write"}
+    assert run["environment"] == "${{ matrix.stack }}" and run["strategy"]["max-parallel"] == 1
+    script = "\n".join(s.get("run", "") for s in run["steps"])
+    assert "python -m tools.release run" in script and "--apply pulumi" in script and "--after-step" in script
+    assert "gh pr create" in script and "gh pr edit" in script

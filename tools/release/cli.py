@@ -4,6 +4,8 @@
     python -m tools.release promote MODEL --stack S (--next | --to WEIGHT) [--prometheus URL]
     python -m tools.release rollback MODEL --stack S
     python -m tools.release run MODEL --stack S --prometheus URL [--apply auto|pulumi|offline] [--state-dir D]
+        [--after-step CMD]
+    python -m tools.release raised --base SHA [--head SHA]
 
 - promote: with `--prometheus`, first judges the candidate at its current weight with
   components/observability/slo.gate_queries (the very PromQL of its SLO alerts): "pass" promotes;
@@ -16,6 +18,7 @@
 - rollback: candidate weight 0. The stable version never stopped serving, so this is one VirtualService
   change, not a cold GPU start.
 - run: the loop of tools/release/loop.py over the model's `analysis:` block.
+- raised: the releases a merge started (tools/release/raised.py), for .github/workflows/release-run.yml.
 Exit codes (tools/release/errors.py): 0 done; 1 the analysis refused (gate refused, run rolled back);
 2 invalid request or input (unknown stack or model, unreadable stack file, bad weight, invalid result,
 shared traffic block), nothing changed; 3 another run holds the lock; 4 apply failed after the edit
@@ -25,6 +28,7 @@ shared traffic block), nothing changed; 3 another run holds the lock; 4 apply fa
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,8 +40,9 @@ from tools.offline.config import PROJECT_DIR
 from tools.release.apply import InvalidConfig, choose_applier, plan_of
 from tools.release.errors import INTERNAL, INVALID, OK, REFUSED, ReleaseError
 from tools.release.judge import prometheus_query
-from tools.release.loop import Run
+from tools.release.loop import Hooks, Run, shell_after_step
 from tools.release.prom import PrometheusUnavailable, instant_series
+from tools.release.raised import raised
 from tools.release.stackfile import StackFile, iter_stacks, next_weight, split, traffic_of, weight_of
 
 
@@ -192,6 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     StackFile.load(args.project_dir, args.stack).model(args.model)  # unknown stack/model: exit 2 before locking
     state_dir = args.state_dir or args.project_dir / "build" / "release" / args.stack / args.model
     applier = choose_applier(args.apply, args.project_dir, args.stack, state_dir)
+    hooks = Hooks()
+    if args.after_step:
+        hooks.after_step = shell_after_step(args.after_step, args.project_dir / f"Pulumi.{args.stack}.yaml", state_dir)
     return Run(
         project_dir=args.project_dir,
         stack=args.stack,
@@ -199,7 +207,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         state_dir=state_dir,
         query=prometheus_query(args.prometheus),
         applier=applier,
+        hooks=hooks,
     ).run()
+
+
+def cmd_raised(args: argparse.Namespace) -> int:
+    print(json.dumps(raised(args.project_dir, args.base, args.head)))
+    return OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -229,10 +243,20 @@ def parser() -> argparse.ArgumentParser:
         help="auto: `pulumi up` when the CLI lists the stack, else the offline plan diff",
     )
     rn.add_argument("--state-dir", type=Path, help="journal, lock and decision log (default build/release/STACK/MODEL)")
+    rn.add_argument("--after-step", help="bash command run after each applied decision (the workflow commits there)")
+    rs = sub.add_parser("raised", help="JSON list of the releases whose candidate weight rose between two commits")
+    rs.add_argument("--base", required=True, help="commit before the change")
+    rs.add_argument("--head", default="HEAD", help="commit after the change (default HEAD)")
     return ap
 
 
-COMMANDS = {"status": cmd_status, "promote": cmd_promote, "rollback": cmd_rollback, "run": cmd_run}
+COMMANDS = {
+    "status": cmd_status,
+    "promote": cmd_promote,
+    "rollback": cmd_rollback,
+    "run": cmd_run,
+    "raised": cmd_raised,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

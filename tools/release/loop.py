@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from stacks.spec.analysis import analysis_problems, seconds
 from stacks.spec.errors import ConfigError, from_validation_error, key_path
 from stacks.spec.models import ModelSpec
 from tools.release.apply import Applier, InvalidConfig
-from tools.release.errors import LOCKED, OK, REFUSED, ReleaseError
+from tools.release.errors import APPLY_FAILED, LOCKED, OK, REFUSED, ReleaseError
 from tools.release.judge import RangeQuery, StepAnalysis, analyse
 from tools.release.stackfile import KEY, StackFile, split, steps_of, weight_of, write_atomic
 
@@ -59,9 +60,40 @@ class SystemClock:
 
 @dataclass
 class Hooks:
-    """Fault injection for tests: called right after the stack file is written, before the apply."""
+    """`after_edit(state)`: right after the stack file is written, before the apply (tests inject a crash
+    there). `after_step(line)`: after each applied decision, with its log line (the workflow commits the
+    stack file there: .github/workflows/release-run.yml)."""
 
     after_edit: Callable[[str], None] = lambda state: None
+    after_step: Callable[[str], None] = lambda line: None
+
+
+def shell_after_step(command: str, stack_file: Path, state_dir: Path) -> Callable[[str], None]:
+    """`--after-step CMD`: run CMD with bash after each applied decision. Its environment names the
+    decision (RELEASE_DECISION, the log line), the stack file and the decision log files."""
+
+    def run(line: str) -> None:
+        env = {
+            **os.environ,
+            "RELEASE_DECISION": line,
+            "RELEASE_STACK_FILE": str(stack_file),
+            "RELEASE_DECISIONS": str(state_dir / "decisions.json"),
+            "RELEASE_SUMMARY": str(state_dir / "summary.md"),
+        }
+        try:
+            res = subprocess.run(
+                ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=600, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise ReleaseError(f"error: --after-step did not finish: {err}", APPLY_FAILED) from None
+        if res.returncode != 0:
+            raise ReleaseError(
+                f"error: the step was applied, but --after-step exited {res.returncode}: {res.stderr.strip()[-500:]}; "
+                "fix it and run again (the loop resumes from the stack file)",
+                APPLY_FAILED,
+            )
+
+    return run
 
 
 def state_key(t: CommentedMap) -> str:
@@ -283,6 +315,7 @@ class Run:
         if result.detail and result.detail != result.summary:
             self.out(_indent(result.detail))
         del sf
+        self.hooks.after_step(DecisionLog.line(self.log.decisions[-1]))
 
     def _edit(self, decision: str, edit: Callable[[CommentedMap], None], reason: str, **extra: Any) -> None:
         sf, _, t = self._load()
@@ -345,7 +378,8 @@ class Run:
                 self._edit("start", _weight(first), f"first rollout step {first}%")
                 continue
             self.journal.rolled_back = None
-            due = float(self.journal.applied["at"]) + seconds(a.step_interval)  # type: ignore[index]
+            applied_at = float((self.journal.applied or {}).get("at", self.clock.now()))
+            due = applied_at + seconds(a.step_interval)
             if self.clock.now() < due:
                 self.clock.sleep(due - self.clock.now())
             result = analyse(spec, str(cand), self.clock.now(), self.query)
