@@ -365,7 +365,13 @@ def render_capacity(base: dict[str, Any] | None, head: dict[str, Any] | None) ->
     for label, key in GPU_ROWS:
         gb, gh = (_gpus(b, key) if b else None), (_gpus(h, key) if h else None)
         rows.append((label, "—" if gb is None else str(gb), "—" if gh is None else str(gh), _delta(gb, gh, False)))
-    out = ["**Capacity and cost** (from the `capacity` output)", "", "| | base | head | Δ |", "|---|---:|---:|---:|"]
+    out = [
+        "**Capacity** (from the `capacity` output; $/h at the catalog's reference price, us-east-1 on-demand: "
+        "the monthly cost above is the one priced in the stack's region)",
+        "",
+        "| | base | head | Δ |",
+        "|---|---:|---:|---:|",
+    ]
     out += [f"| {label} | {x} | {y} | {d} |" for label, x, y, d in rows]
     pools_b, pools_h = b.get("pools") or {}, h.get("pools") or {}
     changed = [p for p in sorted(set(pools_b) | set(pools_h)) if pools_b.get(p) != pools_h.get(p)]

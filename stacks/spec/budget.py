@@ -16,9 +16,9 @@ from components.cost.price_book import CapacityType, Unpriced, load_price_book
 from components.gpu.catalog import catalog
 from stacks.spec.base import Loc, Problem, Spec
 from stacks.spec.errors import show
+from stacks.spec.pools import NodePoolSpec
 
 if TYPE_CHECKING:
-    from stacks.spec.pools import NodePoolSpec
     from stacks.spec.stack import StackSpec
 
 

@@ -72,7 +72,10 @@ def test_a_p4d_pool_over_budget_shows_its_delta_and_fails(repo: tuple[Path, str,
     assert f"| pool gpu-a100: p4d.24xlarge on-demand | — → {month} | +{month} |" in res.stdout
     head = json.loads((tmp_path / "head" / "dev" / "cost.json").read_text())
     base_cost = json.loads((tmp_path / "base" / "dev" / "cost.json").read_text())
-    assert head["monthlyPeak"] == pytest.approx(base_cost["monthlyPeak"] + _p4d_month(), abs=0.02)
+    gp3 = load_price_book().service("aws", "us-west-2", "block_storage_gb_month")
+    assert isinstance(gp3, Priced)  # + the pool's 200 GiB root volume (GPU pools' default, stacks/spec/pools.py)
+    assert head["monthlyPeak"] == pytest.approx(base_cost["monthlyPeak"] + _p4d_month() + 200 * gp3.hourly, abs=0.02)
+    assert f"| pool gpu-a100: node volumes 200 GiB/node | — → ${200 * gp3.hourly:,.2f} |" in res.stdout
     over = head["monthlyPeak"] - 5000
     assert f"| budget (peak) | | $5,000.00 | ❌ over the budget of $5,000.00 by ${over:,.2f} |" in res.stdout
     assert "> **Over budget: `dev`.**" in res.stdout
