@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import STACKS
 from tools.offline import stack_yaml
-from tools.offline.config import ProjectConfigError, load_stack_config
+from tools.offline.config import PROJECT_DIR, ProjectConfigError, load_stack_config
 from tools.offline.stack_yaml import MAX_BYTES, MAX_DEPTH, MAX_NODES, StackFileError, load_stack_yaml, loads
 
 PROJECT = "name: proj\nruntime: python\n"
@@ -68,6 +69,23 @@ def test_yaml_1_1_forms_are_what_yaml_v3_makes_of_them(tmp_path: Path) -> None:
     }
 
 
+def test_colons_inside_flow_scalars_are_read_as_yaml_v3_reads_them() -> None:
+    """yaml.v3 ends a plain scalar at ':' only before a blank (scannerc.go yaml_parser_scan_plain_scalar), so
+    `[acme/models:refs/heads/main]` (Pulumi.prod.yaml registry.ciPushRepos) is one string."""
+    assert _load("a: [acme/models:refs/heads/main, 2:00]\nb: {x:y: 1}\n") == {
+        "a": ["acme/models:refs/heads/main", "2:00"],
+        "b": {"x:y": 1},
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_files_read_the_same_with_either_parser(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (PROJECT_DIR / f"Pulumi.{stack}.yaml").read_bytes()
+    fast = loads("f", data)
+    monkeypatch.setattr(stack_yaml, "PURE_PARSER", True)
+    assert loads("f", data) == fast and isinstance(fast, dict) and fast["config"]
+
+
 def test_core_tags_resolve_and_a_bom_is_dropped() -> None:
     assert _load("\ufeffa: !!str 5\nb: !!int '7'\nc: !!float 1\nd: !!bool true\ne: !!null ''\nf: ! 5\n") == {
         "a": "5",
@@ -112,8 +130,8 @@ def test_duplicate_keys_compare_as_written_and_nested() -> None:
 
 def test_syntax_error_names_line_and_key() -> None:
     assert _refused("config:\n  proj:zones: [a, b\n  proj:x: 1\n") == (
-        "cannot read Pulumi.s.yaml: line 3, proj:zones: invalid YAML: while scanning a plain scalar, found "
-        "unexpected ':'"
+        "cannot read Pulumi.s.yaml: line 3, proj:zones: invalid YAML: while parsing a flow sequence, did not find "
+        "expected ',' or ']'"
     )
     # libyaml's words, which yaml.v3 (a Go port of libyaml) prints too: "yaml: line 3: mapping values are ..."
     assert _refused("config:\n  proj:a: 1\n   proj:b: 2\n") == (
@@ -309,7 +327,7 @@ def test_a_large_file_parses_in_bounded_time() -> None:
 
 
 def test_bounds_are_what_the_docs_say() -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "stack-files.md").read_text()
+    doc = (PROJECT_DIR / "docs" / "stack-files.md").read_text()
     for bound in (f"{MAX_BYTES:,}", str(MAX_DEPTH), f"{MAX_NODES:,}"):
         assert bound in doc, bound
     assert stack_yaml.__doc__ and "docs/stack-files.md" in stack_yaml.__doc__

@@ -7,9 +7,9 @@ The CLI (sdk/go/common/encoding/marshal.go, workspace/loaders.go) reads a stack 
 into `any`, then insists on an object at the root with string keys everywhere (SimplifyMarshalledProject).
 What this reader does the same way (docs/stack-files.md#how-a-stack-file-is-read):
 
-- syntax: libyaml's parser through ruamel.yaml (ruamel.yaml.clib), events only, nothing constructed by the
+- syntax: libyaml's parser (PyYAML's binding of libyaml 0.2.5), events only, nothing constructed by a
   library. yaml.v3 is a Go port of libyaml, so what the CLI cannot parse is refused here in the same words
-  ("mapping values are not allowed in this context"); without the C extension ruamel's pure-Python parser;
+  ("mapping values are not allowed in this context"); without libyaml, ruamel.yaml's YAML 1.2 parser;
 - values: plain scalars resolved as yaml.v3 resolves them into `any` (YAML 1.2 core schema plus yaml.v3's
   extras; tools/offline/gowire.py resolve_plain): `2:00`, `yes`, `on` are strings, `1.30` is the float 1.3
   (the spec then asks to quote it), `0x1F` and `0o17` integers, a bare date a Go time string;
@@ -38,17 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml import events as ev
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import YAMLError as RuamelYAMLError
 
 from tools.offline.gowire import GoYamlError, resolve_plain
 
 MAX_BYTES = 1024 * 1024  # our stack files are a few KiB; the generated 1,000-model stack is built in memory
 MAX_DEPTH = 64  # a stack file nests about 10 levels (config > key > addons > istio > gateway > routes > ...)
-# ruamel.yaml's parser: libyaml through ruamel.yaml.clib (yaml.v3 is a Go port of libyaml, so syntax and
-# syntax errors match the CLI's; ~2 MB/s), or ruamel's pure-Python YAML 1.2 parser (~0.1 MB/s) without it.
-PURE_PARSER = False
+# The parser: libyaml 0.2.5 through PyYAML's binding (yaml.v3 is a Go port of libyaml: same syntax, same
+# syntax errors; ~1 MB/s), else ruamel.yaml's pure-Python YAML 1.2 parser (~0.1 MB/s). Not ruamel.yaml.clib:
+# its bundled libyaml predates 0.2.1 and refuses `[org/repo:ref]`, which yaml.v3 and Pulumi.prod.yaml use.
+PURE_PARSER = not yaml.__with_libyaml__
 MAX_NODES = 200_000  # values after alias expansion: ~50x a large stack file, parsed in well under a second
 
 _CORE = "tag:yaml.org,2002:"
@@ -160,7 +161,8 @@ class _Composer:
     def feed(self, event: Any) -> None:
         line = event.start_mark.line + 1 if event.start_mark is not None else self.line
         self.line = line
-        if isinstance(event, ev.AliasEvent):
+        kind = type(event).__name__  # PyYAML's and ruamel's event classes share their names
+        if kind == "AliasEvent":
             if self.stack:
                 self.keys.append(self._path_key(self.stack[-1]))
             target = self.anchors.get(str(event.anchor))
@@ -172,7 +174,7 @@ class _Composer:
             if self.stack:
                 self.keys.pop()
             self._check_running(line)
-        elif isinstance(event, ev.ScalarEvent):
+        elif kind == "ScalarEvent":
             plain = not event.style and event.tag is None  # libyaml says "", the pure parser None
             node = _Node("scalar", line, tag=_tag(event.tag), text=str(event.value), plain=plain, done=True)
             if event.anchor is not None:
@@ -182,10 +184,10 @@ class _Composer:
             self._attach(node)
             if self.stack:
                 self.keys.pop()
-        elif isinstance(event, (ev.SequenceStartEvent, ev.MappingStartEvent)):
-            kind = "seq" if isinstance(event, ev.SequenceStartEvent) else "map"
-            self._open(_Node(kind, line, tag=_tag(event.tag)), None if event.anchor is None else str(event.anchor))
-        elif isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent)):
+        elif kind in ("SequenceStartEvent", "MappingStartEvent"):
+            node = _Node("seq" if kind == "SequenceStartEvent" else "map", line, tag=_tag(event.tag))
+            self._open(node, None if event.anchor is None else str(event.anchor))
+        elif kind in ("SequenceEndEvent", "MappingEndEvent"):
             self._close()
 
     def _check_running(self, line: int) -> None:
@@ -228,11 +230,13 @@ def _decode(path: Path, data: bytes) -> str:
 
 def _parse(path: Path, text: str) -> _Node | None:
     composer = _Composer(path)
-    events: Iterator[Any] = YAML(typ="safe", pure=PURE_PARSER).parse(text)
+    events: Iterator[Any] = (
+        YAML(typ="safe", pure=True).parse(text) if PURE_PARSER else yaml.parse(text, Loader=yaml.CSafeLoader)
+    )
     try:
         for event in events:
             composer.feed(event)
-    except YAMLError as err:
+    except (yaml.YAMLError, RuamelYAMLError) as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         line = mark.line + 1 if mark is not None else composer.line
         problem = getattr(err, "problem", None) or str(err).strip().splitlines()[0]
