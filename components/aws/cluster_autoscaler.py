@@ -131,10 +131,12 @@ def node_group_pattern(cluster_name: str, pool: str) -> str:
 
 def priorities(cluster_name: str, pools: Sequence[PoolShape]) -> dict[int, list[str]]:
     """Priority expander config: the cloud-neutral ranking (components/gpu/autoscaler.py, cheapest GPU pool
-    highest) with each pool as the regex of its node group's ASG."""
+    highest) with each pool as the regex of its node group's ASG. Karpenter pools have no node group: the
+    cluster autoscaler never scales them (docs/karpenter.md)."""
+    groups = [p for p in pools if p.provisioner == "cluster-autoscaler"]
     return {
         prio: sorted(node_group_pattern(cluster_name, n) for n in names)
-        for prio, names in pool_priorities(pools).items()
+        for prio, names in pool_priorities(groups).items()
     }
 
 

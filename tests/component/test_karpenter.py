@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components.aws import karpenter_iam, karpenter_objects
+from components.aws.cluster_autoscaler import priorities
 from components.aws.interruption import INTERRUPTION_EVENTS
 from components.aws.karpenter import EKS_CLUSTER_SG_TAG, private_subnet_tags
 from components.gpu import reservations
@@ -203,3 +204,10 @@ def test_capacity_plan_reads_limits_and_the_cheapest_type() -> None:
         "aws", "cpu", "m6i.xlarge", provisioner="karpenter", node_limits={"cpu": 16.0, "memory_gib": 64.0}
     )
     assert reservations.pool_capacity(cpu, 0, 2).max_nodes == 4
+
+
+def test_the_cluster_autoscaler_does_not_rank_karpenter_pools() -> None:
+    shapes = pool_shapes(parse_spec(prod_pools_only()))
+    patterns = [pat for pats in priorities("gpu-prod", shapes).values() for pat in pats]
+    assert len(patterns) == len([s for s in shapes if s.provisioner == "cluster-autoscaler"])
+    assert not [pat for pat in patterns if POOL in pat]
