@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tools import plan as plan_cli
+from tools import pr_diff
 from tools.offline.config import PROJECT_DIR
 
 DEV = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
@@ -228,3 +229,21 @@ def test_plan_diff_refuses_files_that_are_not_plans(tmp_path: Path, capsys: pyte
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'b.json'} is not a plan of `python -m tools.plan` (no list of resources)\n"
     )
+
+
+def test_pr_diff_stops_a_plan_that_runs_too_long(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack file that hangs the runner is stopped and reported in the comment, not waited on."""
+    (project / "Pulumi.t.yaml").write_text(DEV)
+    monkeypatch.setattr(pr_diff, "PLAN_TIMEOUT_SECONDS", 0.05)
+    assert pr_diff.run_plan(project, "t", tmp_path / "out") == (
+        None,
+        "the offline plan of t did not finish in 0.05 s and was stopped",
+    )
+
+
+def test_pr_diff_reports_git_errors_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert pr_diff.main(["--repo", str(tmp_path), "--base", "HEAD", "--head", "HEAD"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: git rev-parse HEAD: fatal: not a git repository") and "Traceback" not in err

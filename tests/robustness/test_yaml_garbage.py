@@ -141,7 +141,7 @@ def _encoded(doc: str, draw_bytes: bool) -> bytes:
     return doc.encode("utf-8", "surrogatepass") if not draw_bytes else doc.encode("latin-1", "replace")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents, st.booleans())
 def test_the_reader_refuses_garbage_cleanly(doc: str, latin1: bool) -> None:
     data = _encoded(doc, latin1)
