@@ -1,0 +1,86 @@
+"""Every stack file's plan is priced in its own region and currency (components/cost/estimate.py), prod and
+alicloud-prod show priced pools and add-ons, gaps are explicit, and the plan runner writes cost.json and
+the report's cost section (docs/cost.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.cost.estimate import estimate
+from components.cost.price_book import Priced, Unpriced, load_price_book
+from tests.conftest import plan_of
+from tests.spec_helpers import raw_stack
+from tools.offline.runner import PROJECT_DIR
+
+CLOUD_STACKS = ("dev", "prod", "alicloud-dev", "alicloud-prod")
+
+
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+def test_pools_are_priced_in_the_stacks_own_region_and_capacity_type(stack: str) -> None:
+    raw = raw_stack(stack)
+    est = estimate(plan_of(stack).data)
+    assert (est.cloud, est.region) == (raw.get("cloud", "aws"), raw["region"])
+    assert est.cloud is not None and est.region is not None
+    assert est.currency == {"aws": "USD", "alicloud": "CNY"}[est.cloud]
+    book = load_price_book()
+    pools = [x for x in est.lines if x.unit == "node-hour"]
+    assert {x.name for x in pools} == {p["name"] for p in raw["nodePools"]}
+    for x in pools:
+        itype, capacity = x.item.split(" ")
+        assert x.price == book.instance(est.cloud, est.region, itype, capacity), x
+
+
+def test_prod_pools_and_add_ons_are_all_priced() -> None:
+    est = estimate(plan_of("prod").data)
+    assert est.unpriced == () and est.peak is not None and est.floor is not None
+    assert est.floor < est.peak
+    names = {x.name for x in est.lines if x.group == "add-on"}
+    assert {"control plane", "NAT gateways ×3", "load balancers ×1", "add-on volumes"} <= names
+    p4d = next(x for x in est.lines if x.item == "p4d.24xlarge on-demand")
+    price = load_price_book().instance("aws", "us-east-1", "p4d.24xlarge", "on-demand")
+    assert isinstance(price, Priced) and p4d.peak == pytest.approx(p4d.peak_units * price.hourly)
+    assert {m.version for m in est.models} >= {"llama3-8b/v1", "embeddings/v3"}
+    assert all(m.per_million_requests is not None and m.per_million_requests > 0 for m in est.models)
+
+
+def test_alicloud_prod_prices_what_is_sourced_and_names_every_gap() -> None:
+    est = estimate(plan_of("alicloud-prod").data)
+    l20 = next(x for x in est.lines if x.name == "gpu-l20-spot" and x.unit == "node-hour")
+    assert isinstance(l20.price, Priced) and (l20.price.hourly, l20.price.currency) == (14.63, "CNY")
+    assert est.peak is None and est.known_peak > 0  # unknown, never smaller
+    assert est.unrecorded == ()  # every gap is one the book records, with its reason
+    assert all(isinstance(x.price, Unpriced) and x.price.reason for x in est.unpriced)
+
+
+@pytest.mark.parametrize("stack", ["models-dev", "existing-dev"])
+def test_stacks_without_cloud_resources_have_nothing_to_price(stack: str) -> None:
+    est = estimate(plan_of(stack).data)
+    assert (est.cloud, est.lines) == (None, ())
+
+
+def test_the_plan_runner_writes_cost_json_and_the_report_section(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "tools.plan", "alicloud-prod", "--no-render", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    cost = json.loads((tmp_path / "cost.json").read_text())
+    assert (cost["cloud"], cost["region"], cost["currency"], cost["environment"]) == (
+        "alicloud",
+        "cn-shanghai",
+        "CNY",
+        "prod",
+    )
+    report = (tmp_path / "report.md").read_text()
+    assert "## Cost (monthly, CNY, alicloud cn-shanghai)" in report
+    assert "| pool | gpu-l20-spot | ecs.gn8is.2xlarge spot | ¥0.00 | ¥42,719.60 | ¥14.63/node-hour |" in report
+    assert "unpriced: no citable Alibaba list price (docs/cost.md#gaps)" in report
+    assert "  cost: unpriced per month at floor, unpriced at peak (CNY, cn-shanghai); " in res.stdout
