@@ -140,22 +140,23 @@ def test_syntax_error_names_line_and_key() -> None:
 
 
 def test_root_and_config_must_be_mappings(tmp_path: Path) -> None:
-    assert _stack_refused(tmp_path, "- config\n") == (
-        "cannot read Pulumi.s.yaml: the top level is array, not a mapping; a stack file is a mapping with a "
+    assert _stack_refused(tmp_path, "# a list\n- config\n") == (
+        "cannot read Pulumi.s.yaml: line 2, the top level: a list, not a mapping; a stack file is a mapping with a "
         "`config:` key (the CLI: expected project to be an object)"
     )
     assert _stack_refused(tmp_path, "just text\n") == (
-        "cannot read Pulumi.s.yaml: the top level is string, not a mapping; a stack file is a mapping with a "
-        "`config:` key (the CLI: expected project to be an object)"
+        "cannot read Pulumi.s.yaml: line 1, the top level: the scalar 'just text', not a mapping; a stack file is "
+        "a mapping with a `config:` key (the CLI: expected project to be an object)"
     )
-    assert _stack_refused(tmp_path, "config: 5\n") == (
-        "cannot read Pulumi.s.yaml: config: integer 5, not a mapping; write `config:` followed by indented "
+    assert _stack_refused(tmp_path, "secretsprovider: passphrase\nconfig: 5\n") == (
+        "cannot read Pulumi.s.yaml: line 2, config: the scalar '5', not a mapping; write `config:` followed by "
+        "indented `<namespace>:<key>: <value>` lines"
+    )
+    assert _stack_refused(tmp_path, "config:\n  - a\n  - b\n") == (
+        "cannot read Pulumi.s.yaml: line 2, config: a list, not a mapping; write `config:` followed by indented "
         "`<namespace>:<key>: <value>` lines"
     )
-    assert _stack_refused(tmp_path, "config: [a, b]\n") == (
-        "cannot read Pulumi.s.yaml: config: array ['a', 'b'], not a mapping; write `config:` followed by indented "
-        "`<namespace>:<key>: <value>` lines"
-    )
+    assert _stack(tmp_path, "config: ~\n") == {}
 
 
 def test_keys_must_be_strings() -> None:

@@ -17,7 +17,7 @@ pulumi/pulumi (sdk v3.272.0 `go/common/workspace/project.go` and `loaders.go`; p
 A refusal raises ProjectConfigError whose message is the one the CLI prints after `error: `.
 
 Values are passed as the CLI passes them: strings, structured values as Go JSON, YAML read as Go's
-yaml.v3 reads it (tools/offline/gowire.py). `secure:` values cannot be decrypted offline: they become a
+yaml.v3 reads it (tools/offline/stack_yaml.py, the one reader of stack files; tools/offline/gowire.py). `secure:` values cannot be decrypted offline: they become a
 placeholder and the key is marked secret, so the program still sees a secret config key. Their type can
 only be checked as far as the ciphertext tells (a secure scalar is a string; what it decrypts to is
 unknown, so an `integer`/`boolean` secure value is accepted).
@@ -418,7 +418,7 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stack_path.parent.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {stack_path.name}; known stacks: {', '.join(known)}")
     try:
-        stack_doc = load_stack_yaml(stack_path)
+        stack_doc = load_stack_yaml(stack_path, stack_file=True)
     except StackFileError as err:
         raise ProjectConfigError(str(err)) from None
     stack_doc = {} if stack_doc is None else stack_doc  # an empty file: no config, as for the CLI

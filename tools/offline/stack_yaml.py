@@ -373,12 +373,40 @@ def _kind(value: Any) -> str:
     return "a timestamp"
 
 
-def loads(path: Path | str, data: bytes) -> Any:
-    """The document in `data` (read from `path`, which messages name), or StackFileError."""
+def _describe(node: _Node) -> str:
+    if node.kind != "scalar":
+        return "a list" if node.kind == "seq" else "a mapping"
+    text = node.text if len(node.text) <= 40 else node.text[:37] + "..."
+    return f"the scalar {text!r}"
+
+
+def _shape_problems(root: _Node) -> list[str]:
+    """A stack file is a mapping whose `config:` is a mapping (or empty), as LoadProjectStackBytes needs."""
+    if root.kind != "map":
+        return [
+            f"line {root.line}, the top level: {_describe(root)}, not a mapping; a stack file is a mapping with a "
+            "`config:` key (the CLI: expected project to be an object)"
+        ]
+    for key, value in zip(root.items[0::2], root.items[1::2], strict=True):
+        empty = value.kind == "scalar" and value.plain and value.text in ("", "~", "null", "Null", "NULL")
+        if key.kind == "scalar" and key.text == "config" and value.kind != "map" and not empty:
+            return [
+                f"line {value.line}, config: {_describe(value)}, not a mapping; write `config:` followed by "
+                "indented `<namespace>:<key>: <value>` lines"
+            ]
+    return []
+
+
+def loads(path: Path | str, data: bytes, *, stack_file: bool = False) -> Any:
+    """The document in `data` (read from `path`, which messages name), or StackFileError. `stack_file`: also
+    require the shape of a stack file (a mapping, `config:` a mapping)."""
     p = Path(path)
     root = _parse(p, _decode(p, data))
     if root is None:
         return None
+    shape = _shape_problems(root) if stack_file else []
+    if shape:
+        raise StackFileError(p, shape)
     builder = _Builder(p)
     doc = builder.value(root, [])
     if builder.problems:
@@ -386,10 +414,11 @@ def loads(path: Path | str, data: bytes) -> Any:
     return doc
 
 
-def load_stack_yaml(path: Path) -> Any:
-    """Read Pulumi.yaml or Pulumi.<stack>.yaml; an empty file is None, as for the CLI."""
+def load_stack_yaml(path: Path, *, stack_file: bool = False) -> Any:
+    """Read Pulumi.yaml or Pulumi.<stack>.yaml (`stack_file`: with its shape checked); an empty file is None,
+    as for the CLI."""
     try:
         data = path.read_bytes()
     except OSError as err:
         raise StackFileError(path.name, [f"cannot open it: {err.strerror}"]) from None
-    return loads(path.name, data)
+    return loads(path.name, data, stack_file=stack_file)
