@@ -53,7 +53,11 @@ BROKEN = {
     ),
     "deep": (
         b"config:\n  gpu-platform:models: " + b"[" * 5000 + b"\n",
-        "Pulumi.deep.yaml: not readable as YAML (RecursionError: maximum recursion depth exceeded)",
+        "Pulumi.deep.yaml: [ and { nested 5000 levels deep; a stack file needs a few, at most 64",
+    ),
+    "deepblock": (
+        ("config:\n" + "".join(f"{' ' * (i + 2)}k{i}:\n" for i in range(600))).encode(),
+        "Pulumi.deepblock.yaml: nested too deeply for a stack file; flatten it",
     ),
     "huge": (
         b"config:\n  x: '" + b"a" * (1 << 20) + b"'\n",

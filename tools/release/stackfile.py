@@ -29,6 +29,7 @@ KEY = "gpu-platform:models"
 MAX_BYTES = 1 << 20
 """Our stack files are a few KiB; a megabyte is a mistake (or an attack), not configuration."""
 DEFAULT_STEPS = (10, 25, 50, 100)  # = stacks/spec/models.py ModelSpec.rollout_steps
+MAX_FLOW_DEPTH = 64
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -38,6 +39,31 @@ def _yaml() -> YAML:
     y.width = 4096
     y.indent(mapping=2, sequence=4, offset=2)  # the stack files' style: "  - name: ..." under a key
     return y
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of flow collections ([ and {) outside quotes and comments: the parser recurses once per
+    level, and thousands of levels cost seconds before Python's recursion limit stops it."""
+    depth = deepest = 0
+    quote = ""
+    previous = "\n"
+    comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"" and depth:
+            quote = ch
+        elif ch == "#" and previous in " \t\n":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        previous = ch
+    return deepest
 
 
 def stack_names(project_dir: Path) -> list[str]:
@@ -98,6 +124,11 @@ class StackFile:
                 f"error: {name} (line {line}, column {column}): byte 0x{data[err.start]:02x} is not UTF-8; save the "
                 "file as UTF-8"
             ) from None
+        deepest = _flow_depth(text)
+        if deepest > MAX_FLOW_DEPTH:
+            raise ReleaseError(
+                f"error: {name}: [ and {{ nested {deepest} levels deep; a stack file needs a few, at most {MAX_FLOW_DEPTH}"
+            )
         try:
             doc = _yaml().load(text)
         except DuplicateKeyError as err:
@@ -107,7 +138,9 @@ class StackFile:
         except MarkedYAMLError as err:
             what = " ".join(str(x) for x in (err.context, err.problem) if x)
             raise ReleaseError(f"error: {name}{_where(err)}: {what}; fix the YAML") from None
-        except (YAMLError, ValueError, TypeError, RecursionError) as err:
+        except RecursionError:
+            raise ReleaseError(f"error: {name}: nested too deeply for a stack file; flatten it") from None
+        except (YAMLError, ValueError, TypeError) as err:
             raise ReleaseError(f"error: {name}: not readable as YAML ({type(err).__name__}: {err})") from None
         if not isinstance(doc, CommentedMap):
             raise ReleaseError(f"error: {name}: the file must be a mapping with a `config:` key, got {_kind(doc)}")
