@@ -193,10 +193,39 @@ def cloud_and_region(plan: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The stack's cloud and region, from its cloud provider resource (stacks/cluster/*.py makes one)."""
     for cloud in ("aws", "alicloud"):
         for r in _of(plan, f"pulumi:providers:{cloud}"):
-            region = r["inputs"].get("region")
-            if isinstance(region, str):
+            region = _get(r["inputs"], "region")
+            if isinstance(region, str) and not region.startswith("<"):  # not "<computed>"
                 return cloud, region
     return None, None
+
+
+def _get(node: Any, *path: str) -> Any:
+    """node[path...] or None: an input the engine only knows after apply is the string "<computed>", so a
+    plan can hold a string where a mapping is expected."""
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _dict(node: Any) -> dict[str, Any]:
+    return node if isinstance(node, dict) else {}
+
+
+def _list(node: Any) -> list[Any]:
+    return node if isinstance(node, list) else []
+
+
+def _num(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return 0.0  # "<computed>" or absent: nothing the plan can price
+
+
+def _first(types: Any) -> str:
+    return str(types[0]) if isinstance(types, list) and types else "?"
 
 
 def _gib(q: Any) -> float:
@@ -205,10 +234,10 @@ def _gib(q: Any) -> float:
 
 
 def _labels(inputs: Mapping[str, Any]) -> dict[str, str]:
-    raw = inputs.get("labels") or {}
+    raw = inputs.get("labels")
     if isinstance(raw, list):  # ACK node pools: [{key, value}]
-        return {str(x["key"]): str(x["value"]) for x in raw if isinstance(x, dict)}
-    return {str(k): str(v) for k, v in raw.items()}
+        return {str(x.get("key")): str(x.get("value")) for x in raw if isinstance(x, dict)}
+    return {str(k): str(v) for k, v in _dict(raw).items()}
 
 
 @dataclass(frozen=True)
@@ -223,21 +252,20 @@ class _Pool:
 
 
 def _aws_pools(plan: Mapping[str, Any]) -> Iterator[_Pool]:
-    templates = {r["parent"]: r["inputs"] for r in _of(plan, "aws:ec2/launchTemplate:LaunchTemplate")}
+    templates = {r["parent"]: _dict(r["inputs"]) for r in _of(plan, "aws:ec2/launchTemplate:LaunchTemplate")}
     for r in _of(plan, "aws:eks/nodeGroup:NodeGroup"):
-        i = r["inputs"]
+        i = _dict(r["inputs"])
         lt = templates.get(r["parent"], {})
-        disk = sum(float((m.get("ebs") or {}).get("volumeSize") or 0) for m in lt.get("blockDeviceMappings") or [])
-        market = (lt.get("instanceMarketOptions") or {}).get("marketType")
+        disk = sum(_num(_get(m, "ebs", "volumeSize")) for m in _list(lt.get("blockDeviceMappings")))
+        market = _get(lt, "instanceMarketOptions", "marketType")
         capacity = "capacity-block" if market == "capacity-block" else str(i.get("capacityType") or "ON_DEMAND")
-        scaling = i.get("scalingConfig") or {}
         labels = _labels(i)
         yield _Pool(
             name=labels.get(POOL_LABEL) or str(r["name"]),
-            instance_type=str((i.get("instanceTypes") or ["?"])[0]),
+            instance_type=_first(i.get("instanceTypes")),
             capacity=capacity,
-            min_nodes=int(scaling.get("minSize") or 0),
-            max_nodes=int(scaling.get("maxSize") or 0),
+            min_nodes=int(_num(_get(i, "scalingConfig", "minSize"))),
+            max_nodes=int(_num(_get(i, "scalingConfig", "maxSize"))),
             disk_gib=disk,
             labels=labels,
         )
@@ -247,12 +275,12 @@ def _karpenter_pools(plan: Mapping[str, Any], book: PriceBook, region: str) -> I
     """Karpenter NodePools: no minimum; at peak the NodePool's limits filled with whichever of its instance
     types costs the most that way (the most Karpenter could launch within them)."""
     for r in _of(plan, "kubernetes:karpenter.sh/v1:NodePool"):
-        spec = r["inputs"].get("spec") or {}
-        template = spec.get("template") or {}
-        req = {x.get("key"): x.get("values") or [] for x in (template.get("spec") or {}).get("requirements") or []}
+        spec = _dict(_get(r["inputs"], "spec"))
+        template = _dict(spec.get("template"))
+        req = {x.get("key"): _list(x.get("values")) for x in _list(_get(template, "spec", "requirements")) if x}
         types = [str(t) for t in req.get("node.kubernetes.io/instance-type", [])]
         capacity = "on-demand" if "on-demand" in req.get("karpenter.sh/capacity-type", ["on-demand"]) else "spot"
-        limits = {k: (_gib(v) if k == "memory" else float(str(v))) for k, v in (spec.get("limits") or {}).items()}
+        limits = {k: (_gib(v) if k == "memory" else _num(v)) for k, v in _dict(spec.get("limits")).items()}
         best: tuple[float, int, str] | None = None
         for t in types:
             inst = catalog().instance("aws", t)
@@ -265,7 +293,7 @@ def _karpenter_pools(plan: Mapping[str, Any], book: PriceBook, region: str) -> I
             cost = nodes * (price.hourly if isinstance(price, Priced) else 0.0)
             if best is None or (cost, nodes) > best[:2]:
                 best = (cost, nodes, t)
-        labels = {str(k): str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+        labels = {str(k): str(v) for k, v in _dict(_get(template, "metadata", "labels")).items()}
         yield _Pool(
             name=labels.get(POOL_LABEL) or str(r["name"]),
             instance_type=best[2] if best else (types[0] if types else "?"),
@@ -279,16 +307,15 @@ def _karpenter_pools(plan: Mapping[str, Any], book: PriceBook, region: str) -> I
 
 def _alicloud_pools(plan: Mapping[str, Any]) -> Iterator[_Pool]:
     for r in _of(plan, "alicloud:cs/nodePool:NodePool"):
-        i = r["inputs"]
-        scaling = i.get("scalingConfig") or {}
-        disks = float(i.get("systemDiskSize") or 0) + sum(float(d.get("size") or 0) for d in i.get("dataDisks") or [])
+        i = _dict(r["inputs"])
+        disks = _num(i.get("systemDiskSize")) + sum(_num(_get(d, "size")) for d in _list(i.get("dataDisks")))
         labels = _labels(i)
         yield _Pool(
             name=str(i.get("nodePoolName") or labels.get(POOL_LABEL, r["name"])),
-            instance_type=str((i.get("instanceTypes") or ["?"])[0]),
+            instance_type=_first(i.get("instanceTypes")),
             capacity="on-demand" if i.get("spotStrategy", "NoSpot") == "NoSpot" else "spot",
-            min_nodes=int(scaling.get("minSize") or 0),
-            max_nodes=int(scaling.get("maxSize") or 0),
+            min_nodes=int(_num(_get(i, "scalingConfig", "minSize"))),
+            max_nodes=int(_num(_get(i, "scalingConfig", "maxSize"))),
             disk_gib=disks,
             labels=labels,
         )
@@ -299,9 +326,9 @@ def _load_balancers(plan: Mapping[str, Any]) -> int:
     n = 0
     for r in _custom(plan):
         if r["type"] == "kubernetes:core/v1:Service":
-            n += (r["inputs"].get("spec") or {}).get("type") == "LoadBalancer"
+            n += _get(r["inputs"], "spec", "type") == "LoadBalancer"
         elif r["type"] == "kubernetes:helm.sh/v3:Release":
-            n += ((r["inputs"].get("values") or {}).get("service") or {}).get("type") == "LoadBalancer"
+            n += _get(r["inputs"], "values", "service", "type") == "LoadBalancer"
     return n
 
 
@@ -316,8 +343,7 @@ def _claims(node: Any, copies: float = 1.0) -> Iterator[float]:
         for key, value in node.items():
             if key in ("volumeClaimTemplate", "volumeClaimTemplates"):
                 for tpl in value if isinstance(value, list) else [value]:
-                    spec = (tpl or {}).get("spec") or {}
-                    storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+                    storage = _get(tpl, "spec", "resources", "requests", "storage")
                     if storage is not None:
                         yield _gib(storage) * here
             else:
@@ -331,14 +357,14 @@ def _volumes_gib(plan: Mapping[str, Any]) -> float:
     total = 0.0
     for r in _custom(plan):
         if r["type"] == "kubernetes:helm.sh/v3:Release":
-            total += sum(_claims(r["inputs"].get("values") or {}))
+            total += sum(_claims(_get(r["inputs"], "values")))
         elif r["type"].startswith("kubernetes:") and "elastic.co" in r["type"]:
-            total += sum(_claims(r["inputs"].get("spec") or {}))
+            total += sum(_claims(_get(r["inputs"], "spec")))
     return total
 
 
 def _retention_months(plan: Mapping[str, Any]) -> float:
-    days = [float(r["inputs"].get("retentionInDays") or 0) for r in _of(plan, "aws:cloudwatch/logGroup:LogGroup")]
+    days = [_num(_get(r["inputs"], "retentionInDays")) for r in _of(plan, "aws:cloudwatch/logGroup:LogGroup")]
     return max(days, default=0.0) / 30.0
 
 
@@ -407,54 +433,57 @@ def _addon_lines(book: PriceBook, cloud: str, region: str, plan: Mapping[str, An
 def _gpu_share(resource: str, qty: float, pool_cap: Mapping[str, Any]) -> float | None:
     """The fraction of one node a pod's GPU request takes: whole/time-sliced GPUs by the node's count of
     that resource, MIG slices by compute slices of the node's GPUs (components/models/capacity_check.py)."""
-    per_node = (pool_cap.get("gpuResourcesPerNode") or {}).get(resource)
+    per_node = _num(_get(pool_cap, "gpuResourcesPerNode", resource))
     if not per_node:
         return None
     if resource.startswith("nvidia.com/mig-"):
         gpu = catalog().gpus.get(str(pool_cap.get("gpuModel")))
         name = resource.removeprefix("nvidia.com/mig-").replace(".me", "+me")
         prof = gpu.profile(name) if gpu is not None else None
-        gpus = pool_cap.get("gpusPerNode") or 0
+        gpus = _num(pool_cap.get("gpusPerNode"))
         if prof is not None and gpus:
             return qty * prof.compute_slices / (gpus * SLICES_PER_GPU)
-    return qty / float(per_node)
+    return qty / per_node
 
 
 def _models(plan: Mapping[str, Any], lines: list[Line], pools: list[_Pool]) -> Iterator[ModelCost]:
     node_price = {x.name: x.price.hourly for x in lines if x.unit == "node-hour" and isinstance(x.price, Priced)}
-    capacity = ((plan.get("outputs") or {}).get("capacity") or {}).get("pools") or {}
+    capacity = _dict(_get(dict(plan), "outputs", "capacity", "pools"))
     scalers = {
-        (r["inputs"]["metadata"].get("namespace"), r["inputs"]["spec"]["scaleTargetRef"]["name"]): r["inputs"]["spec"]
+        (_get(r["inputs"], "metadata", "namespace"), _get(r["inputs"], "spec", "scaleTargetRef", "name")): _dict(
+            _get(r["inputs"], "spec")
+        )
         for r in _of(plan, "kubernetes:keda.sh/v1alpha1:ScaledObject")
     }
     for r in _of(plan, "kubernetes:apps/v1:Deployment"):
-        meta = r["inputs"].get("metadata") or {}
-        model = (meta.get("annotations") or {}).get("gpu-platform.io/model")
+        meta = _dict(_get(r["inputs"], "metadata"))
+        model = _get(meta, "annotations", "gpu-platform.io/model")
         if model is None:
             continue
-        pod = r["inputs"]["spec"]["template"]["spec"]
-        requests = ((pod["containers"][0].get("resources") or {}).get("requests")) or {}
-        gpu = [(k, float(v)) for k, v in requests.items() if k.startswith(("nvidia.com/", "aliyun.com/gpu"))]
-        selector = pod.get("nodeSelector") or {}
+        pod = _dict(_get(r["inputs"], "spec", "template", "spec"))
+        containers = _list(pod.get("containers"))
+        requests = _dict(_get(containers[0] if containers else {}, "resources", "requests"))
+        gpu = [(k, _num(v)) for k, v in requests.items() if k.startswith(("nvidia.com/", "aliyun.com/gpu"))]
+        selector = _dict(pod.get("nodeSelector"))
         best: tuple[float, str] | None = None
         for p in pools:
             if p.name not in node_price or any(p.labels.get(k) != v for k, v in selector.items()):
                 continue
-            shares = [_gpu_share(res, q, capacity.get(p.name) or {}) for res, q in gpu]
+            shares = [_gpu_share(res, q, _dict(capacity.get(p.name))) for res, q in gpu]
             if not gpu or any(s is None for s in shares):
                 continue
             cost = node_price[p.name] * sum(s or 0.0 for s in shares)
             if best is None or (cost, p.name) < best:
                 best = (cost, p.name)
         scaler = scalers.get((meta.get("namespace"), meta.get("name")))
-        replicas = int(r["inputs"]["spec"].get("replicas") or 1)
+        replicas = int(_num(_get(r["inputs"], "spec", "replicas")) or 1)
         lo, hi, rps = replicas, replicas, None
         if scaler is not None:
-            lo, hi = int(scaler.get("minReplicaCount") or 0), int(scaler.get("maxReplicaCount") or 0)
-            for t in scaler.get("triggers") or []:
-                if t.get("name") == "rps":
-                    rps = float(t["metadata"]["threshold"])
-        version = (meta.get("labels") or {}).get("version", meta.get("name"))
+            lo, hi = int(_num(scaler.get("minReplicaCount"))), int(_num(scaler.get("maxReplicaCount")))
+            for t in _list(scaler.get("triggers")):
+                if _get(t, "name") == "rps":
+                    rps = _num(_get(t, "metadata", "threshold")) or None
+        version = _get(meta, "labels", "version") or meta.get("name")
         yield ModelCost(
             version=f"{model}/{version}",
             pool=None if best is None else best[1],

@@ -5,9 +5,11 @@ the report's cost section (docs/cost.md)."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +86,26 @@ def test_the_plan_runner_writes_cost_json_and_the_report_section(tmp_path: Path)
     assert "| pool | gpu-l20-spot | ecs.gn8is.2xlarge spot | ¥0.00 | ¥42,719.60 | ¥14.63/node-hour |" in report
     assert "unpriced: no citable Alibaba list price (docs/cost.md#gaps)" in report
     assert "  cost: unpriced per month at floor, unpriced at peak (CNY, cn-shanghai); " in res.stdout
+
+
+def _computed(node: Any, rnd: random.Random) -> Any:
+    if isinstance(node, dict):
+        return {k: "<computed>" if rnd.random() < 0.15 else _computed(v, rnd) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_computed(x, rnd) for x in node]
+    return node
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_values_known_only_after_apply_never_break_the_estimate(seed: int) -> None:
+    """A preview may hold "<computed>" where a mapping or number is expected: the line is priced from what
+    is known (or not at all), the estimate never raises."""
+    rnd = random.Random(seed)
+    data = plan_of("prod").data
+    mangled = dict(data, outputs=_computed(data["outputs"], rnd))
+    mangled["resources"] = [  # a provider's region is stack config, known at preview
+        r if r["type"].startswith("pulumi:providers:") else dict(r, inputs=_computed(r["inputs"], rnd))
+        for r in data["resources"]
+    ]
+    doc = estimate(mangled).to_json()
+    assert doc["region"] == "us-east-1"
