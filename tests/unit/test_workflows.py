@@ -176,8 +176,9 @@ def test_release_run_commits_each_step_and_opens_a_pull_request() -> None:
     find, run = wf["jobs"]["find"], wf["jobs"]["run"]
     assert "github.event.pull_request.merged" in find["if"]
     assert "python -m tools.release raised --base" in "\n".join(s.get("run", "") for s in find["steps"])
-    assert run["permissions"] == {"contents": "write", "pull-requests": "write", "id-token": "write"}
+    assert run["permissions"] == {"contents": "write", "pull-requests": "write", "actions": "read", "id-token": "write"}
     assert run["environment"] == "${{ matrix.stack }}" and run["strategy"]["max-parallel"] == 1
     script = "\n".join(s.get("run", "") for s in run["steps"])
     assert "python -m tools.release run" in script and "--apply pulumi" in script and "--after-step" in script
     assert "gh pr create" in script and "gh pr edit" in script
+    assert "gh run watch" in script  # a merge's own `pulumi up` finishes before the loop applies

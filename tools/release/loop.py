@@ -350,7 +350,8 @@ class Run:
                 reason = (
                     "the previous run stopped between editing the stack file and applying it; applying it now"
                     if pending
-                    else "the stack file differs from what this loop last applied; applying it first"
+                    else "no record that this loop applied this split (first run, or the file was edited since); "
+                    "applying it first"
                 )
                 self._apply("resume" if pending else "apply", split(t), split(t), reason)
                 continue
