@@ -46,11 +46,11 @@ from tools.offline.gowire import GoYamlError, resolve_plain
 
 MAX_BYTES = 1024 * 1024  # our stack files are a few KiB; the generated 1,000-model stack is built in memory
 MAX_DEPTH = 64  # a stack file nests about 10 levels (config > key > addons > istio > gateway > routes > ...)
+MAX_NODES = 200_000  # values after alias expansion: ~50x a large stack file, built in a fraction of a second
 # The parser: libyaml 0.2.5 through PyYAML's binding (yaml.v3 is a Go port of libyaml: same syntax, same
 # syntax errors; ~1 MB/s), else ruamel.yaml's pure-Python YAML 1.2 parser (~0.1 MB/s). Not ruamel.yaml.clib:
 # its bundled libyaml predates 0.2.1 and refuses `[org/repo:ref]`, which yaml.v3 and Pulumi.prod.yaml use.
 PURE_PARSER = not yaml.__with_libyaml__
-MAX_NODES = 200_000  # values after alias expansion: ~50x a large stack file, parsed in well under a second
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{t}": t for t in ("str", "int", "float", "bool", "null")}
@@ -100,7 +100,6 @@ class _Composer:
         self.anchors: dict[str, _Node] = {}
         self.stack: list[_Node] = []
         self.keys: list[str | int] = []  # the key path of the node being composed
-        self.problems: list[str] = []
         self.root: _Node | None = None
         self.line = 1
 
