@@ -262,7 +262,9 @@ def _aws_pools(plan: Mapping[str, Any]) -> Iterator[_Pool]:
         labels = _labels(i)
         yield _Pool(
             name=labels.get(POOL_LABEL) or str(r["name"]),
-            instance_type=_first(i.get("instanceTypes")),
+            # A Capacity Block node group names its one instance type on the launch template instead
+            # (components/aws/node_pool.py).
+            instance_type=_first(i.get("instanceTypes") or [lt.get("instanceType") or "?"]),
             capacity=capacity,
             min_nodes=int(_num(_get(i, "scalingConfig", "minSize"))),
             max_nodes=int(_num(_get(i, "scalingConfig", "maxSize"))),

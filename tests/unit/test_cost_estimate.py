@@ -286,3 +286,36 @@ def test_report_section_text() -> None:
         "> [!WARNING]\n> Some prices are older than 180 days (oldest source 2026-11-30, 366 days): run "
         "scripts/refresh_prices.py or update components/cost/prices.yaml.\n"
     )
+
+
+def test_capacity_block_node_group_is_priced_as_a_capacity_block() -> None:
+    """components/aws/node_pool.py: capacityType CAPACITY_BLOCK, the instance type on the launch template."""
+    plan = {
+        "stack": "cb",
+        "resources": [
+            _r("pulumi:providers:aws", "aws", {"region": "us-east-2"}),
+            _r(
+                "aws:eks/nodeGroup:NodeGroup",
+                "ng",
+                {
+                    "capacityType": "CAPACITY_BLOCK",
+                    "scalingConfig": {"minSize": 2, "maxSize": 2},
+                    "labels": {"gpu-platform.io/pool": "h200"},
+                },
+                parent="pool-h200",
+            ),
+            _r(
+                "aws:ec2/launchTemplate:LaunchTemplate",
+                "lt",
+                {"instanceType": "p5e.48xlarge", "instanceMarketOptions": {"marketType": "capacity-block"}},
+                parent="pool-h200",
+            ),
+        ],
+    }
+    (line,) = estimate(plan).lines
+    assert (line.item, line.floor) == ("p5e.48xlarge capacity-block", pytest.approx(2 * H * 43.26))
+    elsewhere = estimate(
+        plan | {"resources": [_r("pulumi:providers:aws", "aws", {"region": "us-east-1"}), *plan["resources"][1:]]}
+    )
+    (gap,) = elsewhere.lines
+    assert gap.peak is None and gap.price.recorded  # type: ignore[union-attr]
