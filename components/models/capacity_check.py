@@ -432,7 +432,8 @@ def render_costs(costs: Sequence[ReleaseCost]) -> str:
         "",
         "GPU demand per release at its floor (every version at minReplicas) and at its worst rollout step "
         "(stable + candidate + shadow + surge); cost is the GPU share of the cheapest eligible pool's "
-        "on-demand node price.",
+        "on-demand node price at the catalog's reference (us-east-1); priced in the stack's own region in the "
+        "Cost section (docs/cost.md).",
         "",
         "| release | GPUs at min | $/h at min | worst step | GPUs at peak | $/h at peak |",
         "|---|---|---:|---|---|---:|",
