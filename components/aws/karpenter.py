@@ -40,8 +40,9 @@ def private_subnet_tags(cluster: str) -> dict[str, str]:
 
 
 SERVICE_ACCOUNT = "karpenter"
-# Controller sizing (Karpenter's getting-started values: 1 CPU, 1 GiB); requests = limits for memory.
-CONTROLLER_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
+# Controller sizing (Karpenter's getting-started values: 1 CPU, 1 GiB); requests = limits, so the controller
+# never starves the system pool (checkov CKV_K8S_11 asks for the CPU limit too).
+CONTROLLER_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 
 @dataclass(frozen=True, slots=True)
