@@ -17,7 +17,6 @@ from components.gpu import mig
 from components.gpu.catalog import InstanceType, catalog, layout_problems
 from components.scheduling import GPU_RESOURCE, PoolShape, Taint
 from stacks.spec.base import LABEL_KEY_RE, LABEL_VALUE_RE, DnsName, Loc, Problem, Spec, duplicates
-from stacks.spec.cloud_facts import Int32
 
 if TYPE_CHECKING:
     from stacks.spec.stack import StackSpec
@@ -42,7 +41,7 @@ class MigSpec(Spec):
 
 
 class TimeSlicingSpec(Spec):
-    replicas: Int32
+    replicas: int
     """How many pods share one GPU (no memory isolation). At least 2."""
 
 
@@ -74,7 +73,6 @@ class NodeSpec(Spec):
     """GPUs per node; required with gpuModel."""
 
 
-class NodePoolSpec(Spec):
 class ReservationSpec(Spec):
     """An EC2 capacity reservation the pool's nodes launch into (docs/karpenter.md#reservations)."""
 
@@ -91,6 +89,7 @@ class ReservationSpec(Spec):
     """Instances the reservation holds: the pool's maxSize may not exceed it (the capacity check counts it)."""
 
 
+class NodePoolSpec(Spec):
     name: DnsName
     """Pool name; part of resource names, so renaming a pool replaces it."""
     instance_types: tuple[str, ...] = Field(default=(), min_length=1)
@@ -101,9 +100,9 @@ class ReservationSpec(Spec):
     nodes must carry the labels and taints the plan exports as `poolNodeLabels` (docs/existing-cluster.md)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """SPOT is cheaper but can be reclaimed at two minutes' notice."""
-    min_size: Int32 = Field(default=0, ge=0)
+    min_size: int = Field(default=0, ge=0)
     """Default 0: the pool scales to zero when idle (GPU pools should)."""
-    max_size: Int32 = Field(default=2, ge=1)
+    max_size: int = Field(default=2, ge=1)
     """Upper bound for the cluster autoscaler; the capacity planner checks releases fit at this size."""
     disk_size_gib: int | None = Field(default=None, ge=20, le=16384)
     """Root volume. Default: 200 GiB on GPU pools (driver, CUDA images), 50 GiB otherwise."""
@@ -117,7 +116,6 @@ class ReservationSpec(Spec):
     """GPU sharing. Default for a GPU instance type: whole GPUs."""
     efa: bool = False
     """Elastic Fabric Adapter interfaces + cluster placement group (p4d/p5-class, multi-node)."""
-
     provisioner: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
     """AWS only. `cluster-autoscaler`: an EKS managed node group scaled by the cluster autoscaler (MIG,
     time-slicing, EFA and reservations); `karpenter`: a Karpenter NodePool + EC2NodeClass that launches the
@@ -127,6 +125,7 @@ class ReservationSpec(Spec):
     falls back to on-demand). Default: [on-demand]."""
     reservation: ReservationSpec | None = None
     """AWS cluster-autoscaler pools only: launch every node into this ODCR or Capacity Block."""
+
 
 def node_pools(spec: StackSpec) -> Iterator[Problem]:
     for name in sorted(duplicates(p.name for p in spec.node_pools)):
@@ -224,7 +223,13 @@ def pool_catalog(spec: StackSpec) -> Iterator[Problem]:
                 (f"true, but {', '.join(bad)} has no EFA; use an EFA instance type (p4d/p5 class) or set efa: false"),
             )
         if pool.efa and spec.cloud != "aws":
-            yield (*loc, "efa"), "EFA exists only on AWS; remove it"
+            yield (
+                (*loc, "efa"),
+                (
+                    "EFA exists only on AWS; on ACK the RDMA fabric is eRDMA (ebmgn* bare-metal families), which "
+                    "this platform does not configure yet (no eRDMA device plugin or ENI settings): remove efa"
+                ),
+            )
 
 
 def _shape(inst: InstanceType) -> str:
@@ -419,10 +424,10 @@ POOL_KEYS_NOT_ON_EXISTING = {
     "amiType": "ami_type",
     "diskSizeGib": "disk_size_gib",
     "efa": "efa",
-}
     "provisioner": "provisioner",
     "capacityTypes": "capacity_types",
     "reservation": "reservation",
+}
 
 
 def existing_pools(spec: StackSpec) -> Iterator[Problem]:
@@ -509,7 +514,6 @@ def alicloud_pools(spec: StackSpec) -> Iterator[Problem]:
             )
 
 
-def declared_node(pool: NodePoolSpec) -> InstanceType:
 # Karpenter sizes nodes from whole-GPU requests; it cannot model MIG slices or time-sliced replicas.
 KARPENTER_SHARING_ISSUES = "kubernetes-sigs/karpenter#729, aws/karpenter-provider-aws#8710"
 
@@ -648,6 +652,7 @@ def reservations(spec: StackSpec) -> Iterator[Problem]:
             )
 
 
+def declared_node(pool: NodePoolSpec) -> InstanceType:
     """One node of an existing cluster's (validated) pool, as the catalog's InstanceType (no price)."""
     n = pool.node
     assert n is not None, "spec validation requires node with cloud 'existing'"
@@ -667,19 +672,19 @@ def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
     cluster's pool), GPU sharing, labels, taints."""
     if spec.cloud == "existing":
         inst: InstanceType | None = declared_node(pool)
-    else:
     elif pool.provisioner == "karpenter":
         inst = karpenter_instance(spec, pool)
+    else:
         inst = catalog().instance(spec.cloud, pool.instance_types[0])
     assert inst is not None, "spec validation guarantees known instance types"
     gpu = pool.gpu
-    return PoolShape(
     reservation = pool.reservation
-        name=pool.name,
+    return PoolShape(
         provisioner=pool.provisioner,
         node_limits=karpenter_limits(spec, pool) if pool.provisioner == "karpenter" else {},
         reserved_nodes=reservation.count if reservation else 0,
         reservation=f"{reservation.type} {reservation.id} in {reservation.zone}" if reservation else None,
+        name=pool.name,
         cloud=spec.cloud,
         instance=inst,
         sharing=gpu.sharing if gpu else "none",
@@ -691,7 +696,6 @@ def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
     )
 
 
-def pool_shapes(spec: StackSpec) -> tuple[PoolShape, ...]:
 def karpenter_instance(spec: StackSpec, pool: NodePoolSpec) -> InstanceType:
     """The instance a Karpenter pool's capacity and cost are planned with: the cheapest of its instance
     types (Karpenter launches the cheapest offering that fits; all of a pool's types share one GPU shape,
@@ -714,4 +718,5 @@ def karpenter_limits(spec: StackSpec, pool: NodePoolSpec) -> dict[str, float]:
     return limits
 
 
+def pool_shapes(spec: StackSpec) -> tuple[PoolShape, ...]:
     return tuple(pool_shape(spec, p) for p in spec.node_pools)
