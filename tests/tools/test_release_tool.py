@@ -1,20 +1,17 @@
-"""tools/release.py: stack-file edits (format kept), the plan diff a step causes, and the SLO gate
+"""tools.release: stack-file edits (format kept), the plan diff a step causes, and the SLO gate
 against a real Prometheus loaded with synthetic Istio series (promtool backfill), not a mock."""
 
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from components.observability.slo import SloTarget, Workload
-from tests.promtool.promtool import promtool
+from tests.release.prometheus import prometheus_with
 from tools import release
 from tools.offline.runner import PROJECT_DIR
 
@@ -164,58 +161,10 @@ def openmetrics(now: int) -> str:
     return "\n".join(lines) + "\n# EOF\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not on PATH: `make system-deps` (Debian package prometheus)", pytrace=False)
-    work = tmp_path_factory.mktemp("prom")
-    (work / "series.om").write_text(openmetrics(int(time.time())))
-    subprocess.run(
-        [promtool(), "tsdb", "create-blocks-from", "openmetrics", "series.om", "data"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    (work / "prometheus.yml").write_text("global: {evaluation_interval: 15s}\n")
-    port = _free_port()
-    # `timeout` bounds the server even if the test process dies; the fixture also stops it.
-    proc = subprocess.Popen(
-        [
-            "timeout",
-            "300",
-            binary,
-            "--config.file=prometheus.yml",
-            "--storage.tsdb.path=data",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=1d",
-        ],
-        cwd=work,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("prometheus did not become ready")
+    with prometheus_with(openmetrics(int(time.time())), tmp_path_factory.mktemp("prom")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize(
