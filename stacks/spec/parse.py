@@ -10,7 +10,8 @@ Before the spec, the stack's config keys as a whole (docs/stack-files.md#namespa
 - a key under a namespace this program does not read and no provider it uses reads is refused with a
   did-you-mean (`gpu-platfrom:addons` would otherwise drop the whole add-ons block silently);
 - keys of the provider namespaces in IGNORED_NAMESPACES are allowed but warned about: this program
-  configures its providers explicitly from `gpu-platform:*` keys, so they change nothing it deploys;
+  configures its providers explicitly from `gpu-platform:*` keys, so they change nothing it deploys
+  (`pulumi:` keys are the engine's);
 - every `gpu-platform-secrets:` key is a secret and must be stored encrypted (`secure:`).
 """
 
@@ -30,13 +31,18 @@ from stacks.spec.base import SECRETS_NAMESPACE
 from stacks.spec.errors import NAMESPACE, ConfigError, did_you_mean, from_validation_error, key_path
 from stacks.spec.stack import StackSpec
 
-# Namespaces whose keys the stack file may carry although this program does not read them, and who does.
+# Namespaces whose keys the stack file may carry although this program does not read them, and what the
+# warning says about each.
 IGNORED_NAMESPACES = {
-    "aws": "the aws provider's default provider",
-    "alicloud": "the alicloud provider's default provider",
-    "kubernetes": "the kubernetes provider's default provider",
-    "random": "the random provider (it has no configuration)",
-    "pulumi": "the Pulumi engine (pulumi:disable-default-providers, pulumi:tags, ...)",
+    "aws": "it configures the aws default provider, but every aws resource here uses an explicit provider "
+    "built from gpu-platform:* keys (region, tags)",
+    "alicloud": "it configures the alicloud default provider, but every alicloud resource here uses an explicit "
+    "provider built from gpu-platform:region",
+    "kubernetes": "it configures the kubernetes default provider, but every kubernetes resource here uses an "
+    "explicit provider for the cluster this stack builds or references",
+    "random": "the random provider has no configuration",
+    "pulumi": "it is read by the Pulumi engine (e.g. pulumi:tags), not by this program, and the offline plan "
+    "does not apply it",
 }
 
 
@@ -71,8 +77,7 @@ def namespace_problems(keys: Iterable[str], secret_keys: Iterable[str]) -> tuple
             )
         elif namespace in IGNORED_NAMESPACES:
             warnings.append(
-                f"{key}: ignored by gpu-platform (read by {IGNORED_NAMESPACES[namespace]}); this program "
-                f"configures its providers explicitly from {NAMESPACE}:* keys, so it changes nothing it deploys "
+                f"{key}: ignored by gpu-platform: {IGNORED_NAMESPACES[namespace]} "
                 "(docs/stack-files.md#namespaces-and-secrets)"
             )
         elif namespace not in ours:

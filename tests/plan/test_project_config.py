@@ -434,3 +434,45 @@ def test_plain_scalars_resolve_like_yaml_v3(text: str, value: object) -> None:
 )
 def test_go_json(value: object, text: str) -> None:
     assert go_json(value) == text
+
+
+# ------------------------------------------------------------------------------------------------
+# Namespaces and secrets of the stack's config as a whole (stacks/spec/parse.py, docs/stack-files.md)
+
+
+def test_namespace_problems_and_warnings() -> None:
+    from stacks.spec.parse import namespace_problems
+
+    keys = [
+        "gpu-platform:models",
+        "gpu-platform-secret:slack",  # typo of the secrets namespace
+        "gpu-platform-secrets:slack",
+        "gpu-platform-secrets:grafana",
+        "kubernetes:context",
+        "pulumi:disable-default-providers",
+    ]
+    problems, warnings = namespace_problems(keys, secret_keys={"gpu-platform-secrets:slack"})
+    assert problems == [
+        "gpu-platform-secret:slack: unknown config namespace 'gpu-platform-secret', so nothing reads this key; did "
+        "you mean 'gpu-platform-secrets:slack'?",
+        "gpu-platform-secrets:grafana: given in plain text, but every gpu-platform-secrets: key is a secret "
+        "(Alertmanager receiver keys, the Grafana admin password, kubeconfigs) and a plain value is committed "
+        "unencrypted with the stack file; remove it and store it encrypted: pulumi config set --secret "
+        "gpu-platform-secrets:grafana <value>",
+    ]
+    assert warnings == [
+        "kubernetes:context: ignored by gpu-platform: it configures the kubernetes default provider, but every "
+        "kubernetes resource here uses an explicit provider for the cluster this stack builds or references "
+        "(docs/stack-files.md#namespaces-and-secrets)",
+        "pulumi:disable-default-providers: ignored by gpu-platform: it is read by the Pulumi engine (e.g. "
+        "pulumi:tags), not by this program, and the offline plan does not apply it "
+        "(docs/stack-files.md#namespaces-and-secrets)",
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_files_have_no_namespace_problem(stack: str) -> None:
+    from stacks.spec.parse import namespace_problems
+
+    cfg = load_stack_config(PROJECT_DIR, stack)
+    assert namespace_problems(cfg.values, cfg.secret_keys) == ([], [])
