@@ -21,6 +21,9 @@ plan: $(STAMP)  ## offline plan of one stack (STACK=dev): build/plan/STACK/{plan
 plans: $(STAMP)  ## offline plans of every stack file
 	@for s in $(STACKS); do $(PY) -m tools.plan $$s || exit $$?; done
 
+prices: $(STAMP)  ## refresh the price book's generated AWS prices from their public price files (docs/cost.md)
+	$(PY) scripts/refresh_prices.py
+
 # Debian tools the tests call: promtool (Prometheus rule checks and unit tests).
 system-deps:
 	@command -v promtool >/dev/null 2>&1 || { \
