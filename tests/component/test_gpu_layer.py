@@ -62,7 +62,22 @@ def test_gpu_daemonset_reservations_are_the_requests_we_set() -> None:
 
 def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
     out = plan("prod").outputs["capacity"]
-    assert list(out["pools"]) == ["gpu-a100-mig", "gpu-a10g", "gpu-l4-shared", "system"]
+    assert list(out["pools"]) == [
+        "gpu-a100-mig",
+        "gpu-a100-reserved",
+        "gpu-a10g",
+        "gpu-h100-efa",
+        "gpu-l4-karpenter",
+        "gpu-l4-shared",
+        "system",
+    ]
+    # Issue 18: a Karpenter pool plans maxSize nodes of its cheapest type, a reservation pool at most what
+    # the reservation holds (tests/component/test_karpenter.py, test_reservations.py).
+    assert (out["pools"]["gpu-l4-karpenter"]["instanceType"], out["pools"]["gpu-l4-karpenter"]["maxNodes"]) == (
+        "g6.xlarge",
+        8,
+    )
+    assert out["pools"]["gpu-a100-reserved"]["maxNodes"] == 2
     assert out["pools"]["gpu-l4-shared"] == {
         "instanceType": "g6.xlarge",
         "gpuModel": "l4",
@@ -98,7 +113,8 @@ def test_prod_capacity_output_per_pool(plan: Callable[[str], Plan]) -> None:
         29.3984,
         round(sum((p.price_usd_per_node_hour or 0) * p.max_size for p in PROD.pools), 4),
     )
-    assert out["usdPerHourAtMax"] == 55.5585
+    # 55.5585 before issue 18 + gpu-l4-karpenter 8 x 0.8048 + gpu-a100-reserved 2 x 27.44705 + gpu-h100-efa 2 x 55.04
+    assert out["usdPerHourAtMax"] == 226.971
 
 
 def test_capacity_report_output_is_the_planner_markdown(plan: Callable[[str], Plan]) -> None:
@@ -173,4 +189,7 @@ def test_bottlerocket_pools_bring_their_own_device_plugin() -> None:
         "gpu-a10g": True,
         "gpu-l4-shared": False,
         "gpu-a100-mig": False,
+        "gpu-l4-karpenter": False,
+        "gpu-a100-reserved": False,
+        "gpu-h100-efa": False,
     }
