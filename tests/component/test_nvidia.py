@@ -80,7 +80,16 @@ def test_every_pool_label_names_an_existing_config_entry(plan: Callable[[str], P
     # The node label (set by the node pool) and the config map must agree, or the plugin falls back.
     for stack, expected in (
         ("dev", {"gpu-l4": "default"}),
-        ("prod", {"gpu-a10g": "default", "gpu-l4-shared": "time-slicing-4", "gpu-a100-mig": "mig-mixed"}),
+        (
+            "prod",
+            {
+                "gpu-a10g": "default",
+                "gpu-l4-shared": "time-slicing-4",
+                "gpu-a100-mig": "mig-mixed",
+                "gpu-a100-reserved": "default",
+                "gpu-h100-efa": "default",
+            },
+        ),
     ):
         p = plan(stack)
         entries = set(_chart(p, f"gpu-{stack}-device-plugin")["values"]["config"]["map"])
