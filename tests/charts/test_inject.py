@@ -75,8 +75,17 @@ def test_injected_model_pods_carry_no_istio_init_needing_net_admin(stack: str) -
     for w in model_workloads(stack):
         injected = inj.injected[inject.key(w)]
         spec = injected["spec"]["template"]["spec"]
-        assert [c["name"] for c in spec["initContainers"]] == ["istio-validation"]
-        assert spec["containers"][0]["name"] == "istio-proxy"
+        annotations = injected["spec"]["template"]["metadata"].get("annotations", {})
+        if annotations.get("sidecar.istio.io/nativeSidecar") == "true":
+            # Pods that fetch weights (docs/model-weights.md#egress): the proxy is a native sidecar that runs
+            # before fetch-weights, so the download leaves the mesh through the ServiceEntry.
+            inits = [(c["name"], c.get("restartPolicy")) for c in spec["initContainers"]]
+            assert inits[:2] == [("istio-validation", None), ("istio-proxy", "Always")]
+            # Servers fetch in an init container; a cache Job's fetch is its main container.
+            assert [n for n, _ in inits[2:]] == (["fetch-weights"] if w["kind"] == "Deployment" else [])
+        else:
+            assert [c["name"] for c in spec["initContainers"]] == ["istio-validation"]
+            assert spec["containers"][0]["name"] == "istio-proxy"
         if found := inject.init_containers_needing_net_admin(injected):
             offenders[w["metadata"]["name"]] = found
     assert offenders == {}
@@ -122,7 +131,9 @@ def test_the_sidecar_comes_from_our_istiod_values() -> None:
         resources = values["global"]["proxy"]["resources"]
         w = model_workloads(stack)[0]
         annotations = w["spec"]["template"]["metadata"].get("annotations") or {}
-        proxy = rendered(stack).injection.injected[inject.key(w)]["spec"]["template"]["spec"]["containers"][0]
+        pod = rendered(stack).injection.injected[inject.key(w)]["spec"]["template"]["spec"]
+        # A native sidecar (pods that fetch weights, docs/model-weights.md#egress) is an init container.
+        proxy = next(c for c in [*pod["containers"], *pod.get("initContainers", [])] if c["name"] == "istio-proxy")
         # per-pod annotations win over the mesh-wide proxy resources, as the injector's template has it
         want_cpu = annotations.get("sidecar.istio.io/proxyCPU", resources["requests"]["cpu"])
         assert proxy["resources"]["requests"]["cpu"] == want_cpu
