@@ -233,3 +233,29 @@ def test_run_reports_an_invalid_analysis_block_with_the_spec_message(
         "  - gpu-platform:models[0].analysis.stepInterval: '2m' is shorter than the 5 x 1m the analysis looks back "
         "over, which would judge traffic from the previous step; raise stepInterval or lower intervals\n"
     )
+
+
+def test_run_refuses_a_candidate_that_is_not_a_version(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = project / "Pulumi.dev.yaml"
+    path.write_text(path.read_text().replace("        candidate: v2\n", "        candidate: v9\n"))
+    args = ["run", "llama3-8b", "--stack", "dev", "--prometheus", "http://127.0.0.1:9", "--apply", "offline"]
+    assert release(project, *args, "--state-dir", str(project / "state")) == INVALID
+    assert capsys.readouterr().err == (
+        "invalid stack configuration (1 problem):\n"
+        "  - gpu-platform:models[0].traffic.candidate: 'v9' is not a version of this model; choose one of ['v1', 'v2']\n"
+    )
+
+
+@pytest.mark.parametrize("journal", ["{not json", "[]", '{"applied": "v1|v2|10"}', '{"inconclusive": "two"}'])
+def test_run_refuses_a_journal_it_did_not_write(
+    project: Path, capsys: pytest.CaptureFixture[str], journal: str
+) -> None:
+    state = project / "state"
+    state.mkdir()
+    (state / "journal.json").write_text(journal)
+    args = ["run", "llama3-8b", "--stack", "dev", "--prometheus", "http://127.0.0.1:9", "--apply", "offline"]
+    assert release(project, *args, "--state-dir", str(state)) == INVALID
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: journal {state / 'journal.json'} is ")
+    assert err.endswith("; remove it to start over\n")
+    assert (project / "Pulumi.dev.yaml").read_text() == (PROJECT_DIR / "Pulumi.dev.yaml").read_text()

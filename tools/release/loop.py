@@ -154,13 +154,16 @@ class Journal:
             raise ReleaseError(f"error: journal {path} is unreadable ({err}); remove it to start over") from None
         if not isinstance(data, dict):
             raise ReleaseError(f"error: journal {path} is not a JSON object; remove it to start over")
-        return cls(
-            path,
-            data.get("applied"),
-            data.get("pending"),
-            int(data.get("inconclusive", 0)),
-            data.get("rolled_back"),
+        applied, pending, rolled_back = data.get("applied"), data.get("pending"), data.get("rolled_back")
+        inconclusive = data.get("inconclusive", 0)
+        shapes_ok = (
+            all(x is None or (isinstance(x, dict) and isinstance(x.get("state"), str)) for x in (applied, pending))
+            and (rolled_back is None or isinstance(rolled_back, str))
+            and isinstance(inconclusive, int)
         )
+        if not shapes_ok:
+            raise ReleaseError(f"error: journal {path} is not one this tool wrote; remove it to start over")
+        return cls(path, applied, pending, inconclusive, rolled_back)
 
     def save(self) -> None:
         body = {
@@ -253,7 +256,8 @@ def _plain(node: Any, budget: list[int]) -> Any:
 
 
 def typed_model(sf: StackFile, m: CommentedMap) -> ModelSpec:
-    """The model validated as the spec validates it (field types and bounds, the analysis rule)."""
+    """The model validated as far as `run` relies on it: field types and bounds, the analysis rule, and its
+    stable and candidate being versions of it (the whole stack is validated by the apply)."""
     index = sf.models().index(m)
     try:
         model = ModelSpec.model_validate(_plain(m, [MAX_NODES]))
@@ -262,6 +266,13 @@ def typed_model(sf: StackFile, m: CommentedMap) -> ModelSpec:
     time_sliced = [v.name for v in model.versions if v.gpu.time_sliced]
     found = analysis_problems(index, model.analysis, time_sliced) if model.analysis else []
     problems = [f"{key_path(loc)}: {msg}" for loc, msg in found]
+    names = [v.name for v in model.versions]
+    for key, version in (("stable", model.traffic.stable), ("candidate", model.traffic.candidate)):
+        if version is not None and version not in names:
+            problems.append(
+                f"{key_path(('models', index, 'traffic', key))}: {version!r} is not a version of this model; "
+                f"choose one of {names}"
+            )
     if problems:
         raise ReleaseError(str(ConfigError(problems)))
     if model.analysis is None:
@@ -314,7 +325,7 @@ class Run:
         )
         if result.detail and result.detail != result.summary:
             self.out(_indent(result.detail))
-        del sf
+        del sf  # read only to take the split that was applied
         self.hooks.after_step(DecisionLog.line(self.log.decisions[-1]))
 
     def _edit(self, decision: str, edit: Callable[[CommentedMap], None], reason: str, **extra: Any) -> None:
