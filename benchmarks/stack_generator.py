@@ -57,7 +57,7 @@ def _pools(n_models: int) -> list[dict[str, Any]]:
     ]
 
 
-def _version(model: str, name: str, semver: str, gpu: dict[str, Any], runtime: str) -> dict[str, Any]:
+def _version(model: str, name: str, semver: str, gpu: dict[str, Any], runtime: str, bucket: str) -> dict[str, Any]:
     return {
         "name": name,
         "semver": semver,
@@ -67,11 +67,11 @@ def _version(model: str, name: str, semver: str, gpu: dict[str, Any], runtime: s
         "cpu": 2,
         "memoryGib": 8,
         "loadSeconds": 300,
-        "artifact": {"uri": f"s3://{model}-artifacts/{name}/", "sha256": _digest(f"weights-{model}-{name}")},
+        "artifact": {"uri": f"s3://{bucket}/{name}/", "sha256": _digest(f"weights-{model}-{name}")},
     }
 
 
-def _model(i: int) -> dict[str, Any]:
+def _model(i: int, cluster: str) -> dict[str, Any]:
     name = f"model-{i:03d}"
     kind = i % 4
     if kind == 0:  # whole GPU with a 90/10 canary and a header A/B route
@@ -95,11 +95,18 @@ def _model(i: int) -> dict[str, Any]:
         gpu = {"count": 1, "model": "l40s", "modelMemoryGib": 30}
         traffic = {"stable": "v1"}
         runtime = "vllm"
+    # Weights in the model's own bucket, which the stack creates (artifactBucket; the bucket name rule is
+    # components/aws/artifact_names.py): as Pulumi.prod.yaml's models do.
+    bucket = f"{cluster}-{name}-artifacts"
     return {
         "name": name,
         "hosts": [f"{name}.models.example.com"],
+        "artifactBucket": True,
         "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "targetRpsPerReplica": 10},
-        "versions": [_version(name, "v1", "1.0.0", gpu, runtime), _version(name, "v2", "1.1.0", gpu, runtime)],
+        "versions": [
+            _version(name, "v1", "1.0.0", gpu, runtime, bucket),
+            _version(name, "v2", "1.1.0", gpu, runtime, bucket),
+        ],
         "traffic": traffic,
     }
 
@@ -108,13 +115,17 @@ def raw_config(n_models: int) -> dict[str, Any]:
     cfg = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
     raw = {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in cfg.items() if k.startswith("gpu-platform:")}
     raw["nodePools"] = _pools(n_models)
-    raw["models"] = [_model(i) for i in range(n_models)]
-    # The gateway routes of Pulumi.prod.yaml name its own models; route the first generated ones instead.
+    cluster = raw.get("cluster", {}).get("name") or f"gpu-{raw['environment']}"
+    raw["models"] = [_model(i, cluster) for i in range(n_models)]
+    # The gateway routes of Pulumi.prod.yaml name its own models. Prod refuses a model published on the
+    # gateway without a route (stacks/spec/safety.py), so every generated model gets one, cycling through
+    # the shapes (rate limits, auth) of the file's routes.
     gateway = raw.get("addons", {}).get("istio", {}).get("gateway", {})
     if gateway.get("routes"):
+        shapes = gateway["routes"]
         gateway["routes"] = [
-            {**r, "name": f"model-{i:03d}", "pathPrefix": f"/v1/models/model-{i:03d}"}
-            for i, r in enumerate(gateway["routes"][: min(3, n_models)])
+            {**shapes[i % len(shapes)], "name": m["name"], "pathPrefix": f"/v1/models/{m['name']}"}
+            for i, m in enumerate(raw["models"])
         ]
     return raw
 
