@@ -132,9 +132,10 @@ def controller_policy(
         {
             "Sid": "ReadInstanceProfiles",
             "Effect": "Allow",
-            "Action": ["iam:GetInstanceProfile", "iam:ListInstanceProfiles"],
+            "Action": "iam:GetInstanceProfile",
             "Resource": f"arn:{partition}:iam::{account_id}:instance-profile/*",
         },
+        {"Sid": "ListInstanceProfiles", "Effect": "Allow", "Action": "iam:ListInstanceProfiles", "Resource": "*"},
         {
             "Sid": "AmiParameters",
             "Effect": "Allow",

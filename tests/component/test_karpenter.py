@@ -146,7 +146,7 @@ def test_controller_policy_is_scoped_to_the_cluster() -> None:
     assert by_sid["InterruptionQueue"]["Action"] == ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
     assert by_sid["DescribeThisCluster"]["Resource"] == "arn:aws:eks:us-east-1:123456789012:cluster/gpu-prod"
     wildcard = [s["Sid"] for s in doc["Statement"] if s["Resource"] == "*"]
-    assert wildcard == ["ReadOnlyLookups", "Pricing"]  # actions without resource-level permissions
+    assert wildcard == ["ReadOnlyLookups", "ListInstanceProfiles", "Pricing"]  # no resource-level permissions
 
 
 def objects(shape: Any, capacity_types: tuple[str, ...]) -> list[dict[str, Any]]:
