@@ -91,14 +91,14 @@ def namespace_problems(keys: Iterable[str], secret_keys: Iterable[str]) -> tuple
     return problems, warnings
 
 
-def raw_from_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def raw_from_config(
+    config: Mapping[str, Any] | None = None, secret_keys: Iterable[str] | None = None
+) -> dict[str, Any]:
     """Collect `gpu-platform:*` entries into one dict, decoding JSON-encoded structured values. The stack's
-    config (the engine's, when `config` is not given) is checked first: namespaces and plain-text secrets."""
-    if config is None:
-        config = _all_config()
-        secret_keys = _secret_keys(config)
-    else:
-        secret_keys = set()
+    config (the engine's, when `config` is not given) is checked first: namespaces and plain-text secrets
+    (`secret_keys`: the keys stored encrypted; by default the engine's)."""
+    config = _all_config() if config is None else config
+    secret_keys = _secret_keys(config) if secret_keys is None else set(secret_keys)
     problems, warnings = namespace_problems(config, secret_keys)
     if problems:
         raise ConfigError(problems)

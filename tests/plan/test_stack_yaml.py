@@ -332,3 +332,14 @@ def test_bounds_are_what_the_docs_say() -> None:
     for bound in (f"{MAX_BYTES:,}", str(MAX_DEPTH), f"{MAX_NODES:,}"):
         assert bound in doc, bound
     assert stack_yaml.__doc__ and "docs/stack-files.md" in stack_yaml.__doc__
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_spec_tests_see_what_the_program_sees(stack: str) -> None:
+    """tests/spec_helpers.py raw_stack reads the stack files with PyYAML (YAML 1.1) for the spec tables; for
+    the committed files that is exactly the config the program receives through this reader and the CLI rules."""
+    from stacks.spec.parse import raw_from_config
+    from tests.spec_helpers import raw_stack
+
+    cfg = load_stack_config(PROJECT_DIR, stack)
+    assert raw_from_config(cfg.values, cfg.secret_keys) == raw_stack(stack)
