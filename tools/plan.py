@@ -90,6 +90,9 @@ def _plan(argv: list[str]) -> int:
     except (RenderError, InjectError) as err:
         print(f"{args.stack}: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # --out not writable: the caller's input, not a bug
+        print(f"error: cannot write the plan to {out}: {err.strerror or err} ({err.filename})", file=sys.stderr)
+        return 2
     n_manifests = written.manifests
     cost_lines, cost_errors = _cost(args.stack, args.project_dir.resolve(), plan, out)
     if cost_errors:  # prod without a price: docs/cost.md#prod

@@ -254,3 +254,11 @@ def test_pr_diff_reports_git_errors_without_a_traceback(tmp_path: Path, capsys: 
     assert pr_diff.main(["--repo", str(tmp_path), "--base", "HEAD", "--head", "HEAD"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: git rev-parse HEAD: fatal: not a git repository") and "Traceback" not in err
+
+
+def test_an_unwritable_out_directory_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    assert plan_cli.main(["dev", "--no-render", "--out", str(tmp_path / "file" / "x")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot write the plan to {tmp_path / 'file' / 'x'}: Not a directory ({tmp_path / 'file' / 'x'})\n"
+    )
