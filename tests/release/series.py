@@ -111,6 +111,13 @@ def openmetrics(t0: int) -> str:
                 )
             for lines in families.values():
                 out += lines
+    # MIG slices report only the profiling engine-activity ratio (components/observability/analysis.py)
+    for s in samples:
+        for version, busy in (("v1", 0.25), ("v2", 0.75)):
+            out.append(
+                f'DCGM_FI_PROF_GR_ENGINE_ACTIVE{{gpu="0",GPU_I_ID="3",GPU_I_PROFILE="2g.10gb",Hostname="node-mig",'
+                f'exported_namespace="mig",exported_pod="{MODEL}-{version}-7f9c8d6b5-m{version[-1]}q4z"}} {busy} {s:.3f}'
+            )
     # OpenMetrics wants the samples of one metric family together and series of a family in any order
     out.sort(key=lambda line: line.split("{", 1)[0])
     return "\n".join(out) + "\n# EOF\n"
