@@ -74,9 +74,12 @@ class AnalysisSpec(Spec):
     one `interval` apart, before the loop rolls back."""
     slo_checks: bool = True
     """Also check the model's `slo` (errorRatio and p99Ms against their thresholds) in every interval."""
-    checks: tuple[AnalysisCheckSpec, ...] = DEFAULT_CHECKS
-    """Checks besides the SLO's. Default: candidate vs stable, error ratio at most 2x (ignoring below
-    0.1%) and P99 at most 1.5x."""
+    checks: tuple[AnalysisCheckSpec, ...] | None = None
+    """Checks besides the SLO's. Default (unset): candidate vs stable, error ratio at most 2x (ignoring
+    below 0.1%) and P99 at most 1.5x; `[]`: none."""
+
+    def effective_checks(self) -> tuple[AnalysisCheckSpec, ...]:
+        return DEFAULT_CHECKS if self.checks is None else self.checks
 
 
 def model_analysis(spec: StackSpec) -> Iterator[Problem]:
@@ -104,7 +107,7 @@ def analysis_problems(i: int, a: AnalysisSpec, time_sliced: Sequence[str]) -> It
             "over, which would judge traffic from the previous step; raise stepInterval or lower intervals",
         )
     seen: dict[tuple[str, str], int] = {}
-    for j, c in enumerate(a.checks):
+    for j, c in enumerate(a.checks or ()):
         loc = (*at, "checks", j)
         key = (c.metric, c.against)
         if key in seen:

@@ -116,7 +116,7 @@ def checks_of(model: ModelSpec, a: AnalysisSpec) -> list[Check]:
     if a.slo_checks:
         out.append(Check("errorRatio", "threshold", model.slo.error_ratio, a.intervals))
         out.append(Check("p99Ms", "threshold", model.slo.p99_ms, a.intervals))
-    for c in a.checks:
+    for c in a.effective_checks():
         required = a.intervals if c.required_passing is None else c.required_passing
         out.append(Check(c.metric, c.against, c.max, required, c.ignore_below))
     return out
