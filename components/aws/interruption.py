@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-# rule name suffix -> (event source, detail-type)
+# rule name suffix -> (event source, detail-type). Rules are named <queue>-<suffix>: EventBridge rule names
+# are at most 64 characters, and an auto-name of the logical name would pass that with a long cluster name.
 INTERRUPTION_EVENTS: Mapping[str, tuple[str, str]] = {
-    "spot-interruption": ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
+    "spot": ("aws.ec2", "EC2 Spot Instance Interruption Warning"),
     "rebalance": ("aws.ec2", "EC2 Instance Rebalance Recommendation"),
-    "scheduled-change": ("aws.health", "AWS Health Event"),
+    "health": ("aws.health", "AWS Health Event"),
     "state-change": ("aws.ec2", "EC2 Instance State-change Notification"),
-    "reservation-interruption": ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning"),
+    "reservation": ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning"),
 }
 MESSAGE_RETENTION_SECONDS = 300
 
@@ -87,6 +88,7 @@ class InterruptionQueue(pulumi.ComponentResource):
         for key, (source, detail_type) in INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{key}",
+                name=f"{args.queue_name}-{key}",
                 description=f"{detail_type} -> Karpenter interruption queue",
                 event_pattern=json.dumps({"source": [source], "detail-type": [detail_type]}, sort_keys=True),
                 tags=tags,

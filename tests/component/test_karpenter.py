@@ -122,6 +122,9 @@ def test_interruption_queue_and_its_five_rules(plan: Callable[[str], Plan]) -> N
         json.dumps({"detail-type": [d], "source": [s]}, sort_keys=True) for s, d in INTERRUPTION_EVENTS.values()
     }
     assert len([r for r in p.of_type("aws:cloudwatch/eventTarget:EventTarget") if "karpenter" in r["name"]]) == 5
+    # Named <queue>-<event>: at most 30 + 10 + 12 characters, inside EventBridge's 64 for any cluster name.
+    names = {r["inputs"]["name"] for r in p.of_type("aws:cloudwatch/eventRule:EventRule") if "karpenter" in r["name"]}
+    assert names == {f"gpu-prod-karpenter-{k}" for k in INTERRUPTION_EVENTS}
 
 
 def test_controller_policy_is_scoped_to_the_cluster() -> None:

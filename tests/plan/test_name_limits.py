@@ -37,6 +37,7 @@ UNNAMED = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:kms/key:Key",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:sqs/queuePolicy:QueuePolicy",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",

@@ -194,6 +194,50 @@ LIMITS: dict[str, tuple[Rule, ...]] = {
         ),
         Prefix("namePrefix", 255, "EC2 GroupName 255 = prefix + 26 (name_prefix <= 100 in the provider)"),
     ),
+    # Issue 18 (Karpenter's interruption path, EFA placement groups). From the services' API references
+    # (SQS CreateQueue QueueName, EventBridge PutRule Name / Target Id, EC2 CreatePlacementGroup GroupName);
+    # not in ../shared/reference.
+    "aws:sqs/queue:Queue": (
+        Name(
+            "name",
+            80,
+            "SQS CreateQueue QueueName: 1-80 letters, digits, - and _ (SQS API reference)",
+            pattern=r"[A-Za-z0-9_-]+",
+            allowed="letters, digits, - and _",
+            auto_suffix=TF_AUTONAME_SUFFIX,
+            conflicts=("namePrefix",),
+        ),
+        Prefix("namePrefix", 80, "SQS QueueName 80 = prefix + 26"),
+    ),
+    "aws:cloudwatch/eventRule:EventRule": (
+        Name(
+            "name",
+            64,
+            "EventBridge PutRule Name: 1-64 of [.-_A-Za-z0-9] (EventBridge API reference)",
+            pattern=r"[.\-_A-Za-z0-9]+",
+            allowed="letters, digits and .-_",
+            auto_suffix=TF_AUTONAME_SUFFIX,
+            conflicts=("namePrefix",),
+        ),
+        Prefix("namePrefix", 64, "EventBridge rule Name 64 = prefix + 26"),
+    ),
+    "aws:cloudwatch/eventTarget:EventTarget": (
+        Name(
+            "targetId",
+            64,
+            "EventBridge Target Id: 1-64 of [.-_A-Za-z0-9] (EventBridge API reference)",
+            pattern=r"[.\-_A-Za-z0-9]+",
+            allowed="letters, digits and .-_",
+        ),
+    ),
+    "aws:ec2/placementGroup:PlacementGroup": (
+        Name(
+            "name",
+            255,
+            "EC2 CreatePlacementGroup GroupName <= 255 (EC2 API reference)",
+            auto_suffix=TF_AUTONAME_SUFFIX,
+        ),
+    ),
     "aws:s3/bucket:Bucket": (
         # pulumi_aws s3/bucket.py docstring: bucket lowercase, <= 63; bucket_prefix <= 37; S3 User Guide
         # "Bucket naming rules": 3-63, lowercase letters, digits, dots and hyphens, begin and end with a
