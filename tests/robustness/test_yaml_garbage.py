@@ -58,6 +58,17 @@ def alias_bomb(draw: st.DrawFn) -> str:
 
 
 @st.composite
+def wide_aliases(draw: st.DrawFn) -> str:
+    """Many aliases side by side (one list, or one mapping's values): linear work, or refused at the bound."""
+    n = draw(st.integers(1, 20_000))  # 250,000 (refused at the bound) is tests/plan/test_stack_yaml.py
+    if draw(st.booleans()):
+        return "config:\n  gpu-platform:x: &a [1, 2]\n  gpu-platform:y: [" + ", ".join(["*a"] * n) + "]\n"
+    return (
+        "config:\n  gpu-platform:x: &a {k: v}\n  gpu-platform:y: {" + ", ".join(f"k{i}: *a" for i in range(n)) + "}\n"
+    )
+
+
+@st.composite
 def deep(draw: st.DrawFn) -> str:
     n = draw(st.integers(1, 3000))
     if draw(st.booleans()):
@@ -128,6 +139,7 @@ documents = st.one_of(
     st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
     st.text(YAML_CHARS, max_size=300),
     alias_bomb(),
+    wide_aliases(),
     deep(),
     spliced(),
     st.sampled_from(["", "~", "[]", "- a\n- b\n", "config:\n", "config: 5\n", "config: {a: 1, a: 2}\n"]),

@@ -76,7 +76,7 @@ class _Node:
     text: str = ""  # scalar source text
     plain: bool = False  # an untagged plain scalar: resolved as yaml.v3 resolves it
     items: list[_Node] = field(default_factory=list)  # seq items, or map keys and values alternating
-    size: int = 1  # values with every alias expanded
+    size: int = 1  # values with every alias expanded (so far, while the collection is open)
     depth: int = 1
     done: bool = False
 
@@ -127,6 +127,8 @@ class _Composer:
             return
         parent = self.stack[-1]
         parent.items.append(node)
+        parent.size += node.size  # running totals: every check is O(depth), whatever the number of aliases
+        parent.depth = max(parent.depth, node.depth + 1)
         if node.depth + len(self.stack) > MAX_DEPTH:
             raise self.fail(node.line, f"nested deeper than {MAX_DEPTH} levels; a stack file needs about 10")
 
@@ -141,8 +143,6 @@ class _Composer:
 
     def _close(self) -> None:
         node = self.stack.pop()
-        node.size = 1 + sum(c.size for c in node.items)
-        node.depth = 1 + max((c.depth for c in node.items), default=0)
         node.done = True
         self._check_size(node)
         if self.stack:
@@ -191,15 +191,12 @@ class _Composer:
 
     def _check_running(self, line: int) -> None:
         """Partial sizes of the open collections: a bomb's last level never completes before it is refused."""
-        total = 0
-        for node in reversed(self.stack):
-            total += 1 + sum(c.size for c in node.items)
-            if total > MAX_NODES:
-                raise self.fail(
-                    line,
-                    f"with its aliases expanded this holds more than {MAX_NODES:,} values (an alias bomb?); "
-                    "write the values out or use fewer aliases",
-                )
+        if sum(node.size for node in self.stack) > MAX_NODES:
+            raise self.fail(
+                line,
+                f"with its aliases expanded this holds more than {MAX_NODES:,} values (an alias bomb?); "
+                "write the values out or use fewer aliases",
+            )
 
 
 def _tag(tag: Any) -> str | None:
