@@ -35,7 +35,10 @@ HEALTHY = Minute(rps=2.0, latency_le="250", gpu_util=55.0)
 
 
 def healthy(version: str, minute: int) -> Minute:
-    return STABLE if version == "v1" else HEALTHY
+    # minutes 15-19 are the 100% step: the stable serves nothing (its pods idle, still warm)
+    if version == "v1":
+        return STABLE if minute < 15 else Minute(rps=0.0, gpu_util=0.0)
+    return HEALTHY
 
 
 def latency_regression(version: str, minute: int) -> Minute:
@@ -45,8 +48,10 @@ def latency_regression(version: str, minute: int) -> Minute:
 
 def error_spike(version: str, minute: int) -> Minute:
     # clean during the first step (minutes 0-4), 20% 503 from the second step on
-    if version == "v1" or minute < 5:
-        return healthy(version, minute)
+    if version == "v1":
+        return STABLE
+    if minute < 5:
+        return HEALTHY
     return Minute(rps=2.0, errors=0.2, gpu_util=55.0)
 
 

@@ -53,8 +53,11 @@ def test_healthy_canary_walks_every_step_then_becomes_stable(prometheus: str, t0
     ]
     assert (project / "Pulumi.dev.yaml").read_text() == finished(original)
     assert clock.slept == [300, 300, 300, 300]  # stepInterval 5m before each analysis
-    for entry in log[1:]:
+    for entry in log[1:4]:
         assert checks(entry) == ALL_PASS
+    # at 100% the stable serves nothing to compare with: only the threshold checks run
+    assert checks(log[4]) == {name: r for name, r in ALL_PASS.items() if "stable" not in name}
+    assert log[4]["analysis"]["intervals"][0]["stable_requests"] == 0
     # the numbers behind a decision: 2 rps = 120 requests a minute, p99 inside the (100, 250] bucket
     first = log[1]["analysis"]["intervals"][0]
     assert first["candidate_requests"] == pytest.approx(120) and first["stable_requests"] == pytest.approx(240)

@@ -128,13 +128,15 @@ def gpu_kind(v: ModelVersionSpec) -> GpuKind | None:
     return "mig" if v.gpu.mig_profile else "whole"
 
 
-def _outcome(check: Check, cand: float | None, stable: float | None) -> str:
+def _outcome(check: Check, cand: float | None, stable: float | None, stable_requests: float | None, least: int) -> str:
     if cand is None:
         return "inconclusive: no candidate data"
     if check.against == "threshold":
         return "pass" if cand <= check.max else f"fail: {_fmt(cand)} > {check.max:g}"
     if cand <= check.ignore_below:
         return "pass"
+    if stable_requests is None or stable_requests < least:
+        return f"inconclusive: the stable served {_fmt(stable_requests)} requests < minRequests {least}"
     if stable is None:
         return "inconclusive: no stable data"
     ratio = math.inf if stable == 0 else cand / stable
@@ -143,13 +145,16 @@ def _outcome(check: Check, cand: float | None, stable: float | None) -> str:
     return f"fail: {_fmt(cand)} is {ratio:.2f} x stable {_fmt(stable)}"
 
 
-def analyse(model: ModelSpec, candidate: str, end: float, query: RangeQuery) -> StepAnalysis:
-    """Judge `candidate` against `model.traffic.stable` over the intervals ending at `end` (unix seconds)."""
+def analyse(model: ModelSpec, candidate: str, weight: int, end: float, query: RangeQuery) -> StepAnalysis:
+    """Judge `candidate`, at `weight`%, against `model.traffic.stable` over the intervals ending at `end`
+    (unix seconds). At 100% the stable serves nothing to compare with: only the threshold checks run."""
     a = model.analysis or AnalysisSpec()
     step = duration_seconds(a.interval)
     start = end - (a.intervals - 1) * step
     stamps = [round(start + k * step, 3) for k in range(a.intervals)]
-    checks = checks_of(model, a)
+    checks = [c for c in checks_of(model, a) if weight < 100 or c.against != "stable"]
+    if not checks:
+        return StepAnalysis("pass", "no check applies at 100% (every check compares with the stable)", [], [])
     versions = {v.name: v for v in model.versions}
     ns = model.namespace or model.name
     series: dict[str, dict[str, dict[float, float]]] = {}
@@ -190,7 +195,7 @@ def analyse(model: ModelSpec, candidate: str, end: float, query: RangeQuery) -> 
                 outcome = f"inconclusive: {got} requests < minRequests {a.min_requests}"
             else:
                 cand, stable = row.values[c.metric]
-                outcome = _outcome(c, cand, stable)
+                outcome = _outcome(c, cand, stable, row.stable_requests, a.min_requests)
             row.outcomes[c.name] = outcome
             tallies[c.name][outcome.split(":")[0]] += 1
         intervals.append(row)

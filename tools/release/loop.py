@@ -394,7 +394,7 @@ class Run:
             due = applied_at + seconds(a.step_interval)
             if self.clock.now() < due:
                 self.clock.sleep(due - self.clock.now())
-            result = analyse(spec, str(cand), self.clock.now(), self.query)
+            result = analyse(spec, str(cand), w, self.clock.now(), self.query)
             extra = {"weight": w, "verdict": result.verdict, "analysis": result.to_json()}
             if result.verdict == "pass":
                 self.journal.inconclusive = 0
