@@ -43,7 +43,8 @@ class AnalysisCheckSpec(Spec):
     ratio of the version's pods from DCGM, 0-1)."""
     against: Against = "threshold"
     """`threshold`: the candidate's value must be at most `max`. `stable`: the candidate's value divided
-    by the stable version's, in the same interval, must be at most `max`."""
+    by the stable version's, in the same interval, must be at most `max` (the stable must have served
+    `minRequests` there; at 100% such checks are skipped, the stable serving nothing)."""
     max: float = Field(gt=0)
     """Highest passing value: the metric itself (`threshold`) or the candidate/stable ratio (`stable`)."""
     ignore_below: float = Field(default=0, ge=0)

@@ -3,11 +3,13 @@
 The checks are the model's SLO (thresholds) and its `analysis.checks` (stacks/spec/analysis.py); the
 queries are components/observability/analysis.py's, i.e. the SLO alerts' PromQL. Per interval:
 - the candidate served fewer than `minRequests` requests (or no data): every check is inconclusive;
-- a check with no value (no data, NaN), or against the stable version with no stable value: inconclusive;
+- a check with no value (no data, NaN), or against the stable version when the stable served fewer than
+  `minRequests` or has no value: inconclusive;
 - otherwise it passes or fails on its bound.
 A check passes with at least `requiredPassing` passing intervals and fails once so many failed that it
 no longer can; the step fails if any check fails, else is inconclusive if any check is, else passes.
-Prometheus unreachable is inconclusive too: no data is never a pass.
+Prometheus unreachable is inconclusive too: no data is never a pass. At 100% the stable serves nothing to
+compare with, so only the threshold checks run.
 """
 
 from __future__ import annotations
