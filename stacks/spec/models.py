@@ -181,7 +181,7 @@ class ModelTrafficSpec(Spec):
     candidate: str | None = None
     """Version under canary."""
     candidate_weight: int = Field(default=0, ge=0, le=100)
-    """Percent of requests to the candidate (0-100). `tools/release.py promote/rollback` edits it."""
+    """Percent of requests to the candidate (0-100). `python -m tools.release promote/rollback/run` edits it."""
     ab_routes: tuple[ModelAbRouteSpec, ...] = ()
     """Header-based A/B routes, tried in order before the weighted split."""
     shadow: ModelShadowSpec | None = None
@@ -227,7 +227,7 @@ class ModelSpec(Spec):
     """How `python -m tools.release run` judges the candidate at each rollout step (interval checks,
     candidate vs stable, minimum traffic; stacks/spec/analysis.py). Default: no automatic loop."""
     rollout_steps: tuple[int, ...] = (10, 25, 50, 100)
-    """Candidate weights `tools/release.py promote --next` walks through; the capacity check proves each fits."""
+    """Candidate weights `python -m tools.release promote --next` and `run` walk through; the capacity check proves each fits."""
     stable_scaling: Literal["keepFull", "shrinkWithWeight"] = "keepFull"
     """Capacity assumption during a rollout. `keepFull`: the stable keeps its max replicas (instant
     rollback). `shrinkWithWeight`: trust the stable's request-rate autoscaler to release pods as its share
