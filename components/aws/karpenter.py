@@ -59,6 +59,9 @@ class KarpenterPool:
 @dataclass(frozen=True, slots=True)
 class KarpenterArgs:
     cluster_name: str
+    """The cluster's name as a plain string (resource names, tags, the IAM policy, chart settings)."""
+    eks_cluster_name: pulumi.Input[str]
+    """The same name as the EKS cluster's output, so the access entry waits for the cluster."""
     region: str
     account_id: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
@@ -109,7 +112,7 @@ class Karpenter(pulumi.ComponentResource):
         ]
         access = aws.eks.AccessEntry(
             f"{name}-node-access",
-            cluster_name=cluster,
+            cluster_name=args.eks_cluster_name,
             principal_arn=self.node_role.arn,
             type="EC2_LINUX",  # lets the kubelet join (system:nodes); no access policy needed for this type
             tags=dict(args.tags),

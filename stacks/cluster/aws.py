@@ -137,6 +137,7 @@ def build(spec: StackSpec) -> ClusterFacts:
             f"{name}-karpenter",
             KarpenterArgs(
                 cluster_name=name,
+                eks_cluster_name=cluster_name,
                 region=spec.region,
                 account_id=eks.account_id,
                 oidc_provider_arn=eks.oidc_provider.arn,
