@@ -186,7 +186,11 @@ class Karpenter(pulumi.ComponentResource):
 
         self.node_classes = {}
         self.node_pools = {}
-        after_crds = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.crds]))
+        # After the controller too, not only the CRDs: the controller's finalizers (EC2NodeClass termination,
+        # NodeClaims) must be served while these are deleted, so `pulumi destroy` removes them first.
+        after_crds = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[self.crds, self.controller])
+        )
         for pool in args.pools:
             pool_name = pool.shape.name
             # Plain data known at plan time (a preview shows it whole, the validators and the API server
@@ -226,7 +230,8 @@ class Karpenter(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=pool_name),
                 spec=pool_obj["spec"],
                 opts=pulumi.ResourceOptions.merge(
-                    after_crds, pulumi.ResourceOptions(depends_on=[self.crds, self.node_classes[pool_name]])
+                    after_crds,
+                    pulumi.ResourceOptions(depends_on=[self.crds, self.controller, self.node_classes[pool_name]]),
                 ),
             )
         self.register_outputs(

@@ -63,6 +63,9 @@ def test_karpenter_pool_is_a_nodepool_not_a_node_group(plan: Callable[[str], Pla
         "budgets": [{"nodes": "1"}],
     }
     assert "terminationGracePeriod" not in tmpl
+    # Created after (so destroyed before) the controller that serves their finalizers, and after the CRDs.
+    deps = p.one(NODEPOOL)["options"]["dependsOn"]
+    assert any(d.endswith("::karpenter") for d in deps) and any(d.endswith("::karpenter-crd") for d in deps)
 
 
 def test_ec2nodeclass_is_hardened_and_uses_the_karpenter_node_role(plan: Callable[[str], Plan]) -> None:
