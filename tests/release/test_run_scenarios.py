@@ -10,13 +10,17 @@ to record the stack file each time it applies.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.release.prometheus import closed_port_url
 from tests.release.scenario import FakeClock, checks, decisions, finished, make_project, make_run, weight
+from tools.offline.runner import PROJECT_DIR
 from tools.release import main
 from tools.release.errors import LOCKED, OK, REFUSED
 from tools.release.loop import Hooks, Lock
@@ -196,6 +200,43 @@ def test_a_crash_between_edit_and_apply_resumes_by_applying_the_edited_step(
     )
     # the resume applies the 10 -> 25 change the crash left unapplied (the VirtualService update)
     assert re.fullmatch(r"1 to update, \d+ unchanged", log[1]["apply"]["summary"])
+    assert applier.texts == [weight(original, 25), weight(original, 50), weight(original, 100), finished(original)]
+
+
+CRASHER = """
+import os, sys
+from pathlib import Path
+from tests.release.scenario import FakeClock, make_run
+from tools.release.loop import Hooks
+project, url, t0 = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+run, _ = make_run(project, url, FakeClock(t0), Hooks(after_edit=lambda state: os._exit(137)))
+run.run()
+"""
+
+
+def test_a_process_killed_between_edit_and_apply_leaves_the_step_pending_and_the_lock_free(
+    prometheus: str, t0: int, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path, "healthy")
+    original = (project / "Pulumi.dev.yaml").read_text()
+    res = subprocess.run(
+        [sys.executable, "-c", CRASHER, str(project), prometheus, str(t0)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 137, res.stderr  # os._exit: no finally, no atexit, like a kill
+    assert (project / "Pulumi.dev.yaml").read_text() == weight(original, 25)
+    journal = json.loads((project / "state" / "journal.json").read_text())
+    assert journal["pending"]["state"] == "v1|v2|25" and journal["applied"]["state"] == "v1|v2|10"
+    assert (project / "state" / "lock").read_text().startswith("pid ")  # the dead run's note stays...
+    with Lock(project / "state" / "lock"):  # ...but the kernel dropped its flock
+        pass
+    resumed, applier = make_run(project, prometheus, FakeClock(t0 + 300))
+    assert resumed.run() == OK
+    assert [d["decision"] for d in decisions(project)] == ["apply", "resume", "promote", "promote", "finish"]
     assert applier.texts == [weight(original, 25), weight(original, 50), weight(original, 100), finished(original)]
 
 
