@@ -179,7 +179,16 @@ class Karpenter(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
                 pulumi.ResourceOptions(
-                    depends_on=[self.crds, self.service_account, access, *policies, *args.depends_on]
+                    depends_on=[
+                        self.crds,
+                        self.service_account,
+                        # Its permissions and queue outlive it: on destroy it still terminates the nodes.
+                        self.controller_role,
+                        self.queue,
+                        access,
+                        *policies,
+                        *args.depends_on,
+                    ]
                 ),
             ),
         )
