@@ -29,7 +29,7 @@ def closed_port_url() -> str:
 
 
 @contextmanager
-def prometheus_with(series_openmetrics: str, work: Path, lifetime_seconds: int = 900) -> Iterator[str]:
+def prometheus_with(series_openmetrics: str, work: Path, lifetime_seconds: int = 1800) -> Iterator[str]:
     """Backfill the series into a fresh TSDB, start Prometheus on it, yield its URL, stop it."""
     binary = shutil.which("prometheus")
     if binary is None:
