@@ -522,8 +522,10 @@ def karpenter_pools(spec: StackSpec) -> Iterator[Problem]:
     """`provisioner: karpenter` (docs/karpenter.md): AWS only, whole-GPU or CPU pools, no minimum, capacity
     types instead of capacityType; EFA and reservations stay on managed node groups."""
     karpenter_at = [i for i, p in enumerate(spec.node_pools) if p.provisioner == "karpenter"]
-    if spec.cloud == "aws" and karpenter_at and not any(
-        p.provisioner == "cluster-autoscaler" and not _first_is_gpu(spec, p) for p in spec.node_pools
+    if (
+        spec.cloud == "aws"
+        and karpenter_at
+        and not any(p.provisioner == "cluster-autoscaler" and not _first_is_gpu(spec, p) for p in spec.node_pools)
     ):
         yield (
             ("nodePools", karpenter_at[0], "provisioner"),
