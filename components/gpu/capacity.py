@@ -403,7 +403,10 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
         ok.sort(key=lambda s: (_price_per_replica(s.pool, _needs(s.pool, demands[i])), s.pool.name))
         candidates[i] = ok
         for st in ok:
-            st.needs.append(_needs(st.pool, demands[i]))
+            # One entry per distinct pod shape: is_full scans them for every node it checks, and many
+            # releases share a shape (docs/performance.md#capacity-check-at-scale).
+            if (need := _needs(st.pool, demands[i])) not in st.needs:
+                st.needs.append(need)
         if ok:
             per_node = _Node().room_for(ok[0].pool.allocatable, _needs(ok[0].pool, demands[i]), remaining[i])
             chunk[i] = max(1, -(-per_node // _ROUNDS_PER_NODE))

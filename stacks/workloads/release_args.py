@@ -3,10 +3,12 @@ by the workload layer (stacks/workloads/layer.py), so validation and deployment 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from components.cloud import ArtifactStoreFactory
 from components.models import args as ma
+from stacks.spec.addons import GatewayRouteSpec
 from stacks.spec.models import ModelAutoscalingSpec, ModelSpec, artifact_store_uri
 from stacks.spec.stack import StackSpec
 
@@ -20,13 +22,40 @@ def _scaling(s: ModelAutoscalingSpec) -> ma.Autoscaling:
     )
 
 
+# release_args runs once per model, several times per plan (spec rules, capacity, layer): what it needs
+# from all models or all routes is indexed once per (immutable) tuple, not scanned per model, which was
+# quadratic in the number of models (docs/performance.md#capacity-check-at-scale).
+_NAMESPACE_USES: list[tuple[tuple[ModelSpec, ...], Counter[str]]] = []
+_ROUTES_BY_NAME: list[tuple[tuple[GatewayRouteSpec, ...], dict[str, GatewayRouteSpec]]] = []
+
+
+def _namespace_uses(models: tuple[ModelSpec, ...]) -> Counter[str]:
+    for ms, uses in _NAMESPACE_USES:
+        if ms is models:
+            return uses
+    uses = Counter(o.namespace or o.name for o in models)
+    _NAMESPACE_USES[:] = [*_NAMESPACE_USES[-3:], (models, uses)]
+    return uses
+
+
+def _routes_by_name(routes: tuple[GatewayRouteSpec, ...]) -> dict[str, GatewayRouteSpec]:
+    for rs, by_name in _ROUTES_BY_NAME:
+        if rs is routes:
+            return by_name
+    by_name: dict[str, GatewayRouteSpec] = {}
+    for r in routes:
+        by_name.setdefault(r.name, r)  # the first route of a name, as a scan in order finds it
+    _ROUTES_BY_NAME[:] = [*_ROUTES_BY_NAME[-3:], (routes, by_name)]
+    return by_name
+
+
 def gateway_route(spec: StackSpec, model: ModelSpec) -> ma.GatewayRoute | None:
     """The API gateway route named after `model`, when Istio and its gateway are enabled."""
     ist = spec.addons.istio
     gw = ist.gateway
     if not (ist.enabled and gw.enabled):
         return None
-    route = next((r for r in gw.routes if r.name == model.name), None)
+    route = _routes_by_name(gw.routes).get(model.name)
     return ma.GatewayRoute(path_prefix=route.path_prefix, hosts=gw.hosts) if route is not None else None
 
 
@@ -38,7 +67,7 @@ def release_args(
     others: Sequence[object] = (),
 ) -> ma.ModelReleaseArgs:
     m: ModelSpec = spec.models[index]
-    shared = sum(1 for o in spec.models if (o.namespace or o.name) == (m.namespace or m.name)) > 1
+    shared = _namespace_uses(spec.models)[m.namespace or m.name] > 1
     versions = tuple(
         ma.ModelVersion(
             name=v.name,
