@@ -203,6 +203,30 @@ def test_a_crash_between_edit_and_apply_resumes_by_applying_the_edited_step(
     assert applier.texts == [weight(original, 25), weight(original, 50), weight(original, 100), finished(original)]
 
 
+def test_an_edit_during_the_wait_is_applied_and_judged_instead(prometheus: str, t0: int, tmp_path: Path) -> None:
+    project = make_project(tmp_path, "healthy")
+    original = (project / "Pulumi.dev.yaml").read_text()
+    path = project / "Pulumi.dev.yaml"
+
+    class EditingClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if len(self.slept) == 1:  # a merged pull request moves the weight to 50 during the first wait
+                path.write_text(weight(original, 50))
+
+    run, applier = make_run(project, prometheus, EditingClock(t0))
+    assert run.run() == OK
+    log = decisions(project)
+    assert [(d["decision"], d["to"]) for d in log] == [
+        ("apply", "stable v1 90%, candidate v2 10%"),
+        ("apply", "stable v1 50%, candidate v2 50%"),  # never judged at 10% with the file at 50%
+        ("promote", "stable v1 0%, candidate v2 100%"),
+        ("finish", "stable v2 100%"),
+    ]
+    assert log[2]["weight"] == 50
+    assert applier.texts == [original, weight(original, 50), weight(original, 100), finished(original)]
+
+
 CRASHER = """
 import os, sys
 from pathlib import Path

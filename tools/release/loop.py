@@ -394,6 +394,12 @@ class Run:
             due = applied_at + seconds(a.step_interval)
             if self.clock.now() < due:
                 self.clock.sleep(due - self.clock.now())
+                _, _, now_t = self._load()
+                if state_key(now_t) != key:
+                    self.out(
+                        f"{self.model}: the stack file changed during the wait ({split(now_t)}); starting over from it"
+                    )
+                    continue  # the file is the truth: apply what it says now, then wait and judge that
             result = analyse(spec, str(cand), w, self.clock.now(), self.query)
             extra = {"weight": w, "verdict": result.verdict, "analysis": result.to_json()}
             if result.verdict == "pass":
