@@ -200,7 +200,8 @@ def fetch_container(
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=FETCHER_IMAGE,
-        image_pull_policy="IfNotPresent",
+        # Digest-pinned: Always costs one registry HEAD per start (CKV_K8S_15), like the server image.
+        image_pull_policy="Always",
         command=[FETCHER_PYTHON],
         args=_fetch_args(a, art, dest),
         env=_env(art, ctx, access),
@@ -226,7 +227,8 @@ def pod_weights(
         wait = k8s.core.v1.ContainerArgs(
             name="fetch-weights",
             image=FETCHER_IMAGE,
-            image_pull_policy="IfNotPresent",
+            # Digest-pinned: Always costs one registry HEAD per start (CKV_K8S_15), like the server image.
+        image_pull_policy="Always",
             command=[FETCHER_PYTHON],
             args=[
                 f"{FETCHER_DIR}/{SCRIPT_NAME}",
