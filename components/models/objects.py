@@ -8,6 +8,7 @@ account token, digest-pinned image pulled Always, probes and limits everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from components.mesh.istio import prometheus_tls_config
 from components.models.args import ModelReleaseArgs, ModelVersion
 from components.models.budget import STARTUP_PERIOD_SECONDS, Budget, budget
 from components.models.capacity_check import SIDECAR_CPU, SIDECAR_MEMORY_GIB
+from components.models.cold_start import cold_start
 from components.models.names import (
     DOMAIN,
     INGRESS_NAMESPACE,
@@ -53,7 +55,15 @@ def memory_quantity(gib: float) -> str:
 
 
 def version_budget(a: ModelReleaseArgs, v: ModelVersion) -> Budget:
-    return budget(v.load_seconds, a.traffic.timeout_seconds, a.termination_grace_seconds)
+    b = budget(v.load_seconds, a.traffic.timeout_seconds, a.termination_grace_seconds)
+    # The weights download (or the cache Job's) comes before the server starts: the rollout deadline and
+    # Pulumi's await get its time on top; the startup probe starts after it (docs/model-weights.md).
+    fetch = cold_start(a, v).fetch_miss_seconds or 0
+    return dataclasses.replace(
+        b,
+        progress_deadline_seconds=b.progress_deadline_seconds + fetch,
+        await_timeout_seconds=b.await_timeout_seconds + fetch,
+    )
 
 
 def metrics_port_name(srv: RuntimePreset) -> str:
