@@ -228,7 +228,7 @@ def pod_weights(
             name="fetch-weights",
             image=FETCHER_IMAGE,
             # Digest-pinned: Always costs one registry HEAD per start (CKV_K8S_15), like the server image.
-        image_pull_policy="Always",
+            image_pull_policy="Always",
             command=[FETCHER_PYTHON],
             args=[
                 f"{FETCHER_DIR}/{SCRIPT_NAME}",
