@@ -54,6 +54,10 @@ class KarpenterPool:
     capacity_types: tuple[str, ...]
     ami_type: str
     disk_size_gib: int
+    reservation_id: str | None = None
+    """An ODCR / Capacity Block the pool launches into (capacity type `reserved`)."""
+    zones: tuple[str, ...] = ()
+    """Where the pool's nodes may launch; empty: every zone of the cluster (a reservation: its zone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +219,7 @@ class Karpenter(pulumi.ComponentResource):
                 # Not kubernetes.io/cluster/<cluster>: Karpenter tags every instance with it itself (the
                 # controller policy's launch conditions rely on that) and the CRD refuses it here.
                 tags={**args.tags, "gpu-platform/pool": pool_name},
+                capacity_reservation_ids=(pool.reservation_id,) if pool.reservation_id else (),
             )["spec"]
             self.node_classes[pool_name] = k8s.apiextensions.CustomResource(
                 f"{name}-{pool_name}-nodeclass",
@@ -229,7 +234,7 @@ class Karpenter(pulumi.ComponentResource):
                 pool.shape,
                 instance_types=pool.instance_types,
                 capacity_types=pool.capacity_types,
-                zones=args.zones,
+                zones=pool.zones or args.zones,
                 node_class_name=pool_name,
             )
             self.node_pools[pool_name] = k8s.apiextensions.CustomResource(

@@ -14,7 +14,8 @@ difference — and its catalog instance types (docs/karpenter.md#nodepool):
   drain waits for every PodDisruptionBudget instead of evicting a model below it after a timeout;
 - EC2NodeClass: the AMI family of the pool's amiType (checked against the instance by the spec, as for
   managed node groups), IMDSv2 with hop limit 1, an encrypted gp3 root volume, the cluster security group
-  and the private subnets by selector terms (tags), the Karpenter node role.
+  and the private subnets by selector terms (tags), the Karpenter node role, and a reservation pool's
+  ODCR / Capacity Block by id (the NodePool then launches only `reserved` capacity in its zone).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ ROOT_DEVICE = "/dev/xvda"
 # Node lifetime: nodes are replaced (drained, PDBs honoured) after 30 days, so AMIs and kernels stay fresh.
 EXPIRE_AFTER = "720h"
 CONSOLIDATE_AFTER = "10m"
-CAPACITY_TYPE_ORDER = ("spot", "on-demand")
+# `reserved`: an ODCR or Capacity Block the EC2NodeClass selects (capacityReservationSelectorTerms; the chart's
+# reservedCapacity feature gate, on in 1.14.1), preferred over spot and on-demand.
+CAPACITY_TYPE_ORDER = ("reserved", "spot", "on-demand")
 
 
 def ami_alias(ami_type: str) -> str:
@@ -66,7 +69,13 @@ def node_class(
     security_group_terms: Sequence[Mapping[str, Any]],
     disk_size_gib: int,
     tags: Mapping[str, str],
+    capacity_reservation_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
+    reservations = (
+        {"capacityReservationSelectorTerms": [{"id": r} for r in capacity_reservation_ids]}
+        if capacity_reservation_ids
+        else {}
+    )
     return {
         "apiVersion": NODECLASS_API,
         "kind": "EC2NodeClass",
@@ -95,6 +104,7 @@ def node_class(
             ],
             "detailedMonitoring": True,
             "tags": dict(sorted(tags.items())),
+            **reservations,
         },
     }
 

@@ -90,18 +90,21 @@ def build(spec: StackSpec) -> ClusterFacts:
     for pool in spec.node_pools:
         shape = pool_shape(spec, pool)
         inst = shape.instance
+        res = pool.reservation
         if pool.provisioner == "karpenter":
             karpenter_pools.append(
                 KarpenterPool(
                     shape=shape,
                     instance_types=pool.instance_types,
-                    capacity_types=pool.capacity_types or ("on-demand",),
+                    # A reservation pool launches only into its reservation (rule karpenter_pools).
+                    capacity_types=("reserved",) if res is not None else (pool.capacity_types or ("on-demand",)),
                     ami_type=pool.ami_type or default_ami_type(inst),
                     disk_size_gib=disk_size_gib(pool, inst),
+                    reservation_id=res.id if res is not None else None,
+                    zones=(res.zone,) if res is not None else (),
                 )
             )
             continue
-        res = pool.reservation
         pools.append(
             NodePool(
                 f"{name}-{pool.name}",

@@ -124,7 +124,8 @@ class NodePoolSpec(Spec):
     """Karpenter pools only: capacity types to launch, e.g. [spot, on-demand] (Karpenter prefers spot and
     falls back to on-demand). Default: [on-demand]."""
     reservation: ReservationSpec | None = None
-    """AWS cluster-autoscaler pools only: launch every node into this ODCR or Capacity Block."""
+    """AWS only: launch every node into this ODCR or Capacity Block (a node group's launch template, or a
+    Karpenter EC2NodeClass's capacityReservationSelectorTerms with capacity type `reserved`)."""
 
 
 def node_pools(spec: StackSpec) -> Iterator[Problem]:
@@ -520,7 +521,7 @@ KARPENTER_SHARING_ISSUES = "kubernetes-sigs/karpenter#729, aws/karpenter-provide
 
 def karpenter_pools(spec: StackSpec) -> Iterator[Problem]:
     """`provisioner: karpenter` (docs/karpenter.md): AWS only, whole-GPU or CPU pools, no minimum, capacity
-    types instead of capacityType; EFA and reservations stay on managed node groups."""
+    types instead of capacityType (none with a reservation); EFA stays on managed node groups."""
     karpenter_at = [i for i, p in enumerate(spec.node_pools) if p.provisioner == "karpenter"]
     if (
         spec.cloud == "aws"
@@ -586,16 +587,23 @@ def karpenter_pools(spec: StackSpec) -> Iterator[Problem]:
         for j, typ in enumerate(pool.capacity_types):
             if typ in pool.capacity_types[:j]:
                 yield (*loc, "capacityTypes", j), f"{show(typ)} is listed twice; list each capacity type once"
-        for key, attr in (("efa", "efa"), ("reservation", "reservation")):
-            if getattr(pool, attr):
-                yield (
-                    (*loc, key),
-                    (
-                        f"given with provisioner 'karpenter'; this platform builds {key} on managed node groups "
-                        "only (launch template and placement group per pool): use provisioner: "
-                        "cluster-autoscaler for this pool"
-                    ),
-                )
+        if pool.efa:
+            yield (
+                (*loc, "efa"),
+                (
+                    "given with provisioner 'karpenter'; this platform builds efa on managed node groups "
+                    "only (launch template and placement group per pool): use provisioner: "
+                    "cluster-autoscaler for this pool"
+                ),
+            )
+        if pool.reservation is not None and pool.capacity_types:
+            yield (
+                (*loc, "capacityTypes"),
+                (
+                    "given with a reservation; a reservation pool launches only into its reservation (Karpenter "
+                    "capacity type 'reserved', no fallback, so maxSize stays within the count): remove capacityTypes"
+                ),
+            )
 
 
 def _first_is_gpu(spec: StackSpec, pool: NodePoolSpec) -> bool:

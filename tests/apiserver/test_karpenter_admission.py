@@ -76,6 +76,20 @@ def test_nodepool_and_ec2nodeclass_are_admitted(karpenter_api: ApiServer) -> Non
         assert result.admitted and not result.warnings, (obj["kind"], result.error, result.warnings)
 
 
+def test_a_reservation_pool_is_admitted(karpenter_api: ApiServer) -> None:
+    """A pool in an ODCR / Capacity Block: the EC2NodeClass selects it by id, the NodePool takes `reserved` only."""
+    node_class, node_pool = copy.deepcopy(_prod_objects())
+    node_class["metadata"]["name"] = node_pool["metadata"]["name"] = "gpu-reserved"
+    node_class["spec"]["capacityReservationSelectorTerms"] = [{"id": "cr-0123456789abcdef0"}]
+    node_pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] = "gpu-reserved"
+    for r in node_pool["spec"]["template"]["spec"]["requirements"]:
+        if r["key"] == "karpenter.sh/capacity-type":
+            r["values"] = ["reserved"]
+    for obj in (node_class, node_pool):
+        result = karpenter_api.dry_run(obj)
+        assert result.admitted and not result.warnings, (obj["kind"], result.error, result.warnings)
+
+
 def test_a_restricted_label_domain_is_refused_by_the_crd(karpenter_api: ApiServer) -> None:
     """The CRD's CEL rules run: a template label in karpenter.sh's domain is refused, with the server's words."""
     pool = copy.deepcopy(_prod_objects()[1])

@@ -183,6 +183,18 @@ def test_objects_validate_against_the_module_crds() -> None:
     assert {("karpenter.sh", "v1", "NodePool"), ("karpenter.k8s.aws", "v1", "EC2NodeClass")} <= set(crds)
     for obj in objects(_shape(), ("on-demand", "spot")):
         assert schemas.errors(obj, "1.33") == [], obj["kind"]
+    reserved = karpenter_objects.node_class(
+        "gpu-reserved",
+        role_name="gpu-prod-karpenter-node",
+        ami_type="AL2023_x86_64_NVIDIA",
+        subnet_terms=[{"tags": private_subnet_tags("gpu-prod")}],
+        security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: "gpu-prod"}}],
+        disk_size_gib=500,
+        tags={},
+        capacity_reservation_ids=("cr-0123456789abcdef0",),
+    )
+    assert reserved["spec"]["capacityReservationSelectorTerms"] == [{"id": "cr-0123456789abcdef0"}]
+    assert schemas.errors(reserved, "1.33") == []
 
 
 def test_an_unknown_field_fails_the_module_crd_schema() -> None:

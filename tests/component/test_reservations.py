@@ -31,10 +31,14 @@ BLOCK = {
 }
 
 
+# The same Capacity Block taken by a Karpenter pool (EC2NodeClass capacityReservationSelectorTerms).
+KARPENTER_BLOCK = {**BLOCK, "name": "gpu-h100-kblock", "provisioner": "karpenter"}
+
+
 @functools.cache
 def block_plan() -> Plan:
     raw = raw_stack("dev")
-    raw = mutate(raw, "nodePools", [*raw["nodePools"], BLOCK])
+    raw = mutate(raw, "nodePools", [*raw["nodePools"], BLOCK, KARPENTER_BLOCK])
     return Plan(run_stack("dev-block", config=config_from_raw(raw, "dev-block")))
 
 
@@ -78,3 +82,15 @@ def test_capacity_counts_reserved_nodes_and_the_report_shows_them() -> None:
     )
     plain = reservations.pool_capacity(pool_shape("aws", "gpu", "p5.48xlarge"), 0, 5)
     assert (plain.max_nodes, plain.note) == (5, "")
+
+
+def test_karpenter_pool_launches_only_into_its_reservation() -> None:
+    p = block_plan()
+    (node_class,) = p.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
+    assert node_class["inputs"]["spec"]["capacityReservationSelectorTerms"] == [{"id": "cr-0123456789abcdef0"}]
+    (node_pool,) = p.of_type("kubernetes:karpenter.sh/v1:NodePool")
+    reqs = {r["key"]: r["values"] for r in node_pool["inputs"]["spec"]["template"]["spec"]["requirements"]}
+    assert reqs["karpenter.sh/capacity-type"] == ["reserved"]
+    assert reqs["topology.kubernetes.io/zone"] == ["us-west-2b"]
+    assert reqs["node.kubernetes.io/instance-type"] == ["p5.48xlarge"]
+    assert node_pool["inputs"]["spec"]["limits"]["nvidia.com/gpu"] == "16"  # maxSize 2 x 8 GPUs

@@ -158,6 +158,23 @@ CASES: list[Case] = [
         "only (launch template and placement group per pool): use provisioner: cluster-autoscaler for this pool",
     ),
     (
+        "karpenter reservation with capacity types",
+        mutate(
+            mutate(PROD, "nodePools.4.instanceTypes", ["g6.xlarge"]),
+            "nodePools.4.reservation",
+            {
+                "type": "odcr",
+                "id": "cr-0a1b2c3d4e5f60718",
+                "instanceType": "g6.xlarge",
+                "zone": "us-east-1a",
+                "count": 8,
+            },
+        ),
+        f"{P}nodePools[4].capacityTypes: given with a reservation; a reservation pool launches only into its "
+        "reservation (Karpenter capacity type 'reserved', no fallback, so maxSize stays within the count): remove "
+        "capacityTypes",
+    ),
+    (
         "karpenter without a cpu node group",
         mutate(PROD, "nodePools.0.provisioner", "karpenter"),
         f"{P}nodePools[0].provisioner: 'karpenter' needs a CPU pool with provisioner cluster-autoscaler to run its "
