@@ -57,8 +57,10 @@ def model_weights(spec: StackSpec) -> Iterator[Problem]:
                     "set artifactBucket: true and upload the weights to the model's own bucket "
                     f"({artifact_uri_prefix(spec.cluster_name, m.name)}...)",
                 )
-        if m.cache is not None and m.cache.storage_class is None and (spec.cloud == "existing" or spec.cluster_stack):
-            what = "cloud: existing" if spec.cloud == "existing" else "a models-only stack (clusterStack)"
+        # A cloud without an object store of ours is a cluster the stack does not create: no RWX storage either.
+        installs_cache = spec.cloud in STORE_SCHEME and not spec.cluster_stack
+        if m.cache is not None and m.cache.storage_class is None and not installs_cache:
+            what = "a models-only stack (clusterStack)" if spec.cluster_stack else f"cloud: {spec.cloud}"
             yield (
                 ("models", i, "cache", "storageClass"),
                 f"required with {what}: this stack installs no ReadWriteMany storage for model caches; name a "
