@@ -33,6 +33,13 @@ def hf_server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server API)
             seen.append((self.path, self.headers.get("Authorization")))
+            if self.path.startswith("/cdn/"):  # where the Hub redirects large files: no token expected
+                body = FILES[self.path.removeprefix("/cdn/")]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self.send_error(401)
                 return
@@ -46,6 +53,12 @@ def hf_server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
                 name = self.path.removeprefix(f"/{REPO}/resolve/{REVISION}/")
                 if name not in FILES:
                     self.send_error(404)
+                    return
+                if name.endswith(".safetensors"):  # LFS files: redirected to the CDN, as the Hub does
+                    self.send_response(302)
+                    self.send_header("Location", f"/cdn/{name}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 body = FILES[name]
             else:
@@ -83,7 +96,13 @@ def test_hf_revision_fetched_and_verified(hf_server: tuple[str, list[tuple[str, 
         assert (dest / name).read_bytes() == data
     assert (dest / ".verified").read_text() == digest + "\n"
     assert f"verified sha256 {digest} (4 file(s)" in run.stdout
-    assert all(auth == f"Bearer {TOKEN}" for _, auth in seen) and len(seen) == 1 + len(FILES)
+    # The token goes to the Hub only, never to the CDN its large files are redirected to.
+    assert {p: auth for p, auth in seen if p.startswith("/cdn/")} == {
+        "/cdn/model-00001-of-00002.safetensors": None,
+        "/cdn/model-00002-of-00002.safetensors": None,
+    }
+    assert all(auth == f"Bearer {TOKEN}" for p, auth in seen if not p.startswith("/cdn/"))
+    assert len(seen) == 1 + len(FILES) + 2
     # The fetcher's own digest command agrees with the documented definition.
     assert run_fetcher("digest", str(dest)).stdout.strip() == digest
 
