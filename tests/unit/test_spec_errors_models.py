@@ -266,7 +266,7 @@ CASES: list[Case] = [
     ),
     (
         "prod artifact without sha256",
-        mutate(PROD, "models.0.versions.0.artifact", {"uri": "s3://gpu-prod-llama3-8b-artifacts/v1/"}),
+        mutate(PROD, "models.0.versions.0.artifact.sha256"),
         "gpu-platform:models[0].versions[0].artifact.sha256: required in prod; set the artifact's sha256 (64 hex) so what was evaluated is what is served",
     ),
     (
@@ -279,7 +279,8 @@ CASES: list[Case] = [
     ),
     (
         "prod version without artifact",
-        mutate(PROD, "models.2.versions.0.artifact"),
+        # Without artifactBucket, which asks for the artifact in its own words.
+        mutate(mutate(PROD, "models.2.versions.0.artifact"), "models.2.artifactBucket", False),
         "gpu-platform:models[2].versions[0].artifact: required in prod: set {uri, sha256} so the served weights are the evaluated ones",
     ),
     (
@@ -294,7 +295,7 @@ CASES: list[Case] = [
     ),
     (
         "bad sha256",
-        mutate(DEV, f"{M}.versions.0.artifact", {"uri": "s3://b/k", "sha256": "abc"}),
+        mutate(DEV, f"{M}.versions.0.artifact", {"uri": "hf://meta/llama3@main", "sha256": "abc"}),
         "gpu-platform:models[0].versions[0].artifact.sha256: 'abc' is not a sha256; write 64 lowercase hex digits",
     ),
     (
