@@ -378,3 +378,15 @@ def test_a_referenced_stack_without_outputs_offline_is_the_engines_unknown_stack
     assert str(err.value).startswith(
         'unknown stack "organization/gpu-platform/qa": the offline runner has no outputs for this stack reference'
     )
+
+
+def test_no_fixture_is_written_from_a_stack_without_cluster_facts(capsys: pytest.CaptureFixture[str]) -> None:
+    """A fixture without clusterFacts would read as a stack with no outputs: the command refuses to write it."""
+    assert stack_outputs.main(["models-dev", "organization/gpu-platform/nofacts"]) == 2
+    assert capsys.readouterr().err == (
+        "error: stack file Pulumi.models-dev.yaml exports no clusterFacts (a models-only stack?); name the stack "
+        "file of a cluster stack\n"
+    )
+    assert not stack_outputs.fixture_path("organization/gpu-platform/nofacts").exists()
+    assert stack_outputs.main(["dev", "a/b/c/d"]) == 2
+    assert capsys.readouterr().err == "error: 'a/b/c/d' is not a stack name: write <organization>/<project>/<stack>\n"

@@ -22,11 +22,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tools.offline.config import PROJECT_DIR, load_project
+from pulumi.errors import RunError
+
+from tools.offline.config import PROJECT_DIR, ProjectConfigError, load_project
 from tools.offline.reference_outputs import COMPUTED, SECRET, SECRET_FAKE, SECRET_KEY, fixture_path, load
 from tools.offline.runner import run_stack
 
-__all__ = ["EXPORTED", "load", "main", "outputs_from_plan", "write"]  # `load` reads a fixture back
+__all__ = [
+    "EXPORTED",
+    "NoClusterFactsError",
+    "fixture_path",
+    "load",
+    "main",
+    "outputs_from_plan",
+    "write",
+]  # `load` reads a fixture back
 
 # The contract between a cluster stack and a models-only stack: what stacks/cluster/reference.py reads
 # (clusterFacts: the cluster; modelReleases: the models the cluster stack deploys itself, which a models-only
@@ -51,10 +61,20 @@ def outputs_from_plan(plan: dict[str, Any]) -> dict[str, Any]:
     return {k: _deployed(plan["outputs"][k], k) for k in EXPORTED if k in plan["outputs"]}
 
 
+class NoClusterFactsError(ValueError):
+    """The planned stack file exports no clusterFacts: a fixture of it would read as a stack with no outputs."""
+
+
 def write(stack: str, stack_name: str) -> Path:
     path = fixture_path(stack_name, load_project(PROJECT_DIR).name)
+    outputs = outputs_from_plan(run_stack(stack))
+    if "clusterFacts" not in outputs:
+        raise NoClusterFactsError(
+            f"stack file Pulumi.{stack}.yaml exports no clusterFacts (a models-only stack?); name the stack file "
+            "of a cluster stack"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(outputs_from_plan(run_stack(stack)), indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -69,7 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         "(S3, OSS, local), <org>/gpu-platform/dev on Pulumi Cloud",
     )
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
-    print(f"wrote {write(args.stack, args.name)}")
+    try:
+        print(f"wrote {write(args.stack, args.name)}")
+    except (ProjectConfigError, FileNotFoundError, KeyError, NoClusterFactsError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    except RunError as err:  # the planned stack's ConfigError
+        print(f"{args.stack}: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
