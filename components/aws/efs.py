@@ -10,7 +10,8 @@ Created once per cluster, only when a model asks for a cache without naming a st
 - StorageClass `efs-models`: one access point per claim under /models, files owned by the model pods'
   UID/GID (components/models/weights.py FETCHER_UID), TLS in transit.
 
-The file system is not `protect`ed: a cache is re-created from the verified artifacts by its Jobs.
+The file system is not `protect`ed (a cache is re-created from the verified artifacts by its Jobs); its
+KMS key is, in prod, like every key (docs/design.md#nothing-lost).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class EfsModelCacheArgs:
     cluster_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
     k8s_provider: k8s.Provider
+    protect: bool = False
+    """protect the encryption key (prod: docs/design.md#nothing-lost); the file system is a cache."""
     after: tuple[pulumi.Resource, ...] = ()
     """What the add-on waits for (the node groups: its controller is a Deployment). Passed down because a
     component's own depends_on does not hold back its children."""
@@ -68,7 +71,7 @@ class EfsModelCache(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         sg = aws.ec2.SecurityGroup(
             f"{name}-nfs",
