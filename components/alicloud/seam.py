@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+import pulumi
+
 from components.cloud import (
     ArtifactReaderFactory,
     CloudSeam,
@@ -52,10 +54,12 @@ def alicloud_seam(
     region: str,
     artifact_reader: ArtifactReaderFactory | None = None,
     model_cache: ModelCacheFactory | None = None,
+    provider: pulumi.ProviderResource | None = None,
 ) -> CloudSeam:
     """`region`: the cluster's region (the object-store endpoints a workload reaches are regional).
     `artifact_reader`: RAM roles through RRSA for oss:// weights (components/alicloud/rrsa_reader.py);
-    `model_cache`: NAS for model caches (components/alicloud/nas.py); both made by the cluster layer."""
+    `model_cache`: NAS for model caches (components/alicloud/nas.py); both made by the cluster layer.
+    `provider`: the cluster layer's regional provider, for what a release creates through the seam (RAM roles)."""
     return CloudSeam(
         name="alicloud",
         load_balancer_annotations=load_balancer_annotations,
@@ -63,4 +67,5 @@ def alicloud_seam(
         artifact_egress=artifact_egress(region),
         artifact_reader=artifact_reader,
         model_cache=model_cache,
+        providers=(provider,) if provider is not None else (),
     )

@@ -237,7 +237,12 @@ class ModelRelease(pulumi.ComponentResource):
                         requests={"storage": f"{args.cache.size_gib}Gi"}
                     ),
                 ),
-                opts=_after(inside, storage.ready if storage else ()),
+                # The cache holds data a rollout waits for: kept like every other stateful resource in prod
+                # (components/stateful.py, docs/design.md#nothing-lost).
+                opts=pulumi.ResourceOptions.merge(
+                    _after(inside, storage.ready if storage else ()),
+                    pulumi.ResourceOptions(protect=args.environment == "prod"),
+                ),
             )
             version_deps.append(claim)
             for sha, art in cached_artifacts(args).items():

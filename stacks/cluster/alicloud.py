@@ -161,6 +161,7 @@ def build(spec: StackSpec) -> ClusterFacts:
     facts = ClusterFacts(
         cloud=alicloud_seam(
             region=spec.region,
+            provider=provider,
             artifact_reader=rrsa_reader_factory(name, oidc_arn, issuer),
             # NAS for model caches, made only if a model's cache names no storage class (docs/model-weights.md#cache).
             model_cache=nas_model_cache_factory(

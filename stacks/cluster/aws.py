@@ -223,6 +223,7 @@ def build(spec: StackSpec) -> ClusterFacts:
                     account_id=eks.account_id,
                     k8s_provider=eks.k8s_provider,
                     after=tuple(p.node_group for p in pools),
+                    protect=spec.is_prod,
                 ),
                 opts,
             ),

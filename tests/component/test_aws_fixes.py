@@ -128,10 +128,15 @@ def test_subnets_carry_the_tags_the_cloud_provider_picks_load_balancer_subnets_b
 def test_artifact_buckets_are_named_deterministically_and_exported(plan: Callable[[str], Plan]) -> None:
     p = plan("prod")
     buckets = {r["name"]: r for r in p.of_type("aws:s3/bucket:Bucket")}
-    assert set(buckets) == {"llama3-8b-bucket"}
+    # Every prod model reads its weights from its own bucket (docs/model-weights.md#identity).
+    assert set(buckets) == {"llama3-8b-bucket", "embeddings-bucket", "reranker-bucket"}
     bucket = buckets["llama3-8b-bucket"]["inputs"]
     assert bucket["bucket"] == "gpu-prod-llama3-8b-artifacts" and "bucketPrefix" not in bucket
-    assert p.outputs["artifactBuckets"] == {"llama3-8b": "gpu-prod-llama3-8b-artifacts"}
+    assert p.outputs["artifactBuckets"] == {
+        "embeddings": "gpu-prod-embeddings-artifacts",
+        "llama3-8b": "gpu-prod-llama3-8b-artifacts",
+        "reranker": "gpu-prod-reranker-artifacts",
+    }
     # every version of the model loads from that bucket, which its reader role may read
     uris = [
         m["inputs"]["metadata"]["annotations"]["gpu-platform.io/artifact-uri"]
@@ -320,8 +325,7 @@ def test_prod_keeps_keys_logs_cluster_buckets_and_repositories(plan: Callable[[s
         "aws:ecr/repository:Repository",
     }
     assert [r["urn"] for r in p.resources if is_stateful(r["type"]) and not r["options"]["protect"]] == []
-    bucket = p.one("aws:s3/bucket:Bucket")
-    assert bucket["inputs"]["forceDestroy"] is False
+    assert [b["inputs"]["forceDestroy"] for b in p.of_type("aws:s3/bucket:Bucket")] == [False, False, False]
 
 
 def _dev_plan(**changes: Any) -> Plan:
