@@ -270,8 +270,8 @@ class Oss:
         if not (role and provider and token_file):
             raise FetchError(
                 EXIT_DOWNLOAD,
-                f"fetch-weights: {uri}: no RRSA token (the namespace needs pod-identity injection and the "
-                "ServiceAccount the RAM role annotation)",
+                f"fetch-weights: {uri}: no RRSA credentials (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, "
+                "ALIBABA_CLOUD_OIDC_TOKEN_FILE: the release sets them when the cluster's seam reads oss://)",
             )
         sts = os.environ.get("ALIBABA_CLOUD_STS_ENDPOINT", "https://sts.aliyuncs.com")
         body = urllib.parse.urlencode(
