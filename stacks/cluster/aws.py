@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.aws.artifact_names import artifact_bucket_name
 from components.aws.ecr import Registry, RegistryArgs
+from components.aws.efa_device_plugin import EfaDevicePlugin, EfaDevicePluginArgs
 from components.aws.efs import EfsModelCacheArgs, efs_model_cache_factory
 from components.aws.eks import EksCluster, EksClusterArgs
 from components.aws.eks_addons import DEFAULT_STORAGE_CLASS, EBS_CSI, EksAddons, EksAddonsArgs
@@ -150,6 +151,20 @@ def build(spec: StackSpec) -> ClusterFacts:
                 system_pool=system.shape.name,
                 pools=tuple(karpenter_pools),
                 depends_on=[system.node_group, *core_addons.addons.values()],
+            ),
+            opts=opts,
+        )
+
+    efa_pools = [p for p in pools if p.shape.name in {q.name for q in spec.node_pools if q.efa}]
+    if efa_pools:
+        # Pods request vpc.amazonaws.com/efa through it (docs/karpenter.md#efa-device-plugin).
+        EfaDevicePlugin(
+            f"{name}-efa-device-plugin",
+            EfaDevicePluginArgs(
+                region=spec.region,
+                pools=tuple(p.shape for p in efa_pools),
+                k8s_provider=eks.k8s_provider,
+                depends_on=[p.node_group for p in efa_pools],
             ),
             opts=opts,
         )

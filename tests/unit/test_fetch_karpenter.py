@@ -12,6 +12,7 @@ from tools.offline.config import PROJECT_DIR
 
 SCRIPT = PROJECT_DIR / "scripts" / "fetch-karpenter.sh"
 MODULE = "github.com/aws/karpenter-provider-aws@v1.15.2"
+EKS_CHARTS = "github.com/aws/eks-charts@v0.0.243-0.20260821194545-743f98a89b5b"
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -44,5 +45,27 @@ def test_an_unpacked_module_is_left_alone(tmp_path: Path) -> None:
     (module / "charts" / "karpenter").mkdir(parents=True)
     (module / "charts" / "karpenter" / "Chart.yaml").write_text("version: 1.14.1\n")
     (module / "pkg" / "apis" / "crds").mkdir(parents=True)
+    efa = tmp_path / ".tools" / "modules" / EKS_CHARTS / "stable" / "aws-efa-k8s-device-plugin"
+    efa.mkdir(parents=True)
+    (efa / "Chart.yaml").write_text("version: v0.5.31\n")
     result = _run(script, tmp_path / "empty-cache")
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert sorted(p.name for p in (tmp_path / ".tools" / "modules").iterdir()) == ["github.com"]  # no temp left
+
+
+def test_an_eks_charts_zip_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    # The Karpenter module is there; the EFA device plugin's module (github.com/aws/eks-charts) is checked
+    # against its own SHA-256.
+    script = _copy(tmp_path)
+    module = tmp_path / ".tools" / "modules" / MODULE
+    (module / "charts" / "karpenter").mkdir(parents=True)
+    (module / "charts" / "karpenter" / "Chart.yaml").write_text("version: 1.14.1\n")
+    cache = tmp_path / "gomodcache"
+    zip_path = cache / "cache" / "download" / (EKS_CHARTS.replace("@", "/@v/") + ".zip")
+    zip_path.parent.mkdir(parents=True)
+    zip_path.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    result = _run(script, cache)
+    assert result.returncode == 1
+    assert f"{EKS_CHARTS} zip does not match the pinned SHA-256" in result.stderr
+    assert not (tmp_path / ".tools" / "modules" / EKS_CHARTS).exists()
+    assert sorted(p.name for p in (tmp_path / ".tools" / "modules").iterdir()) == ["github.com"]

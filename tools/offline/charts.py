@@ -71,6 +71,9 @@ ISTIO_MODULE_CHARTS = {"cni": "manifests/charts/istio-cni"}
 # by scripts/fetch-karpenter.sh into .tools/modules at its KARPENTER_MODULE_VERSION (docs/karpenter.md).
 KARPENTER_MODULE_CHARTS = {"karpenter": "charts/karpenter", "karpenter-crd": "charts/karpenter-crd"}
 FETCH_KARPENTER = "run `bash scripts/fetch-karpenter.sh` (make tools does) to fetch the module into .tools/modules"
+# The EFA device plugin's chart inside the github.com/aws/eks-charts module, fetched by the same script at its
+# EKS_CHARTS_MODULE_VERSION (docs/karpenter.md#efa-device-plugin).
+EKS_CHARTS_MODULE_CHARTS = {"aws-efa-k8s-device-plugin": "stable/aws-efa-k8s-device-plugin"}
 
 # Built-in cluster-scoped kinds (Kubernetes 1.33/1.34 API); CRDs declare their own scope.
 CLUSTER_SCOPED = frozenset(
@@ -241,22 +244,35 @@ def istio_module_dir() -> Path:
     return go_mod_cache() / "istio.io" / f"istio@{build_tools_pin('ISTIO_MODULE_VERSION')}"
 
 
+def _fetched_module_dir(variable: str, module: str, project_dir: Path) -> Path:
+    """`module` at the version scripts/fetch-karpenter.sh pins in `variable`, in .tools/modules."""
+    m = re.search(rf"^{variable}=(\S+)", (project_dir / "scripts" / "fetch-karpenter.sh").read_text(), re.M)
+    if not m:
+        raise ChartNotVendored(f"scripts/fetch-karpenter.sh pins no {variable}")
+    return project_dir / ".tools" / "modules" / f"{module}@{m.group(1)}"
+
+
 def karpenter_module_dir(project_dir: Path = PROJECT_DIR) -> Path:
     """github.com/aws/karpenter-provider-aws at the version scripts/fetch-karpenter.sh pins, in .tools/modules."""
-    m = re.search(
-        r"^KARPENTER_MODULE_VERSION=(\S+)", (project_dir / "scripts" / "fetch-karpenter.sh").read_text(), re.M
-    )
-    if not m:
-        raise ChartNotVendored("scripts/fetch-karpenter.sh pins no KARPENTER_MODULE_VERSION")
-    return project_dir / ".tools" / "modules" / "github.com" / "aws" / f"karpenter-provider-aws@{m.group(1)}"
+    return _fetched_module_dir("KARPENTER_MODULE_VERSION", "github.com/aws/karpenter-provider-aws", project_dir)
+
+
+def eks_charts_module_dir(project_dir: Path = PROJECT_DIR) -> Path:
+    """github.com/aws/eks-charts at the version scripts/fetch-karpenter.sh pins, in .tools/modules."""
+    return _fetched_module_dir("EKS_CHARTS_MODULE_VERSION", "github.com/aws/eks-charts", project_dir)
 
 
 def find_chart(chart: str, version: str, charts_dir: Path = CHARTS_DIR) -> ChartSource:
     """Where to render the pinned `chart` `version` from; ChartNotVendored says what is missing."""
     exact = charts_dir / f"{chart}-{version}.tgz"
-    if chart in KARPENTER_MODULE_CHARTS and not exact.is_file():
-        module = karpenter_module_dir()
-        path = module / KARPENTER_MODULE_CHARTS[chart]
+    fetched = {
+        **{c: (karpenter_module_dir, p) for c, p in KARPENTER_MODULE_CHARTS.items()},
+        **{c: (eks_charts_module_dir, p) for c, p in EKS_CHARTS_MODULE_CHARTS.items()},
+    }
+    if chart in fetched and not exact.is_file():
+        module_dir, sub = fetched[chart]
+        module = module_dir()
+        path = module / sub
         if not (path / "Chart.yaml").is_file():
             raise ChartNotVendored(f"{chart} {version}: {path} is missing; {FETCH_KARPENTER}")
         found = str(kyaml.load((path / "Chart.yaml").read_text()).get("version", ""))
