@@ -1,5 +1,6 @@
 """What the plan-time fixes of docs/performance.md must not change: release_args answers per spec (its
-indexes are per spec, never shared between specs), and the runner restores the garbage collector."""
+indexes are per spec, never shared between specs), and the runner restores the garbage collector's
+thresholds."""
 
 from __future__ import annotations
 
@@ -45,29 +46,33 @@ def test_gateway_route_is_read_from_each_spec() -> None:
 def gc_probe(tmp_path: Path) -> Path:
     (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(
-        "import gc\nimport pulumi\npulumi.export('gcDuringProgram', gc.isenabled())\n"
+        "import gc\nimport pulumi\npulumi.export('thresholds', list(gc.get_threshold()))\n"
+        "pulumi.export('enabled', gc.isenabled())\n"
     )
     return tmp_path
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_runner_runs_the_program_without_cyclic_gc_and_restores_it(gc_probe: Path, enabled: bool) -> None:
+@pytest.mark.parametrize("thresholds", [(700, 10, 10), (2000, 20, 50)])
+def test_runner_plans_without_full_collections_and_restores_the_thresholds(
+    gc_probe: Path, thresholds: tuple[int, int, int]
+) -> None:
     cfg = StackConfig(project="probe", stack="probe", values={}, secret_keys=[])
-    was = gc.isenabled()
+    before = gc.get_threshold()
     try:
-        gc.enable() if enabled else gc.disable()
+        gc.set_threshold(*thresholds)
         plan = run_stack("probe", gc_probe, config=cfg)
-        assert plan["outputs"] == {"gcDuringProgram": False}
-        assert gc.isenabled() is enabled
+        # Young generations as configured, the oldest one out of reach, the collector itself still on.
+        assert plan["outputs"] == {"thresholds": [thresholds[0], thresholds[1], 1 << 30], "enabled": True}
+        assert gc.get_threshold() == thresholds
     finally:
-        gc.enable() if was else gc.disable()
+        gc.set_threshold(*before)
 
 
-def test_runner_restores_gc_when_the_program_fails(tmp_path: Path) -> None:
+def test_runner_restores_the_thresholds_when_the_program_fails(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
     (tmp_path / "__main__.py").write_text("raise RuntimeError('program failed')\n")
     cfg = StackConfig(project="probe", stack="probe", values={}, secret_keys=[])
-    assert gc.isenabled()
+    before = gc.get_threshold()
     with pytest.raises(Exception, match="program failed"):
         run_stack("probe", tmp_path, config=cfg)
-    assert gc.isenabled()
+    assert gc.get_threshold() == before

@@ -44,23 +44,25 @@ def _fresh_runtime(cfg: StackConfig, monitor: RecordingMonitor, logger: logging.
     mocks.set_mocks(monitor.mocks, project=cfg.project, stack=cfg.stack, preview=True, monitor=monitor, logger=logger)
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Run the program without Python's cyclic garbage collector, then restore it as it was.
+# Above any count a run reaches: the oldest generation is never collected while the program runs.
+_NO_FULL_COLLECTION = 1 << 30
 
-    A program run allocates several objects per registered resource (Outputs, their tasks and futures,
-    serialized inputs) that live until the run ends, so every full collection walks a heap that grows with
-    the stack: with the collector on, a plan of 2N resources cost 2.3-2.6x a plan of N, and 45-55% of its
-    CPU went to collections that freed almost nothing. Reference counting still frees everything acyclic;
-    the cyclic garbage of one run (measured: under 15% more peak memory) is freed by the first collection
-    after it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+
+@contextlib.contextmanager
+def _young_gc_only() -> Iterator[None]:
+    """Run the program with full (oldest-generation) garbage collections off, then restore the thresholds.
+
+    A run keeps several objects per registered resource (Outputs with their tasks and futures, serialized
+    inputs, the recording) alive until it ends, so each full collection walks a heap that grows with the
+    stack and frees almost nothing: that was the superlinear part of plan time (docs/performance.md).
+    Young collections still run and free the short-lived cycles (asyncio tasks and futures): peak memory
+    stays that of a run with the collector fully on, which switching it off entirely would not (+15%)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], _NO_FULL_COLLECTION)
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        gc.set_threshold(*thresholds)
 
 
 def _resolve(value: Any, loop: asyncio.AbstractEventLoop) -> Any:
@@ -99,7 +101,7 @@ def run_stack(
     """Plan one stack. `config` replaces the stack file (generated configs: benchmarks, fuzzing);
     `monitor` lets a caller inspect what was registered even when the program fails."""
     cfg = config or load_stack_config(project_dir, stack)
-    with _no_cyclic_gc():  # docs/performance.md#garbage-collection
+    with _young_gc_only():  # docs/performance.md#garbage-collection
         return _plan(stack, project_dir, cfg, monitor or RecordingMonitor(PlanMocks()))
 
 
