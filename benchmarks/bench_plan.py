@@ -159,8 +159,8 @@ def _measure(n: int, repeat: int, tmp: Path, *, write: bool = False) -> dict[str
     for _ in range(repeat):  # interleaved, so that a burst of load hits all three alike
         plans.append(_child("plan", str(n), inputs, "write" if write else ""))
         count = str(int(plans[-1]["resources"]))
-        fairs.append(_child("floor", count, inputs))
-        bares.append(_child("floor", count, ""))
+        fairs.append(_child("floor", count, inputs, "typed"))
+        bares.append(_child("floor", count, "", ""))
     return {"plan": _best(plans), "fair": _best(fairs), "bare": _best(bares)}
 
 
