@@ -66,9 +66,11 @@ def test_prod_priorities_prefer_cheaper_gpu_pools(plan: Callable[[str], Plan]) -
     prio = yaml.safe_load(_values(plan("prod"), "gpu-prod")["expanderPriorities"])
     pattern = autoscaler.node_group_pattern
     # catalog $/node-hour: g6.xlarge 0.8048 < g5.2xlarge 1.212 < p4d.24xlarge 21.958 < p4de.24xlarge 27.447 <
-    # p5.48xlarge 55.04; system is CPU only; the Karpenter pool gpu-l4-karpenter has no node group to rank.
+    # p5.48xlarge 55.04; system is CPU only; the Karpenter pool gpu-l4-karpenter has no node group to rank;
+    # the Capacity Block pool gpu-h200-block has no price (p5e: none on demand, the block's is set at purchase)
+    # and shares the floor.
     assert prio == {
-        1: [pattern("gpu-prod", "system")],
+        1: [pattern("gpu-prod", "gpu-h200-block"), pattern("gpu-prod", "system")],
         10: [pattern("gpu-prod", "gpu-h100-efa")],
         20: [pattern("gpu-prod", "gpu-a100-reserved")],
         30: [pattern("gpu-prod", "gpu-a100-mig")],

@@ -28,6 +28,7 @@ AMI = {
         "gpu-l4-shared": "AL2023_x86_64_NVIDIA",
         "gpu-a100-mig": "AL2023_x86_64_NVIDIA",
         "gpu-a100-reserved": "AL2023_x86_64_NVIDIA",
+        "gpu-h200-block": "AL2023_x86_64_NVIDIA",
         "gpu-h100-efa": "AL2023_x86_64_NVIDIA",
     },
 }
@@ -53,7 +54,11 @@ def test_every_launch_template_is_hardened(stack: str, plan: Callable[[str], Pla
         }
         (bdm,) = i["blockDeviceMappings"]
         gpu = pool != "system"
-        size = 500 if pool in ("gpu-a100-mig", "gpu-a100-reserved", "gpu-h100-efa") else (200 if gpu else 50)
+        size = (
+            500
+            if pool in ("gpu-a100-mig", "gpu-a100-reserved", "gpu-h200-block", "gpu-h100-efa")
+            else (200 if gpu else 50)
+        )
         assert bdm == {
             "deviceName": "/dev/xvda",
             "ebs": {"deleteOnTermination": "true", "encrypted": "true", "volumeSize": size, "volumeType": "gp3"},
@@ -75,8 +80,13 @@ def test_node_groups_follow_the_pool_shape(stack: str, plan: Callable[[str], Pla
         i = r["inputs"]
         gpu = name != "system"
         assert i["amiType"] == AMI[stack][name]
-        assert i["instanceTypes"] == list(pools[name].instance_types)
-        assert i["capacityType"] == "ON_DEMAND" and i["version"] == "1.33"
+        res = pools[name].reservation
+        if res is not None and res.type == "capacity-block":
+            # EKS takes a Capacity Block with the instance type in the launch template (test_reservations.py).
+            assert "instanceTypes" not in i and i["capacityType"] == "CAPACITY_BLOCK"
+        else:
+            assert i["instanceTypes"] == list(pools[name].instance_types) and i["capacityType"] == "ON_DEMAND"
+        assert i["version"] == "1.33"
         assert i["nodeGroupNamePrefix"] == f"gpu-{stack}-{name}-" and "nodeGroupName" not in i
         assert i["scalingConfig"] == {
             "minSize": pools[name].min_size,

@@ -87,6 +87,7 @@ def test_every_pool_label_names_an_existing_config_entry(plan: Callable[[str], P
                 "gpu-l4-shared": "time-slicing-4",
                 "gpu-a100-mig": "mig-mixed",
                 "gpu-a100-reserved": "default",
+                "gpu-h200-block": "default",
                 "gpu-h100-efa": "default",
             },
         ),

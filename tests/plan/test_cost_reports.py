@@ -37,10 +37,19 @@ def test_pools_are_priced_in_the_stacks_own_region_and_capacity_type(stack: str)
         assert x.price == book.instance(est.cloud, est.region, itype, capacity), x
 
 
-def test_prod_pools_and_add_ons_are_all_priced() -> None:
+def test_prod_prices_every_pool_and_add_on_but_its_capacity_block() -> None:
     est = estimate(plan_of("prod").data)
-    assert est.unpriced == () and est.peak is not None and est.floor is not None
-    assert est.floor < est.peak
+    # The one gap is the Capacity Block pool (issue 18): a block's rate is set per offering at purchase and
+    # the book sources none in us-east-1; it is recorded with that reason, no number is invented, and the
+    # totals are unknown rather than smaller.
+    [gap] = est.unpriced
+    assert (gap.group, gap.name, gap.item) == ("pool", "gpu-h200-block", "p5e.48xlarge capacity-block")
+    assert isinstance(gap.price, Unpriced) and gap.price.recorded
+    assert gap.price.reason.startswith("Capacity Block rates are set per offering at purchase")
+    assert est.unrecorded == () and est.peak is None and est.floor is None
+    priced = [x for x in est.lines if x is not gap]
+    assert all(x.floor is not None and x.peak is not None for x in priced)
+    assert 0 < sum(x.floor or 0 for x in priced) < est.known_peak
     names = {x.name for x in est.lines if x.group == "add-on"}
     assert {"control plane", "NAT gateways ×3", "load balancers ×1", "add-on volumes"} <= names
     p4d = next(x for x in est.lines if x.item == "p4d.24xlarge on-demand")
