@@ -120,7 +120,8 @@ class Karpenter(pulumi.ComponentResource):
             principal_arn=self.node_role.arn,
             type="EC2_LINUX",  # lets the kubelet join (system:nodes); no access policy needed for this type
             tags=dict(args.tags),
-            opts=child,
+            # One entry per cluster and principal: a replacement must delete the old one first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         queue_name = f"{cluster}-karpenter"

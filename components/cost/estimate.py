@@ -503,9 +503,8 @@ def estimate(plan: Mapping[str, Any], usage: Usage = Usage(), book: PriceBook | 
     stack = str(plan.get("stack", ""))
     if cloud is None or region is None:
         return CostEstimate(stack, None, None, "USD")
-    pools = list(
-        [*_aws_pools(plan), *_karpenter_pools(plan, book, region)] if cloud == "aws" else _alicloud_pools(plan)
-    )
+    # Each reader matches its own cloud's resource types, so a plan yields only its cloud's pools.
+    pools = [*_aws_pools(plan), *_karpenter_pools(plan, book, region), *_alicloud_pools(plan)]
     lines = [*_pool_lines(book, cloud, region, pools), *_addon_lines(book, cloud, region, plan, usage)]
     return CostEstimate(
         stack=stack,

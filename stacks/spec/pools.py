@@ -17,6 +17,7 @@ from components.gpu import mig
 from components.gpu.catalog import InstanceType, catalog, layout_problems
 from components.scheduling import GPU_RESOURCE, PoolShape, Taint
 from stacks.spec.base import LABEL_KEY_RE, LABEL_VALUE_RE, DnsName, Loc, Problem, Spec, duplicates
+from stacks.spec.cloud_facts import Int32
 
 if TYPE_CHECKING:
     from stacks.spec.stack import StackSpec
@@ -41,7 +42,7 @@ class MigSpec(Spec):
 
 
 class TimeSlicingSpec(Spec):
-    replicas: int
+    replicas: Int32
     """How many pods share one GPU (no memory isolation). At least 2."""
 
 
@@ -100,9 +101,9 @@ class NodePoolSpec(Spec):
     nodes must carry the labels and taints the plan exports as `poolNodeLabels` (docs/existing-cluster.md)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """SPOT is cheaper but can be reclaimed at two minutes' notice."""
-    min_size: int = Field(default=0, ge=0)
+    min_size: Int32 = Field(default=0, ge=0)
     """Default 0: the pool scales to zero when idle (GPU pools should)."""
-    max_size: int = Field(default=2, ge=1)
+    max_size: Int32 = Field(default=2, ge=1)
     """Upper bound for the cluster autoscaler; the capacity planner checks releases fit at this size."""
     disk_size_gib: int | None = Field(default=None, ge=20, le=16384)
     """Root volume. Default: 200 GiB on GPU pools (driver, CUDA images), 50 GiB otherwise."""

@@ -45,6 +45,7 @@ def test_the_cluster_layer_is_the_one_switch() -> None:
         "stacks/cluster/reference.py",
         "stacks/cluster/existing.py",
         "stacks/spec/addons.py",
+        "stacks/spec/budget.py",
         "stacks/spec/cluster.py",
         "stacks/spec/pools.py",
         "stacks/spec/registry.py",
