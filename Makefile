@@ -95,7 +95,7 @@ test: lint typecheck unit policy-test  ## lint, type-check (pyright, zero errors
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit tests/component tests/architecture -m "not tools"
 
-bench: $(STAMP)  ## benchmarks: print measured ratios (not pass/fail)
+bench: $(STAMP)  ## benchmarks: print measured ratios next to their targets (not pass/fail; bench_plan: ~10 min CPU, docs/performance.md)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done
 
 clean:
