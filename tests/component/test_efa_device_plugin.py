@@ -83,5 +83,9 @@ def test_regions_with_an_unrecorded_registry_account_are_refused(region: str) ->
         plugin.registry(region)
 
 
-def test_the_resource_name_pods_request() -> None:
+def test_the_resource_name_pods_request_is_the_charts() -> None:
+    # The plugin binary picks the name; the pinned chart's install notes are where the module states it.
+    src = charts.find_chart(plugin.ADDON, helm.pin(plugin.ADDON).version)
+    notes = (src.path / "templates" / "NOTES.txt").read_text()
+    assert f"requested as `{plugin.EFA_RESOURCE}` resource" in notes
     assert plugin.EFA_RESOURCE == "vpc.amazonaws.com/efa"
