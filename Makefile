@@ -59,7 +59,7 @@ test-tools:  ## build the tools the tests need into .tools/bin when missing or o
 	  if [ -n "$$missing" ]; then echo "test-tools: missing$$missing and no Go toolchain to build them (docs/tools.md)" >&2; exit 1; fi; \
 	  echo "test-tools: no Go toolchain; using the binaries in .tools/bin as they are"; \
 	fi
-	@bash scripts/fetch-karpenter.sh  # Karpenter charts + CRDs from their Go module (docs/karpenter.md)
+	@bash scripts/fetch-karpenter.sh  # Karpenter charts + CRDs, EFA device plugin chart, from their Go modules (docs/karpenter.md)
 
 # checkov in its own venv (98 packages; kept out of the project venv). tests/validators/test_checkov.py
 # runs it offline (--skip-download) over the rendered manifests; the skip list is .checkov.yaml.
