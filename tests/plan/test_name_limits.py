@@ -42,7 +42,16 @@ UNNAMED = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:efs/fileSystem:FileSystem",  # creationToken: generated unique by the provider when unset
+    "aws:efs/mountTarget:MountTarget",
     "alicloud:cr/artifactLifecycleRule:ArtifactLifecycleRule",
+    "alicloud:nas/fileSystem:FileSystem",
+    "alicloud:nas/mountTarget:MountTarget",
+    "alicloud:nas/accessRule:AccessRule",
+    # accessGroupName is '<cluster>-model-cache' (components/alicloud/nas.py); pulumi_alicloud's
+    # nas/access_group.py publishes no length limit to check it against.
+    "alicloud:nas/accessGroup:AccessGroup",
+    "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment",
     "alicloud:cr/scanRule:ScanRule",  # ruleName: an event rule label of the instance
     "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc",
     "alicloud:cs/autoscalingConfig:AutoscalingConfig",
