@@ -140,10 +140,13 @@ def test_a_plain_text_kubeconfig_is_refused_before_anything_registers() -> None:
     monitor = RecordingMonitor(PlanMocks())
     with pytest.raises(ConfigError) as err:
         run_stack(STACK, config=plain, monitor=monitor)
+    # The spec's namespace check (stacks/spec/parse.py) refuses every plain gpu-platform-secrets: key
+    # before the cluster layer's own kubeconfig check is reached.
     assert err.value.problems == [
-        f"{KUBECONFIG_KEY}: stored in plain text, but a kubeconfig holds credentials; remove it from the stack "
-        f"file (pulumi config rm {KUBECONFIG_KEY}) and store it encrypted: pulumi config set --secret "
-        f"{KUBECONFIG_KEY} < kubeconfig.yaml"
+        f"{KUBECONFIG_KEY}: given in plain text, but every gpu-platform-secrets: key is a secret (Alertmanager "
+        "receiver keys, the Grafana admin password, kubeconfigs) and a plain value is committed unencrypted "
+        f"with the stack file; remove it and store it encrypted: pulumi config set --secret {KUBECONFIG_KEY} "
+        "<value>"
     ]
     assert "apiVersion" not in str(err.value)
     assert monitor.registered == []
