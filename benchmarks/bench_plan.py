@@ -214,6 +214,11 @@ def main() -> int:
             f"growth {a}->{b} models (resources x{step:.2f}): plan x{pg:.2f}, fair floor x{fg:.2f}; "
             f"plan/floor growth per doubling {_per_doubling(pg / fg, step):.3f}   (target <= {GROWTH_TARGET})"
         )
+    if len(order) > 2:  # one step's quotient moves with the noise of four figures; the whole range less so
+        a, b = order[0], order[-1]
+        step = rows[b]["plan"]["resources"] / rows[a]["plan"]["resources"]
+        q = (rows[b]["plan"]["cpu"] / rows[a]["plan"]["cpu"]) / (rows[b]["fair"]["cpu"] / rows[a]["fair"]["cpu"])
+        print(f"growth {a}->{b} models, whole range: plan/floor growth per doubling {_per_doubling(q, step):.3f}")
     if args.scale:
         s = rows[args.scale]["plan"]
         print(
