@@ -24,6 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import helm
+from components.aws.eks_registry import EKS_ADDON_REGISTRY_ACCOUNT, addon_registry_account
 from components.scheduling import POOL_LABEL, PoolShape
 
 ADDON = "aws-efa-k8s-device-plugin"
@@ -31,26 +32,22 @@ NAMESPACE = "kube-system"
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 IMAGE_PATH = "eks/aws-efa-k8s-device-plugin"
 
-# EKS add-on images are served by account 602401143452's registry in each region; ap-east-1, me-south-1
-# and the China regions use other accounts (../shared/reference/aws-eks.md, ECR endpoint policies), whose
-# ids are not sourced here, so those regions are refused rather than guessed.
-EKS_ADDON_REGISTRY_ACCOUNT = "602401143452"
-REGIONS_WITH_OTHER_REGISTRY_ACCOUNTS = ("ap-east-1", "me-south-1", "cn-")
-
 # The chart's requests (values.yaml) and the limits its values.yaml suggests in a comment: a small gRPC
 # server per node; limits bound a leak (and satisfy checkov's CKV_K8S_11/13).
 RESOURCES = {"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"cpu": "100m", "memory": "128Mi"}}
 
 
 def registry(region: str) -> str:
-    """The EKS add-on image registry of `region`."""
-    if region.startswith(REGIONS_WITH_OTHER_REGISTRY_ACCOUNTS):
+    """The EKS add-on image registry of `region` (components/aws/eks_registry.py). The spec refuses an EFA pool
+    where the account is not recorded (stacks/spec/pools.py efa_registry), so this guard only catches a caller
+    that skipped validation."""
+    account = addon_registry_account(region)
+    if account is None:
         raise ValueError(
-            f"EFA device plugin: EKS add-on images in {region} come from a registry account this platform does "
-            f"not record (only {EKS_ADDON_REGISTRY_ACCOUNT}, docs/karpenter.md#efa-device-plugin); no EFA pool "
-            "can be planned there yet"
+            f"EFA device plugin: no EKS add-on registry account recorded for {region} (only "
+            f"{EKS_ADDON_REGISTRY_ACCOUNT}); the stack spec should have refused this EFA pool (rule efa_registry)"
         )
-    return f"{EKS_ADDON_REGISTRY_ACCOUNT}.dkr.ecr.{region}.amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"
 
 
 def image(region: str) -> str:

@@ -28,6 +28,7 @@ import pulumi_aws as aws
 
 from components.aws import efa as efa_parts
 from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, autoscaler_tags
+from components.cost.estimate import CAPACITY_BLOCK_PRICE_TAG
 from components.scheduling import PoolShape
 
 # The autoscaler owns the node count; without this every `pulumi up` would reset it (pulumi-eks#321,
@@ -43,6 +44,9 @@ class CapacityReservation:
     type: Literal["odcr", "capacity-block"]
     id: str
     instance_type: str
+    usd_per_hour: float | None = None
+    """A Capacity Block's price paid per hour, every instance together (the spec's upfrontFee / durationHours):
+    recorded as a launch-template tag the cost estimate reads from the plan (docs/cost.md#capacity-blocks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,13 @@ class NodePool(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=node_tags)
                 for kind in ("instance", "volume", "network-interface")
             ],
-            tags=args.tags,
+            # The template's own tags (not the instances'): the price paid for its Capacity Block, so the plan
+            # carries what the price book cannot know (components/cost/estimate.py reads it).
+            tags=(
+                {**args.tags, CAPACITY_BLOCK_PRICE_TAG: f"{res.usd_per_hour:.6f}"}
+                if res is not None and capacity_block and res.usd_per_hour is not None
+                else args.tags
+            ),
             opts=child,
         )
 

@@ -35,6 +35,12 @@ from components.gpu.catalog import catalog
 
 Group: TypeAlias = Literal["pool", "add-on"]
 POOL_LABEL = "gpu-platform.io/pool"  # components/scheduling.py labels every pool's nodes with it
+CAPACITY_BLOCK_PRICE_TAG = "gpu-platform/capacity-block-usd-per-hour"
+"""Launch-template tag with the price paid for the pool's Capacity Block per hour, every instance together
+(stacks/spec/pools.py ReservationSpec upfrontFee / durationHours; components/aws/node_pool.py sets it)."""
+PAID_SOURCE = "price paid (nodePools[].reservation.upfrontFee / durationHours)"
+"""The source of a Capacity Block's price: the purchase, stated in the stack file, not the price book. It
+does not age, so it is left out of the book's staleness (CostEstimate.oldest_source)."""
 SLICES_PER_GPU = 7  # MIG compute slices of an A100/H100-class GPU (components/gpu/capacity.py)
 _QTY = re.compile(r"^([0-9.]+)(Ki|Mi|Gi|Ti)?$")
 _GIB = {"Ki": 1 / 1024**2, "Mi": 1 / 1024, "Gi": 1.0, "Ti": 1024.0, None: 1 / 1024**3}
@@ -128,13 +134,19 @@ class CostEstimate:
 
     @property
     def oldest_source(self) -> dt.date | None:
-        dates = [line.price.source_date for line in self.lines if isinstance(line.price, Priced)]
+        dates = [
+            line.price.source_date
+            for line in self.lines
+            if isinstance(line.price, Priced) and line.price.source != PAID_SOURCE
+        ]
         return min(dates) if dates else None
 
     def to_json(self) -> dict[str, Any]:
         def price(p: Lookup) -> dict[str, Any]:
             if isinstance(p, Unpriced):
                 return {"unpriced": p.reason, "recorded": p.recorded}
+            if p.source == PAID_SOURCE:  # no book date: the purchase's own figure
+                return {"price": p.hourly, "source": p.source, "confidence": p.confidence}
             out: dict[str, Any] = {"price": p.hourly, "source": p.source, "sourceDate": p.source_date.isoformat()}
             out |= {"confidence": p.confidence}
             if p.low is not None:
@@ -249,6 +261,7 @@ class _Pool:
     max_nodes: int
     disk_gib: float  # per node: root + data volumes
     labels: Mapping[str, str]
+    block_usd_per_hour: float | None = None  # a Capacity Block's price paid per hour (CAPACITY_BLOCK_PRICE_TAG)
 
 
 def _aws_pools(plan: Mapping[str, Any]) -> Iterator[_Pool]:
@@ -260,7 +273,9 @@ def _aws_pools(plan: Mapping[str, Any]) -> Iterator[_Pool]:
         market = _get(lt, "instanceMarketOptions", "marketType")
         capacity = "capacity-block" if market == "capacity-block" else str(i.get("capacityType") or "ON_DEMAND")
         labels = _labels(i)
+        paid = _get(lt, "tags", CAPACITY_BLOCK_PRICE_TAG)
         yield _Pool(
+            block_usd_per_hour=_num(paid) or None if capacity == "capacity-block" else None,
             name=labels.get(POOL_LABEL) or str(r["name"]),
             # A Capacity Block node group names its one instance type on the launch template instead
             # (components/aws/node_pool.py).
@@ -376,16 +391,10 @@ def _retention_months(plan: Mapping[str, Any]) -> float:
 def _pool_lines(book: PriceBook, cloud: str, region: str, pools: list[_Pool]) -> Iterator[Line]:
     for p in pools:
         kind = CAPACITY_ALIASES.get(p.capacity, p.capacity)
-        price = book.instance(cloud, region, p.instance_type, p.capacity)
-        yield Line(
-            "pool",
-            p.name,
-            f"{p.instance_type} {kind}",
-            "node-hour",
-            p.min_nodes * HOURS_PER_MONTH,
-            p.max_nodes * HOURS_PER_MONTH,
-            price,
-        )
+        if p.block_usd_per_hour is not None:
+            yield _paid_block_line(book, cloud, p)
+        else:
+            yield _node_line(book, cloud, region, p, kind)
         if p.disk_gib:
             yield Line(
                 "pool",
@@ -396,6 +405,42 @@ def _pool_lines(book: PriceBook, cloud: str, region: str, pools: list[_Pool]) ->
                 p.max_nodes * p.disk_gib,
                 book.service(cloud, region, "block_storage_gb_month"),
             )
+
+
+def _paid_block_line(book: PriceBook, cloud: str, p: _Pool) -> Line:
+    """A Capacity Block is paid upfront for all its instances and hours, whether its nodes run or not: floor
+    and peak are both every hour of the month at the price paid per hour (docs/cost.md#capacity-blocks)."""
+    assert p.block_usd_per_hour is not None
+    price = Priced(
+        hourly=p.block_usd_per_hour,
+        currency=book.currency(cloud),
+        source=PAID_SOURCE,
+        source_date=book.date,  # required by Priced; not shown and not counted as the book's age
+        confidence="published",  # AWS states the fee in the offering that was bought
+        basis="upfront fee / duration, every instance of the block",
+    )
+    return Line(
+        "pool",
+        p.name,
+        f"{p.instance_type} capacity-block (paid)",
+        "block-hour",
+        HOURS_PER_MONTH,
+        HOURS_PER_MONTH,
+        price,
+    )
+
+
+def _node_line(book: PriceBook, cloud: str, region: str, p: _Pool, kind: str) -> Line:
+    price = book.instance(cloud, region, p.instance_type, p.capacity)
+    return Line(
+        "pool",
+        p.name,
+        f"{p.instance_type} {kind}",
+        "node-hour",
+        p.min_nodes * HOURS_PER_MONTH,
+        p.max_nodes * HOURS_PER_MONTH,
+        price,
+    )
 
 
 def _addon_lines(book: PriceBook, cloud: str, region: str, plan: Mapping[str, Any], usage: Usage) -> Iterator[Line]:

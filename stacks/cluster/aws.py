@@ -125,7 +125,11 @@ def build(spec: StackSpec) -> ClusterFacts:
                     cluster_security_group_id=eks.cluster_security_group_id if pool.efa else None,
                     vpc_id=network.vpc.id if pool.efa else None,
                     zone_index=spec.zones.index(res.zone) if res is not None else None,
-                    reservation=CapacityReservation(res.type, res.id, res.instance_type) if res is not None else None,
+                    reservation=(
+                        CapacityReservation(res.type, res.id, res.instance_type, res.usd_per_hour)
+                        if res is not None
+                        else None
+                    ),
                     kubernetes_version=version,
                     # The CNI/kube-proxy add-ons and the node role's policies: nodes join only with both.
                     depends_on=[*core_addons.addons.values(), *eks.node_role_policies],

@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from components.aws.asg_tags import NODE_GROUP_NAME_PREFIX_MAX, node_group_name_prefix
+from components.aws.eks_registry import (
+    EKS_ADDON_REGISTRY_ACCOUNT,
+    REGIONS_WITH_OTHER_REGISTRY_ACCOUNTS,
+    addon_registry_account,
+)
 from components.existing.nodes import declared_instance
 from components.gpu import mig
 from components.gpu.catalog import InstanceType, catalog, layout_problems
@@ -88,6 +93,22 @@ class ReservationSpec(Spec):
     """The reservation's Availability Zone; one of the stack's zones. The pool's nodes launch only there."""
     count: int = Field(ge=1, le=1000)
     """Instances the reservation holds: the pool's maxSize may not exceed it (the capacity check counts it)."""
+    upfront_fee: float | None = Field(default=None, gt=0)
+    """`capacity-block` only: what AWS charged for the whole block, in USD, as the purchased offering states it
+    (its `UpfrontFee`: all `count` instances for all `durationHours`). A block's rate is set per offering at
+    purchase, so the price book cannot know it; the cost estimate prices the pool from this. Required in prod
+    (rule capacity_block_price). Default: unpriced."""
+    duration_hours: int | None = Field(default=None, ge=1)
+    """`capacity-block` only: the block's length in hours, as the offering states it
+    (`CapacityBlockDurationHours`); given with upfrontFee."""
+
+    @property
+    def usd_per_hour(self) -> float | None:
+        """The block's cost per hour, every instance together (upfrontFee / durationHours): paid whether
+        its nodes run or not. None: not given (or not a Capacity Block)."""
+        if self.type != "capacity-block" or self.upfront_fee is None or not self.duration_hours:
+            return None
+        return self.upfront_fee / self.duration_hours
 
 
 class NodePoolSpec(Spec):
@@ -660,6 +681,64 @@ def reservations(spec: StackSpec) -> Iterator[Problem]:
             yield (
                 ("nodePools", i, "capacityType"),
                 "'SPOT' with a capacity-block reservation; a Capacity Block is paid in advance: remove capacityType",
+            )
+
+
+def capacity_block_price(spec: StackSpec) -> Iterator[Problem]:
+    """The price paid for a Capacity Block (upfrontFee + durationHours): both or neither, only on a
+    capacity-block reservation, and required in prod, whose cost must be known (docs/cost.md#capacity-blocks)."""
+    for i, pool in enumerate(spec.node_pools):
+        r = pool.reservation
+        if r is None or spec.cloud != "aws":
+            continue
+        loc: Loc = ("nodePools", i, "reservation")
+        given = [k for k, v in (("upfrontFee", r.upfront_fee), ("durationHours", r.duration_hours)) if v is not None]
+        if r.type != "capacity-block":
+            for key in given:
+                yield (
+                    (*loc, key),
+                    (
+                        f"given with reservation type {show(r.type)}; an On-Demand Capacity Reservation has no "
+                        "upfront fee (it is billed at the on-demand rate): remove upfrontFee and durationHours"
+                    ),
+                )
+            continue
+        if len(given) == 1:
+            missing = "durationHours" if given[0] == "upfrontFee" else "upfrontFee"
+            yield (
+                (*loc, missing),
+                (
+                    f"missing while {given[0]} is given; the block's hourly cost is upfrontFee / durationHours: "
+                    f"set {missing} as the purchased offering states it"
+                ),
+            )
+        elif not given and spec.is_prod:
+            yield (
+                (*loc, "upfrontFee"),
+                (
+                    f"missing for capacity-block reservation {r.id} in a prod stack, so its cost would be unknown; "
+                    "a Capacity Block's rate is set per offering at purchase and no price book can know it: set "
+                    "upfrontFee (USD, the offering's UpfrontFee for the whole block) and durationHours (its "
+                    "CapacityBlockDurationHours)"
+                ),
+            )
+
+
+def efa_registry(spec: StackSpec) -> Iterator[Problem]:
+    """An EFA pool needs the EFA device plugin's image from the region's EKS add-on registry, whose account
+    is recorded only for some regions (components/aws/eks_registry.py)."""
+    if spec.cloud != "aws" or addon_registry_account(spec.region) is not None:
+        return
+    for i, pool in enumerate(spec.node_pools):
+        if pool.efa:
+            yield (
+                ("nodePools", i, "efa"),
+                (
+                    f"true in region {show(spec.region)}, whose EKS add-on registry (where the EFA device plugin's "
+                    f"image comes from) is served by an account this platform does not record; supported: every "
+                    f"region but {', '.join(r + '*' if r.endswith('-') else r for r in REGIONS_WITH_OTHER_REGISTRY_ACCOUNTS)} "
+                    f"(account {EKS_ADDON_REGISTRY_ACCOUNT}): set efa: false, or use another region"
+                ),
             )
 
 

@@ -53,6 +53,8 @@ RULES: tuple[Rule, ...] = (
     pools.existing_pools,
     pools.karpenter_pools,
     pools.reservations,
+    pools.capacity_block_price,
+    pools.efa_registry,
     registry.registry,
     registry.aws_registry,
     registry.alicloud_registry,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.cost.estimate import estimate
+from components.cost.estimate import CAPACITY_BLOCK_PRICE_TAG, PAID_SOURCE, estimate
 from components.cost.price_book import Priced, Unpriced, load_price_book
 from tests.conftest import plan_of
 from tests.spec_helpers import raw_stack
@@ -31,25 +31,40 @@ def test_pools_are_priced_in_the_stacks_own_region_and_capacity_type(stack: str)
     assert est.currency == {"aws": "USD", "alicloud": "CNY"}[est.cloud]
     book = load_price_book()
     pools = [x for x in est.lines if x.unit == "node-hour"]
-    assert {x.name for x in pools} == {p["name"] for p in raw["nodePools"]}
+    blocks = [x for x in est.lines if x.unit == "block-hour"]  # Capacity Blocks at the price paid
+    assert {x.name for x in pools + blocks} == {p["name"] for p in raw["nodePools"]}
     for x in pools:
         itype, capacity = x.item.split(" ")
         assert x.price == book.instance(est.cloud, est.region, itype, capacity), x
+    paid = {p["name"]: p["reservation"] for p in raw["nodePools"] if "upfrontFee" in p.get("reservation", {})}
+    assert {x.name for x in blocks} == set(paid)
+    for x in blocks:
+        r = paid[x.name]
+        assert isinstance(x.price, Priced)
+        assert x.price.hourly == pytest.approx(r["upfrontFee"] / r["durationHours"], abs=1e-6), x
 
 
-def test_prod_prices_every_pool_and_add_on_but_its_capacity_block() -> None:
+def test_prod_prices_every_pool_and_add_on() -> None:
     est = estimate(plan_of("prod").data)
-    # The one gap is the Capacity Block pool (issue 18): a block's rate is set per offering at purchase and
-    # the book sources none in us-east-1; it is recorded with that reason, no number is invented, and the
-    # totals are unknown rather than smaller.
-    [gap] = est.unpriced
-    assert (gap.group, gap.name, gap.item) == ("pool", "gpu-h200-block", "p5e.48xlarge capacity-block")
-    assert isinstance(gap.price, Unpriced) and gap.price.recorded
-    assert gap.price.reason.startswith("Capacity Block rates are set per offering at purchase")
-    assert est.unrecorded == () and est.peak is None and est.floor is None
-    priced = [x for x in est.lines if x is not gap]
-    assert all(x.floor is not None and x.peak is not None for x in priced)
-    assert 0 < sum(x.floor or 0 for x in priced) < est.known_peak
+    assert est.unpriced == ()
+    assert all(x.floor is not None and x.peak is not None for x in est.lines)
+    assert est.floor == pytest.approx(sum(x.floor or 0 for x in est.lines), abs=0.01)
+    assert est.floor is not None and est.peak is not None and 0 < est.floor < est.peak
+    assert est.peak == pytest.approx(est.known_peak)
+    # The Capacity Block pool (issue 18) at the price paid, which the stack file states (a block's rate is set
+    # per offering at purchase, so the book has none): the block is paid whether its nodes run, so its floor
+    # is its peak, every hour of the month; the price comes from the launch template's tag in the plan.
+    block = raw_stack("prod")["nodePools"][6]["reservation"]
+    [paid] = [x for x in est.lines if x.unit == "block-hour"]
+    assert (paid.group, paid.name, paid.item) == ("pool", "gpu-h200-block", "p5e.48xlarge capacity-block (paid)")
+    assert isinstance(paid.price, Priced) and paid.price.source == PAID_SOURCE
+    hourly = block["upfrontFee"] / block["durationHours"]
+    assert paid.floor == paid.peak == pytest.approx(730 * hourly)
+    [lt] = [r for r in plan_of("prod").data["resources"] if r["name"] == "gpu-prod-gpu-h200-block-lt"]
+    assert lt["inputs"]["tags"][CAPACITY_BLOCK_PRICE_TAG] == f"{hourly:.6f}"
+    # The price paid does not age: the staleness date is the oldest of the book's figures the plan uses.
+    dates = [x.price.source_date for x in est.lines if isinstance(x.price, Priced) and x is not paid]
+    assert est.oldest_source == min(dates)
     names = {x.name for x in est.lines if x.group == "add-on"}
     assert {"control plane", "NAT gateways ×3", "load balancers ×1", "add-on volumes"} <= names
     p4d = next(x for x in est.lines if x.item == "p4d.24xlarge on-demand")

@@ -226,6 +226,35 @@ CASES: list[Case] = [
         f"{P}nodePools[1].capacityType: 'SPOT' with a capacity-block reservation; a Capacity Block is paid in "
         "advance: remove capacityType",
     ),
+    # Prod's pool 6 is the Capacity Block gpu-h200-block, pool 7 the EFA pool (stacks/spec/pools.py
+    # capacity_block_price, efa_registry).
+    (
+        "capacity block without its price in prod",
+        mutate(mutate(PROD, "nodePools.6.reservation.upfrontFee"), "nodePools.6.reservation.durationHours"),
+        f"{P}nodePools[6].reservation.upfrontFee: missing for capacity-block reservation cr-0c2d3e4f5a6b70829 in a "
+        "prod stack, so its cost would be unknown; a Capacity Block's rate is set per offering at purchase and no "
+        "price book can know it: set upfrontFee (USD, the offering's UpfrontFee for the whole block) and "
+        "durationHours (its CapacityBlockDurationHours)",
+    ),
+    (
+        "capacity block fee without its duration",
+        mutate(PROD, "nodePools.6.reservation.durationHours"),
+        f"{P}nodePools[6].reservation.durationHours: missing while upfrontFee is given; the block's hourly cost is "
+        "upfrontFee / durationHours: set durationHours as the purchased offering states it",
+    ),
+    (
+        "upfront fee on an odcr",
+        mutate(PROD, "nodePools.5.reservation.upfrontFee", 1000.0),
+        f"{P}nodePools[5].reservation.upfrontFee: given with reservation type 'odcr'; an On-Demand Capacity "
+        "Reservation has no upfront fee (it is billed at the on-demand rate): remove upfrontFee and durationHours",
+    ),
+    (
+        "efa where the add-on registry account is not recorded",
+        mutate(mutate(PROD, "region", "me-south-1"), "zones", ["me-south-1a", "me-south-1b", "me-south-1c"]),
+        f"{P}nodePools[7].efa: true in region 'me-south-1', whose EKS add-on registry (where the EFA device "
+        "plugin's image comes from) is served by an account this platform does not record; supported: every "
+        "region but ap-east-1, me-south-1, cn-* (account 602401143452): set efa: false, or use another region",
+    ),
     (
         "efa on a type without it",
         mutate(PROD, "nodePools.1.efa", True),
