@@ -16,6 +16,8 @@ from __future__ import annotations
 from components.scheduling import GPU_RESOURCE, PoolShape
 
 PREFIX = "k8s.io/cluster-autoscaler"
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
+"""The extended resource the EFA device plugin advertises per interface (components/aws/efa_device_plugin.py)."""
 ENABLED_TAG = f"{PREFIX}/enabled"
 # An EKS node group name is at most 63 characters (aws.eks.NodeGroupArgs.node_group_name); NodePool names
 # its group with a prefix, to which the provider appends a 26-character unique suffix: 63 - 26 = 37.
@@ -40,7 +42,9 @@ def owner_tag(cluster_name: str) -> str:
     return f"{PREFIX}/{cluster_name}"
 
 
-def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: int | None = None) -> dict[str, str]:
+def autoscaler_tags(
+    cluster_name: str, shape: PoolShape, ephemeral_storage_gib: int | None = None, *, efa: bool = False
+) -> dict[str, str]:
     """Discovery + scale-from-zero node-template tags for one pool, sorted by key.
 
     - discovery: `k8s.io/cluster-autoscaler/enabled=true`, `k8s.io/cluster-autoscaler/<cluster>=owned`
@@ -50,6 +54,10 @@ def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: 
     - `node-template/resources/<name>=<n>` for every extended GPU resource one node advertises
       (whole GPUs, time-sliced replicas or MIG slices; `nvidia.com/gpu=0` on MIG mixed pools), plus
       `ephemeral-storage` when given;
+    - `node-template/resources/vpc.amazonaws.com/efa=<interfaces>` on an EFA pool (`efa`): the catalog's
+      `efa_interfaces` of the instance (p4d 4, p5 32), which the launch template attaches and the device plugin
+      advertises; without it the autoscaler's template node has no EFA and never scales the pool up from zero
+      for a pod that requests it;
     - MIG mixed pools: `node-template/autoscaling-options/scaledownutilizationthreshold`
       (MIG_MIXED_SCALE_DOWN_UTILIZATION_THRESHOLD).
     """
@@ -68,6 +76,10 @@ def autoscaler_tags(cluster_name: str, shape: PoolShape, ephemeral_storage_gib: 
         tags[f"{PREFIX}/node-template/resources/{resource}"] = str(count)
     if shape.is_gpu and not shape.sets_accelerator_label:
         tags[SCALE_DOWN_THRESHOLD_TAG] = str(MIG_MIXED_SCALE_DOWN_UTILIZATION_THRESHOLD)
+    if efa:
+        if shape.instance.efa_interfaces < 1:
+            raise ValueError(f"{shape.name}: efa on {shape.instance.name}, which has no EFA interface in the catalog")
+        tags[f"{PREFIX}/node-template/resources/{EFA_RESOURCE}"] = str(shape.instance.efa_interfaces)
     if ephemeral_storage_gib is not None:
         tags[f"{PREFIX}/node-template/resources/ephemeral-storage"] = f"{ephemeral_storage_gib}Gi"
     return dict(sorted(tags.items()))

@@ -24,12 +24,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import helm
+from components.aws.asg_tags import EFA_RESOURCE as EFA_RESOURCE  # one name for the plugin and the ASG template
 from components.aws.eks_registry import EKS_ADDON_REGISTRY_ACCOUNT, addon_registry_account
 from components.scheduling import POOL_LABEL, PoolShape
 
 ADDON = "aws-efa-k8s-device-plugin"
 NAMESPACE = "kube-system"
-EFA_RESOURCE = "vpc.amazonaws.com/efa"
 IMAGE_PATH = "eks/aws-efa-k8s-device-plugin"
 
 # The chart's requests (values.yaml) and the limits its values.yaml suggests in a comment: a small gRPC

@@ -224,7 +224,7 @@ class NodePool(pulumi.ComponentResource):
         )
 
         self.asg_name = self.node_group.resources.apply(_asg_name)
-        for key, value in autoscaler_tags(args.autoscaler_cluster_name, shape).items():
+        for key, value in autoscaler_tags(args.autoscaler_cluster_name, shape, efa=args.efa).items():
             aws.autoscaling.Tag(
                 f"{name}-asg-{key.removeprefix('k8s.io/cluster-autoscaler/')}",
                 autoscaling_group_name=self.asg_name,

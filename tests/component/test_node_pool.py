@@ -111,12 +111,17 @@ def test_asg_tags_match_the_pool_shape(stack: str, plan: Callable[[str], Plan]) 
     p = plan(stack)
     spec = parse_spec(raw_stack(stack))
     tags = p.of_type(TAG)
+    efa = {pool.name for pool in spec.node_pools if pool.efa}
     for shape in pool_shapes(spec):
         if shape.provisioner == "karpenter":  # no node group, no ASG: tests/component/test_karpenter.py
             continue
         prefix = f"gpu-{stack}-{shape.name}-asg-"
         mine = {r["inputs"]["tag"]["key"]: r for r in tags if r["name"].startswith(prefix)}
-        assert {k: r["inputs"]["tag"]["value"] for k, r in mine.items()} == autoscaler_tags(f"gpu-{stack}", shape)
+        want = autoscaler_tags(f"gpu-{stack}", shape, efa=shape.name in efa)
+        assert {k: r["inputs"]["tag"]["value"] for k, r in mine.items()} == want
+        efa_tag = mine.get("k8s.io/cluster-autoscaler/node-template/resources/vpc.amazonaws.com/efa")
+        # prod's EFA pool (p5.48xlarge): all 32 interfaces, so CA scales it from zero for EFA pods.
+        assert (efa_tag and efa_tag["inputs"]["tag"]["value"]) == ("32" if shape.name in efa else None)
         for r in mine.values():
             assert r["inputs"]["tag"]["propagateAtLaunch"] is False
             assert r["inputs"]["autoscalingGroupName"] == "<computed>"  # from the node group's ASG

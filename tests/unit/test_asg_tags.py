@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from components.aws.asg_tags import autoscaler_tags
 from components.scheduling import Taint, pool_shape
 
@@ -82,3 +84,18 @@ def test_extra_taints_and_ephemeral_storage() -> None:
     assert tags[f"{CA}/node-template/taint/dedicated"] == "batch:NoExecute"
     assert tags[f"{CA}/node-template/label/team"] == "ml"
     assert tags[f"{CA}/node-template/resources/ephemeral-storage"] == "45Gi"
+
+
+def test_efa_pool_declares_every_efa_interface_for_scale_from_zero() -> None:
+    # The catalog's interface counts (components/gpu/catalog.yaml efa_interfaces): p5 32, p4d 4. Without the
+    # tag the autoscaler's template node has no vpc.amazonaws.com/efa and never scales the pool up from zero.
+    key = f"{CA}/node-template/resources/vpc.amazonaws.com/efa"
+    assert autoscaler_tags("c", pool_shape("aws", "efa", "p5.48xlarge"), efa=True)[key] == "32"
+    assert autoscaler_tags("c", pool_shape("aws", "efa", "p4d.24xlarge"), efa=True)[key] == "4"
+    # The same instance without efa: true has no interfaces attached, so no EFA resource is declared.
+    assert key not in autoscaler_tags("c", pool_shape("aws", "efa", "p5.48xlarge"))
+
+
+def test_efa_on_an_instance_without_it_is_refused() -> None:
+    with pytest.raises(ValueError, match="efa on g6.xlarge, which has no EFA interface in the catalog"):
+        autoscaler_tags("c", pool_shape("aws", "gpu-l4", "g6.xlarge"), efa=True)
