@@ -10,8 +10,8 @@ revisions' modules never share an interpreter. Credential-free: nothing but git 
 Exit codes: 0 ok; 2 a plan failed at head (its error is in the comment), or git could not produce a
 revision; 3 a protected or stateful resource would be deleted (with --fail-on-stateful-delete); 4 an
 internal error (tools/plan.py internal_error: one line, no traceback; GPU_PLATFORM_DEBUG=1 shows it);
-5 a stack's monthly peak cost rose above its `gpu-platform:budget.monthlyPeak`, or rose while part of it
-is unpriced so the budget cannot be proven (with --fail-over-budget; docs/cost.md#budget).
+5 a stack's monthly peak cost rose above its `gpu-platform:budget.monthlyPeak`, or a stack with a budget has
+an unpriced peak, so the budget cannot be proven (with --fail-over-budget; docs/cost.md#budget).
 """
 
 from __future__ import annotations
@@ -196,24 +196,23 @@ class BudgetVerdict:
 def budget_verdict(stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None) -> BudgetVerdict | None:
     """Whether this PR raises the stack's monthly peak above the head stack file's budget. A peak that is
     over but not raised (the budget was lowered, or nothing changed) is reported, not failed; a head with
-    unpriced lines fails when its priced part or its count of unpriced lines grew, since it can no longer
-    be shown to be within budget. None: no budget."""
+    unpriced lines always fails (fail closed: its peak cannot be shown to be within budget). None: no budget."""
     budget = ((head or {}).get("budget") or {}).get("monthlyPeak")
     if head is None or not isinstance(budget, (int, float)):
         return None
     cur = str(head.get("currency", "USD"))
     b_peak, h_peak = (base or {}).get("monthlyPeak"), head.get("monthlyPeak")
     if h_peak is None:
-        grew = head.get("monthlyPeakKnown", 0) > (base or {}).get("monthlyPeakKnown", 0) or _unpriced(head) > _unpriced(
-            base
-        )
+        # Fail closed: an unknown peak cannot be shown to stay within any budget, whether or not this PR
+        # changed it (an unpriced line hides its cost; docs/cost.md#budget).
+        gaps = [_line_key(x) for x in head.get("lines", []) if "unpriced" in x]
         reason = (
-            f"the peak is not fully priced ({_unpriced(head)} line(s) unpriced) and it grew, so it cannot be shown "
-            f"to stay within the budget of {_cur(budget, cur)}"
-            if grew
-            else f"the peak is not fully priced ({_unpriced(head)} line(s) unpriced); unchanged by this PR"
+            f"the peak is not fully priced ({len(gaps)} line(s) unpriced: {'; '.join(gaps) or 'unknown'}), so it "
+            f"cannot be shown to stay within the budget of {_cur(budget, cur)}; price them "
+            "(components/cost/prices.yaml, or a Capacity Block's reservation.upfrontFee and durationHours) or "
+            "remove budget.monthlyPeak"
         )
-        return BudgetVerdict(stack, float(budget), cur, b_peak, None, grew, reason)
+        return BudgetVerdict(stack, float(budget), cur, b_peak, None, True, reason)
     raised = b_peak is None or h_peak > b_peak
     if h_peak <= budget:
         return BudgetVerdict(stack, float(budget), cur, b_peak, h_peak, False, f"within {_cur(budget, cur)}")
@@ -221,10 +220,6 @@ def budget_verdict(stack: str, base: dict[str, Any] | None, head: dict[str, Any]
     if not raised:
         return BudgetVerdict(stack, float(budget), cur, b_peak, h_peak, False, f"{over_by}; not raised by this PR")
     return BudgetVerdict(stack, float(budget), cur, b_peak, h_peak, True, over_by)
-
-
-def _unpriced(cost: dict[str, Any] | None) -> int:
-    return sum(1 for line in (cost or {}).get("lines", []) if "unpriced" in line)
 
 
 def _line_key(line: dict[str, Any]) -> str:
@@ -408,7 +403,7 @@ def render_comment(results: list[StackResult], base: str, head: str) -> str:
         out += [
             "> [!CAUTION]",
             f"> **Over budget: {', '.join(f'`{v.stack}`' for v in over)}.** The monthly peak cost rose above "
-            "`gpu-platform:budget.monthlyPeak`; this check fails until the cost or the budget changes.",
+            "`gpu-platform:budget.monthlyPeak`, or cannot be priced against it; this check fails until the cost or the budget changes.",
             "",
         ]
     if dangerous:
@@ -476,7 +471,8 @@ def _main(argv: list[str] | None) -> int:
     ap.add_argument(
         "--fail-over-budget",
         action="store_true",
-        help="exit 5 when a stack's monthly peak cost rises above its gpu-platform:budget.monthlyPeak",
+        help="exit 5 when a stack's monthly peak cost rises above its gpu-platform:budget.monthlyPeak or, with a "
+        "budget, cannot be priced",
     )
     ap.add_argument(
         "--plan-cache",

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from tools import pr_diff
+from tools.offline.diff import diff_plans
 from tools.pr_diff import budget_verdict, render_cost
 
 
@@ -74,17 +78,37 @@ def test_no_budget_no_verdict() -> None:
     assert budget_verdict("dev", BASE, _cost(16870.04, [*BASE_LINES, P4D])) is None
 
 
-def test_an_unpriced_peak_fails_only_when_it_grew() -> None:
-    unpriced = [*BASE_LINES, _line("pool", "gpu", "ecs.gn7e-c16g1.16xlarge on-demand", None, None)]
-    head = _cost(None, unpriced, budget=10000)
+UNPRICED = [*BASE_LINES, _line("pool", "gpu", "ecs.gn7e-c16g1.16xlarge on-demand", None, None)]
+UNPRICED_REASON = (
+    "the peak is not fully priced (1 line(s) unpriced: pool gpu: ecs.gn7e-c16g1.16xlarge on-demand), so it cannot "
+    "be shown to stay within the budget of $10,000.00; price them (components/cost/prices.yaml, or a Capacity "
+    "Block's reservation.upfrontFee and durationHours) or remove budget.monthlyPeak"
+)
+
+
+def test_an_unpriced_peak_with_a_budget_fails_closed() -> None:
+    head = _cost(None, UNPRICED, budget=10000)
     grew = budget_verdict("ali", BASE, head)
-    assert grew is not None and grew.over
-    assert grew.reason == (
-        "the peak is not fully priced (1 line(s) unpriced) and it grew, so it cannot be shown to stay within the "
-        "budget of $10,000.00"
-    )
-    same = budget_verdict("ali", _cost(None, unpriced), head)
-    assert same is not None and not same.over
+    assert grew is not None and grew.over and grew.head_peak is None and grew.reason == UNPRICED_REASON
+    # Unchanged by the PR still fails: an unknown peak is never shown to be within budget.
+    same = budget_verdict("ali", _cost(None, UNPRICED), head)
+    assert same is not None and same.over and same.reason == UNPRICED_REASON
+    assert budget_verdict("ali", BASE, _cost(None, UNPRICED)) is None  # no budget: reported only
+
+
+def test_the_gate_exits_5_with_the_reason_for_an_unpriced_peak(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = _cost(None, UNPRICED, budget=10000)
+    plan = {"project": "gpu-platform", "stack": "ali", "resources": [], "outputs": {}, "diagnostics": []}
+    result = pr_diff.StackResult("ali", diff_plans(plan, plan), plan, plan, base_cost=head, head_cost=head)
+    monkeypatch.setattr(pr_diff, "git", lambda repo, *args: "0" * 40)
+    monkeypatch.setattr(pr_diff, "plan_both", lambda *a, **k: [result])
+    assert pr_diff.main(["--base", "b", "--head", "h"]) == 0  # without the flag: reported, not failed
+    assert pr_diff.main(["--base", "b", "--head", "h", "--fail-over-budget"]) == 5
+    out = capsys.readouterr()
+    assert f"OVER BUDGET: ali: {UNPRICED_REASON}" in out.err
+    assert "> **Over budget: `ali`.**" in out.out
 
 
 def test_no_cost_on_either_side_renders_nothing() -> None:
