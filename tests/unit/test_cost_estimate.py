@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.cost.estimate import Usage, estimate
+from components.cost.estimate import CAPACITY_BLOCK_PRICE_TAG, PAID_SOURCE, Usage, estimate
 from components.cost.price_book import Priced, load_price_book
 from components.cost.render import render_markdown
 from components.cost.report import write_cost
@@ -319,3 +319,43 @@ def test_capacity_block_node_group_is_priced_as_a_capacity_block() -> None:
     )
     (gap,) = elsewhere.lines
     assert gap.peak is None and gap.price.recorded  # type: ignore[union-attr]
+
+
+def test_capacity_block_with_the_price_paid_is_priced_from_its_launch_template_tag() -> None:
+    # us-east-1: the book has no block rate there (a recorded gap); the tag set from the reservation's
+    # upfrontFee / durationHours (components/aws/node_pool.py) prices the whole block, floor = peak.
+    lt = {
+        "instanceType": "p5e.48xlarge",
+        "instanceMarketOptions": {"marketType": "capacity-block"},
+        "tags": {CAPACITY_BLOCK_PRICE_TAG: "86.520000"},
+    }
+    plan = {
+        "stack": "t",
+        "resources": [
+            _r("pulumi:providers:aws", "aws", {"region": "us-east-1"}),
+            _r(
+                "aws:eks/nodeGroup:NodeGroup",
+                "ng",
+                {
+                    "capacityType": "CAPACITY_BLOCK",
+                    "scalingConfig": {"minSize": 0, "maxSize": 2},
+                    "labels": {"gpu-platform.io/pool": "h200"},
+                },
+                parent="pool-h200",
+            ),
+            _r("aws:ec2/launchTemplate:LaunchTemplate", "lt", lt, parent="pool-h200"),
+        ],
+    }
+    est = estimate(plan)
+    (line,) = est.lines
+    assert (line.item, line.unit) == ("p5e.48xlarge capacity-block (paid)", "block-hour")
+    assert line.floor == line.peak == pytest.approx(H * 86.52) and est.peak == round(H * 86.52, 2)
+    assert isinstance(line.price, Priced) and line.price.source == PAID_SOURCE
+    doc = est.to_json()["lines"][0]
+    assert (doc["source"], "sourceDate" in doc, est.oldest_source) == (PAID_SOURCE, False, None)
+    # The tag is read only for a Capacity Block: on an on-demand group it changes nothing.
+    od = json.loads(json.dumps(plan))
+    od["resources"][1]["inputs"] = {"instanceTypes": ["p5.48xlarge"], "scalingConfig": {"minSize": 0, "maxSize": 2}}
+    od["resources"][2]["inputs"] = {"tags": {CAPACITY_BLOCK_PRICE_TAG: "86.520000"}}
+    (plain,) = estimate(od).lines
+    assert (plain.item, plain.price) == ("p5.48xlarge on-demand", BOOK.instance("aws", "us-east-1", "p5.48xlarge"))
