@@ -296,7 +296,10 @@ def _karpenter_pools(plan: Mapping[str, Any], book: PriceBook, region: str) -> I
         template = _dict(spec.get("template"))
         req = {x.get("key"): _list(x.get("values")) for x in _list(_get(template, "spec", "requirements")) if x}
         types = [str(t) for t in req.get("node.kubernetes.io/instance-type", [])]
-        capacity = "on-demand" if "on-demand" in req.get("karpenter.sh/capacity-type", ["on-demand"]) else "spot"
+        # `reserved` is an On-Demand Capacity Reservation the NodePool selects (components/aws/karpenter_objects.py):
+        # billed at the on-demand rate, like an on-demand node. Only a spot-only NodePool is priced as spot.
+        kinds = req.get("karpenter.sh/capacity-type", ["on-demand"])
+        capacity = "spot" if set(kinds) == {"spot"} else "on-demand"
         limits = {k: (_gib(v) if k == "memory" else _num(v)) for k, v in _dict(spec.get("limits")).items()}
         best: tuple[float, int, str] | None = None
         for t in types:

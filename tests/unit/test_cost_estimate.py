@@ -165,8 +165,8 @@ def test_alicloud_pools_use_spot_strategy_and_disks() -> None:
     assert disk.item == "node volumes 250 GiB/node" and disk.peak is None and disk.price.recorded  # type: ignore[union-attr]
 
 
-def test_karpenter_pool_peak_fills_its_limits_with_the_dearest_type() -> None:
-    plan = {
+def _karpenter_plan(capacity_types: list[str]) -> dict[str, Any]:
+    return {
         "stack": "k",
         "resources": [
             _r("pulumi:providers:aws", "aws", {"region": "us-east-1"}),
@@ -181,7 +181,7 @@ def test_karpenter_pool_peak_fills_its_limits_with_the_dearest_type() -> None:
                             "spec": {
                                 "requirements": [
                                     {"key": "node.kubernetes.io/instance-type", "values": ["g6.xlarge", "g6.2xlarge"]},
-                                    {"key": "karpenter.sh/capacity-type", "values": ["spot", "on-demand"]},
+                                    {"key": "karpenter.sh/capacity-type", "values": capacity_types},
                                 ]
                             },
                         },
@@ -190,13 +190,23 @@ def test_karpenter_pool_peak_fills_its_limits_with_the_dearest_type() -> None:
             ),
         ],
     }
-    (line,) = estimate(plan).lines
+
+
+# Karpenter's `reserved` is an ODCR (or Capacity Block) the NodePool selects: billed at the on-demand rate.
+@pytest.mark.parametrize("capacity_types", [["spot", "on-demand"], ["reserved"], ["reserved", "on-demand"]])
+def test_karpenter_pool_peak_fills_its_limits_with_the_dearest_type(capacity_types: list[str]) -> None:
+    (line,) = estimate(_karpenter_plan(capacity_types)).lines
     # g6.xlarge: 8 GPUs / 1 -> 8 nodes (cpu 64/4 = 16, memory 256/16 = 16); g6.2xlarge: 64/8 = 8, 256/32 = 8.
     assert (line.item, line.floor, line.peak) == (
         "g6.2xlarge on-demand",
         0.0,
         pytest.approx(8 * H * _od("us-east-1", "g6.2xlarge")),
     )
+
+
+def test_a_spot_only_karpenter_pool_is_priced_as_spot() -> None:
+    (line,) = estimate(_karpenter_plan(["spot"])).lines
+    assert line.item.endswith(" spot")
 
 
 def test_model_version_per_million_requests_at_target_rps() -> None:
