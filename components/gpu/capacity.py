@@ -272,16 +272,19 @@ class _State:
     overflow: list[_Node] = field(default_factory=lambda: list[_Node]())  # hypothetical nodes beyond max_nodes
     needs: list[Mapping[str, float]] = field(default_factory=lambda: list[Mapping[str, float]]())
     live: list[_Node] = field(default_factory=lambda: list[_Node]())  # nodes that may still take some pod
+    overflow_live: list[_Node] = field(default_factory=lambda: list[_Node]())  # the same, of `overflow`
 
     def is_full(self, node: _Node) -> bool:
         return not any(node.room_for(self.pool.allocatable, need, 1) for need in self.needs)
 
 
-def _fill(state: _State, need: Mapping[str, float], remaining: int) -> int:
-    # Scans only nodes that can still take one of this pool's pod shapes: keeps 10k replicas fast.
+def _fill_live(state: _State, live: list[_Node], need: Mapping[str, float], remaining: int) -> tuple[int, list[_Node]]:
+    # First fit over the nodes that can still take one of this pool's pod shapes (every shape is registered
+    # before packing starts, so a node dropped here never takes a pod later): keeps 10k replicas fast, and
+    # keeps many releases that do not fit linear (docs/performance.md#capacity-check-when-models-do-not-fit).
     placed = 0
     still_live: list[_Node] = []
-    for idx, node in enumerate(state.live):
+    for idx, node in enumerate(live):
         k = node.room_for(state.pool.allocatable, need, remaining - placed)
         if k:
             node.add(need, k)
@@ -289,21 +292,18 @@ def _fill(state: _State, need: Mapping[str, float], remaining: int) -> int:
         if not (k and state.is_full(node)):
             still_live.append(node)
         if placed == remaining:
-            still_live.extend(state.live[idx + 1 :])
+            still_live.extend(live[idx + 1 :])
             break
-    state.live = still_live
+    return placed, still_live
+
+
+def _fill(state: _State, need: Mapping[str, float], remaining: int) -> int:
+    placed, state.live = _fill_live(state, state.live, need, remaining)
     return placed
 
 
 def _fill_overflow(state: _State, need: Mapping[str, float], remaining: int) -> int:
-    placed = 0
-    for node in state.overflow:
-        k = node.room_for(state.pool.allocatable, need, remaining - placed)
-        if k:
-            node.add(need, k)
-            placed += k
-            if placed == remaining:
-                break
+    placed, state.overflow_live = _fill_live(state, state.overflow_live, need, remaining)
     return placed
 
 
@@ -313,8 +313,8 @@ def _open(state: _State, nodes: list[_Node], need: Mapping[str, float], remainin
     if k:
         node.add(need, k)
         nodes.append(node)
-        if nodes is state.nodes and not state.is_full(node):
-            state.live.append(node)
+        if not state.is_full(node):
+            (state.live if nodes is state.nodes else state.overflow_live).append(node)
     return k
 
 
@@ -376,7 +376,20 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
     states = {p.name: _State(p, [_Node() for _ in range(p.min_nodes)]) for p in pools}
     for st in states.values():
         st.live = list(st.nodes)
-    order = sorted(range(len(demands)), key=lambda i: (-_dominant_share(demands[i], pools), demands[i].name, i))
+    # What depends only on a pod's shape (requests, selector, tolerations) is worked out once per shape:
+    # a stack's releases share a few shapes, and thousands of demands must not mean thousands of
+    # eligibility checks (docs/performance.md#capacity-check-when-models-do-not-fit).
+    shapes = [(tuple(d.requests.items()), tuple(d.node_selector.items()), d.tolerations) for d in demands]
+    by_shape: dict[object, tuple[float, list[PoolCapacity], dict[str, dict[str, float]]]] = {}
+    for i, key in enumerate(shapes):
+        if key not in by_shape:
+            d = demands[i]
+            fit = [p for p in pools if not eligible(p, d)]
+            # Cheapest per replica first; unpriced pools last, then by name, so ties are deterministic.
+            fit.sort(key=lambda p: (_price_per_replica(p, _needs(p, d)), p.name))
+            by_shape[key] = (_dominant_share(d, pools), fit, {p.name: _needs(p, d) for p in fit})
+    needs = [by_shape[key][2] for key in shapes]
+    order = sorted(range(len(demands)), key=lambda i: (-by_shape[shapes[i]][0], demands[i].name, i))
     candidates: dict[int, list[_State]] = {}
     placements: dict[int, dict[str, int]] = {i: {} for i in range(len(demands))}
     remaining = {i: d.replicas for i, d in enumerate(demands)}
@@ -384,12 +397,12 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
     def place(i: int, states_: list[_State], *, new_nodes: bool, limit: int | None = None) -> None:
         goal = remaining[i] - (remaining[i] if limit is None else min(limit, remaining[i]))
         for st in states_:  # open nodes first: their cost is already paid at peak
-            _record(i, st, _fill(st, _needs(st.pool, demands[i]), remaining[i] - goal))
+            _record(i, st, _fill(st, needs[i][st.pool.name], remaining[i] - goal))
         while new_nodes and remaining[i] > goal:
             st = next((s for s in states_ if len(s.nodes) < s.pool.max_nodes), None)
             if st is None:
                 return
-            _record(i, st, _open(st, st.nodes, _needs(st.pool, demands[i]), remaining[i] - goal))
+            _record(i, st, _open(st, st.nodes, needs[i][st.pool.name], remaining[i] - goal))
 
     def _record(i: int, st: _State, k: int) -> None:
         if k:
@@ -398,17 +411,15 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
 
     chunk: dict[int, int] = {}
     for i in order:
-        ok = [states[p.name] for p in pools if not eligible(p, demands[i])]
-        # Cheapest per replica first; unpriced pools last, then by name, so ties are deterministic.
-        ok.sort(key=lambda s: (_price_per_replica(s.pool, _needs(s.pool, demands[i])), s.pool.name))
+        ok = [states[p.name] for p in by_shape[shapes[i]][1]]
         candidates[i] = ok
         for st in ok:
             # One entry per distinct pod shape: is_full scans them for every node it checks, and many
             # releases share a shape (docs/performance.md#capacity-check-at-scale).
-            if (need := _needs(st.pool, demands[i])) not in st.needs:
+            if (need := needs[i][st.pool.name]) not in st.needs:
                 st.needs.append(need)
         if ok:
-            per_node = _Node().room_for(ok[0].pool.allocatable, _needs(ok[0].pool, demands[i]), remaining[i])
+            per_node = _Node().room_for(ok[0].pool.allocatable, needs[i][ok[0].pool.name], remaining[i])
             chunk[i] = max(1, -(-per_node // _ROUNDS_PER_NODE))
     # Interleave demands a fraction of a node at a time (largest first in each round): placing one demand
     # wholesale fills nodes along a single dimension (all CPU, or all memory) and strands the other.
@@ -432,7 +443,7 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
         for st in candidates[i]:
             if not left:
                 break
-            need = _needs(st.pool, demands[i])
+            need = needs[i][st.pool.name]
             left -= _fill_overflow(st, need, left)
             while left:
                 k = _open(st, st.overflow, need, left)

@@ -30,6 +30,11 @@ from components.models.args import Autoscaling, ModelReleaseArgs, ModelVersion, 
 from components.models.placement import placement
 from components.models.weights_plan import cache_job_quota
 
+# check_all reports this many releases that do not fit in full, then names the rest it did not check: each
+# check re-packs every other release's floor, so checking all of 1,000 releases that do not fit is quadratic
+# (docs/performance.md#capacity-check-when-models-do-not-fit).
+FULL_REPORTS = 10
+
 # Istio sidecar resources, set explicitly on every model pod (annotations) and counted here.
 SIDECAR_CPU = 0.1
 SIDECAR_MEMORY_GIB = 0.25
@@ -169,6 +174,12 @@ def _fits(
     return False, worst[1], worst[2]
 
 
+def _all_fit(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity]) -> bool:
+    """_fits(a, pools)[0], stopping at the first step that does not fit (the fixes only need yes or no)."""
+    others = [d for d in a.other_release_demands if isinstance(d, cap.Demand)]
+    return all(cap.plan(pools, [*step_demands(a, st), *others]).fits for st in steps(a))
+
+
 def _n(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
@@ -216,14 +227,14 @@ def check_capacity(a: ModelReleaseArgs, pools: Sequence[cap.PoolCapacity] | None
         if "need nodes beyond" not in p
     ]
     if a.traffic.candidate is not None and a.stable_scaling == "keepFull":
-        if _fits(dataclasses.replace(a, stable_scaling="shrinkWithWeight"), pools)[0]:
+        if _all_fit(dataclasses.replace(a, stable_scaling="shrinkWithWeight"), pools):
             fixes.append("set stableScaling: shrinkWithWeight (the stable releases pods as its traffic share falls)")
     top = max(s.max_replicas for s in [a.autoscaling, *(v.autoscaling for v in a.versions if v.autoscaling)])
     for k in range(top - 1, 0, -1):
-        if _fits(_with_max(a, k), pools)[0]:
+        if _all_fit(_with_max(a, k), pools):
             fixes.append(f"lower autoscaling.maxReplicas from {top} to {k}")
             break
-    if a.max_surge and _fits(dataclasses.replace(a, max_surge=0), pools)[0]:
+    if a.max_surge and _all_fit(dataclasses.replace(a, max_surge=0), pools):
         fixes.append("set maxSurge: 0 (roll pods one at a time without a spare GPU)")
     mine_pools = [p for p in pools if p.name in eligible]
     other_need = _gpu_totals(
@@ -291,6 +302,8 @@ def check_all(releases: Sequence[ModelReleaseArgs]) -> list[list[str]]:
     every_floor = [d for ds in floors for d in ds]
     packs: dict[tuple[object, ...], bool] = {}
     out: list[list[str]] = []
+    unchecked: list[int] = []
+    failed = 0
     for i, a in enumerate(releases):
         extra = excess_demands(a)
         key = _shape(extra)
@@ -299,9 +312,26 @@ def check_all(releases: Sequence[ModelReleaseArgs]) -> list[list[str]]:
         if packs[key]:
             out.append([])
             continue
+        if failed >= FULL_REPORTS:
+            unchecked.append(i)  # summarised below: each check packs every release's floor again
+            out.append([])
+            continue
         others = tuple(d for k, ds in enumerate(floors) if k != i for d in ds)
         out.append(check_capacity(dataclasses.replace(a, other_release_demands=others), pools))
+        failed += bool(out[-1])
+    if unchecked:
+        out[unchecked[0]] = [_unchecked_message([releases[i].name for i in unchecked], failed)]
     return out
+
+
+def _unchecked_message(names: Sequence[str], failed: int) -> str:
+    shown = ", ".join(names[1:6]) + (", ..." if len(names) > 6 else "")
+    more = f" and {len(names) - 1} more models ({shown})" if len(names) > 1 else ""
+    return (
+        f"model {names[0]!r}{more} {'were' if more else 'was'} not capacity-checked one by one: {failed} models above do not fit "
+        f"beside the other releases' floors and the check reports at most {FULL_REPORTS} in full; "
+        "fix those (raise the pools' maxSize or lower the releases' floors) and plan again"
+    )
 
 
 def quota(a: ModelReleaseArgs) -> dict[str, str]:
