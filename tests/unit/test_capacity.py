@@ -378,3 +378,35 @@ def test_plan_never_overcommits_and_accounts_for_every_replica(
             assert eligible(by_name[pool_name], demand) == []
         if not fit.fits:
             assert fit.fixes, fit
+
+
+def test_many_demands_that_do_not_fit_share_the_hypothetical_nodes() -> None:
+    # 3-GPU pods go first (largest share): 2 fit, 8 open one hypothetical 4-GPU node each; the 1-GPU pods
+    # then take the 2 real nodes' last GPU and the 8 hypothetical nodes' spare GPU: 10 nodes in all.
+    big = [Demand(f"big-{i}", "g", 1, {"nvidia.com/gpu": 3}, tolerations=TOLERATE_GPU) for i in range(10)]
+    small = [Demand(f"small-{i}", "g", 1, {"nvidia.com/gpu": 1}, tolerations=TOLERATE_GPU) for i in range(10)]
+    p = plan([_a10g_pool(max_nodes=2)], [*small, *big])
+    assert sum(d.placed for d in p.demands) == 4
+    assert {d.fixes for d in p.demands if not d.fits} == {("raise nodePools[gpu-a10g].maxSize from 2 to 10",)}
+
+
+def test_capacity_check_reports_ten_releases_in_full_and_names_the_rest() -> None:
+    # dev's L4 pool holds 2 GPUs; 13 copies of its model each need 2 beside 24 for the others' floors.
+    from tests.spec_helpers import problems, raw_stack
+
+    raw = raw_stack("dev")
+    first = raw["models"][0]
+    raw["models"] += [dict(first, name=f"m{i}", hosts=[f"m{i}.example.com"]) for i in range(1, 13)]
+    found = problems(raw)
+    assert len(found) == 11
+    assert found[0] == (
+        "gpu-platform:models[0]: model 'llama3-8b' does not fit at rollout step 10% (stable v1 x1, candidate v2 x1): "
+        "needs 2 nvidia.com/gpu + 24 nvidia.com/gpu for the other releases' floors; eligible pools gpu-l4 "
+        "(maxSize 2) hold 2 nvidia.com/gpu; fixes: raise nodePools[gpu-l4].maxSize from 2 to 26"
+    )
+    assert [f.split(":", 2)[1] for f in found[:10]] == [f"models[{i}]" for i in range(10)]
+    assert found[10] == (
+        "gpu-platform:models[10]: model 'm10' and 2 more models (m11, m12) were not capacity-checked one by one: "
+        "10 models above do not fit beside the other releases' floors and the check reports at most 10 in full; "
+        "fix those (raise the pools' maxSize or lower the releases' floors) and plan again"
+    )
