@@ -265,46 +265,59 @@ class _Node:
             self.used[res] = self.used.get(res, 0.0) + qty * count
 
 
+_Key = frozenset[tuple[str, float]]
+
+
 @dataclass
 class _State:
     pool: PoolCapacity
     nodes: list[_Node]
     overflow: list[_Node] = field(default_factory=lambda: list[_Node]())  # hypothetical nodes beyond max_nodes
     needs: list[Mapping[str, float]] = field(default_factory=lambda: list[Mapping[str, float]]())
-    live: list[_Node] = field(default_factory=lambda: list[_Node]())  # nodes that may still take some pod
-    overflow_live: list[_Node] = field(default_factory=lambda: list[_Node]())  # the same, of `overflow`
+    # Per distinct pod shape: the nodes (of `nodes`, of `overflow`) that can still take one such pod, in the
+    # order they were opened. A node only fills up, so one dropped from a list never has room for that
+    # shape again and first fit over the list places exactly as first fit over every node, without
+    # rescanning full nodes: 10k replicas, or 1,000 releases that do not fit, stay near-linear
+    # (docs/performance.md#capacity-check-when-models-do-not-fit).
+    room: dict[_Key, list[_Node]] = field(default_factory=lambda: dict[_Key, list[_Node]]())
+    overflow_room: dict[_Key, list[_Node]] = field(default_factory=lambda: dict[_Key, list[_Node]]())
 
-    def is_full(self, node: _Node) -> bool:
-        return not any(node.room_for(self.pool.allocatable, need, 1) for need in self.needs)
+    def register(self, need: Mapping[str, float]) -> None:
+        """A pod shape that may land here; every shape is registered before packing starts."""
+        key = frozenset(need.items())
+        if key not in self.room:
+            self.needs.append(need)
+            self.room[key] = [n for n in self.nodes if n.room_for(self.pool.allocatable, need, 1)]
+            self.overflow_room[key] = [n for n in self.overflow if n.room_for(self.pool.allocatable, need, 1)]
 
 
-def _fill_live(state: _State, live: list[_Node], need: Mapping[str, float], remaining: int) -> tuple[int, list[_Node]]:
-    # First fit over the nodes that can still take one of this pool's pod shapes (every shape is registered
-    # before packing starts, so a node dropped here never takes a pod later): keeps 10k replicas fast, and
-    # keeps many releases that do not fit linear (docs/performance.md#capacity-check-when-models-do-not-fit).
+def _fill_from(state: _State, rooms: dict[_Key, list[_Node]], need: Mapping[str, float], remaining: int) -> int:
+    if remaining <= 0:
+        return 0
+    key = frozenset(need.items())
+    nodes = rooms[key]
     placed = 0
-    still_live: list[_Node] = []
-    for idx, node in enumerate(live):
+    keep: list[_Node] = []
+    for idx, node in enumerate(nodes):
         k = node.room_for(state.pool.allocatable, need, remaining - placed)
         if k:
             node.add(need, k)
             placed += k
-        if not (k and state.is_full(node)):
-            still_live.append(node)
+            if node.room_for(state.pool.allocatable, need, 1):
+                keep.append(node)
         if placed == remaining:
-            still_live.extend(live[idx + 1 :])
+            keep.extend(nodes[idx + 1 :])
             break
-    return placed, still_live
+    rooms[key] = keep
+    return placed
 
 
 def _fill(state: _State, need: Mapping[str, float], remaining: int) -> int:
-    placed, state.live = _fill_live(state, state.live, need, remaining)
-    return placed
+    return _fill_from(state, state.room, need, remaining)
 
 
 def _fill_overflow(state: _State, need: Mapping[str, float], remaining: int) -> int:
-    placed, state.overflow_live = _fill_live(state, state.overflow_live, need, remaining)
-    return placed
+    return _fill_from(state, state.overflow_room, need, remaining)
 
 
 def _open(state: _State, nodes: list[_Node], need: Mapping[str, float], remaining: int) -> int:
@@ -313,8 +326,10 @@ def _open(state: _State, nodes: list[_Node], need: Mapping[str, float], remainin
     if k:
         node.add(need, k)
         nodes.append(node)
-        if not state.is_full(node):
-            (state.live if nodes is state.nodes else state.overflow_live).append(node)
+        rooms = state.room if nodes is state.nodes else state.overflow_room
+        for shape in state.needs:
+            if node.room_for(state.pool.allocatable, shape, 1):
+                rooms[frozenset(shape.items())].append(node)
     return k
 
 
@@ -374,8 +389,6 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate pool names: {sorted({n for n in names if names.count(n) > 1})}")
     states = {p.name: _State(p, [_Node() for _ in range(p.min_nodes)]) for p in pools}
-    for st in states.values():
-        st.live = list(st.nodes)
     # What depends only on a pod's shape (requests, selector, tolerations) is worked out once per shape:
     # a stack's releases share a few shapes, and thousands of demands must not mean thousands of
     # eligibility checks (docs/performance.md#capacity-check-when-models-do-not-fit).
@@ -414,10 +427,9 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
         ok = [states[p.name] for p in by_shape[shapes[i]][1]]
         candidates[i] = ok
         for st in ok:
-            # One entry per distinct pod shape: is_full scans them for every node it checks, and many
+            # One entry per distinct pod shape: an opened node is checked against each, and many
             # releases share a shape (docs/performance.md#capacity-check-at-scale).
-            if (need := needs[i][st.pool.name]) not in st.needs:
-                st.needs.append(need)
+            st.register(needs[i][st.pool.name])
         if ok:
             per_node = _Node().room_for(ok[0].pool.allocatable, needs[i][ok[0].pool.name], remaining[i])
             chunk[i] = max(1, -(-per_node // _ROUNDS_PER_NODE))
