@@ -13,11 +13,15 @@ mixed (all-balanced) and A100-80GB MIG single (all-1g.10gb) pools, all built fro
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -216,5 +220,56 @@ def main() -> None:
     print(f"  cost at peak: {'unknown' if cost is None else f'${cost:,.2f}/h'}")
 
 
+def _per_doubling(n0: int, t0: float, n1: int, t1: float) -> float:
+    """Time growth per doubling of N between two measurements (1.0: constant, 2.0: linear, 4.0: quadratic)."""
+    return (t1 / t0) ** (1 / math.log2(n1 / n0)) if t0 > 0 and t1 > 0 else math.nan
+
+
+def _timed_rows(label: str, sizes: list[int], run: Any) -> None:
+    prev: tuple[int, float] | None = None
+    for n in sizes:
+        start = time.perf_counter()
+        detail = run(n)
+        t = time.perf_counter() - start
+        growth = "" if prev is None else f"; x{_per_doubling(prev[0], prev[1], n, t):.2f} per doubling"
+        print(f"  {label} {n:5d}: {t:6.2f} s ({detail}){growth}")
+        prev = (n, t)
+
+
+def non_fitting() -> None:
+    """Many demands / releases that do NOT fit (docs/performance.md#capacity-check-when-models-do-not-fit)."""
+    from stacks.spec.errors import ConfigError
+    from stacks.spec.parse import parse_spec
+    from tools.offline.runner import PROJECT_DIR
+
+    print("\nnon-fitting: one-replica GPU demands far beyond a 2-node pool (plan() alone)")
+    pool = reference_pools()[1]
+    pool = PoolCapacity(pool.name, pool.allocatable, pool.labels, pool.taints, 0, 2, pool.price_usd_per_node_hour)
+
+    def planner(n: int) -> str:
+        ds = [Demand(f"d{i}", "g", 1, {"nvidia.com/gpu": 1 + i % 3}, tolerations=TOLERATE) for i in range(n)]
+        r = plan([pool], ds)
+        return f"{sum(not d.fits for d in r.demands)} do not fit; {r.demands[-1].fixes[0]}"
+
+    _timed_rows("demands", [1000, 2000, 4000, 8000], planner)
+
+    print("non-fitting: parse_spec of dev with N copies of its model (every release fails the L4 pool)")
+    cfg = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    raw = {k.split(":", 1)[1]: v for k, v in cfg.items() if k.startswith("gpu-platform:")}
+    first = raw["models"][0]
+
+    def spec(n: int) -> str:
+        models = [first] + [dict(first, name=f"m{i}", hosts=[f"m{i}.example.com"]) for i in range(1, n)]
+        try:
+            parse_spec(copy.deepcopy({**raw, "models": models}))
+        except ConfigError as err:
+            return f"{len(err.problems)} problems"
+        return "accepted"
+
+    spec(10)  # warm the catalog and chart caches
+    _timed_rows("models", [50, 100, 200, 400, 1000], spec)
+
+
 if __name__ == "__main__":
     main()
+    non_fitting()
