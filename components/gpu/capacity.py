@@ -266,6 +266,8 @@ class _Node:
 
 
 _Key = frozenset[tuple[str, float]]
+_ANY: _Key = frozenset()  # the one list of a pool with many pod shapes: nodes that can take any of them
+_SHAPE_LISTS_UP_TO = 32  # pod shapes per pool that get a list each; beyond, one list and a quick full test
 
 
 @dataclass
@@ -274,27 +276,62 @@ class _State:
     nodes: list[_Node]
     overflow: list[_Node] = field(default_factory=lambda: list[_Node]())  # hypothetical nodes beyond max_nodes
     needs: list[Mapping[str, float]] = field(default_factory=lambda: list[Mapping[str, float]]())
+    keys: set[_Key] = field(default_factory=lambda: set[_Key]())
     # Per distinct pod shape: the nodes (of `nodes`, of `overflow`) that can still take one such pod, in the
     # order they were opened. A node only fills up, so one dropped from a list never has room for that
     # shape again and first fit over the list places exactly as first fit over every node, without
     # rescanning full nodes: 10k replicas, or 1,000 releases that do not fit, stay near-linear
-    # (docs/performance.md#capacity-check-when-models-do-not-fit).
+    # (docs/performance.md#capacity-check-when-models-do-not-fit). With more shapes than
+    # _SHAPE_LISTS_UP_TO (releases that differ in a request each) a list per shape costs shapes x nodes,
+    # so the pool keeps one list (_ANY) of the nodes that can take some shape, as first fit over every
+    # node would see them; `is_full` first tests what every shape needs (`least`).
     room: dict[_Key, list[_Node]] = field(default_factory=lambda: dict[_Key, list[_Node]]())
     overflow_room: dict[_Key, list[_Node]] = field(default_factory=lambda: dict[_Key, list[_Node]]())
+    least: dict[str, float] = field(default_factory=lambda: dict[str, float]())
 
     def register(self, need: Mapping[str, float]) -> None:
-        """A pod shape that may land here; every shape is registered before packing starts."""
+        """A pod shape that may land here; every shape is registered before `start`."""
         key = frozenset(need.items())
-        if key not in self.room:
+        if key not in self.keys:
+            self.keys.add(key)
             self.needs.append(need)
-            self.room[key] = [n for n in self.nodes if n.room_for(self.pool.allocatable, need, 1)]
-            self.overflow_room[key] = [n for n in self.overflow if n.room_for(self.pool.allocatable, need, 1)]
+
+    def start(self) -> None:
+        """Build the lists once every shape is registered."""
+        if len(self.needs) > _SHAPE_LISTS_UP_TO:
+            common = set.intersection(*(set(n) for n in self.needs))
+            self.least = {r: min(n[r] for n in self.needs) for r in sorted(common)}
+            self.room = {_ANY: [n for n in self.nodes if not self.is_full(n)]}
+            self.overflow_room = {_ANY: [n for n in self.overflow if not self.is_full(n)]}
+            return
+        alloc = self.pool.allocatable
+        for need in self.needs:
+            key = frozenset(need.items())
+            self.room[key] = [n for n in self.nodes if n.room_for(alloc, need, 1)]
+            self.overflow_room[key] = [n for n in self.overflow if n.room_for(alloc, need, 1)]
+
+    def key(self, need: Mapping[str, float]) -> _Key:
+        return _ANY if _ANY in self.room else frozenset(need.items())
+
+    def is_full(self, node: _Node) -> bool:
+        alloc = self.pool.allocatable
+        for res, q in self.least.items():  # below what every shape needs: no shape fits (x // q is 0 for x < q)
+            if alloc.get(res, 0.0) - node.used.get(res, 0.0) + _EPS < q:
+                return True
+        return not any(node.room_for(alloc, need, 1) for need in self.needs)
+
+    def keeps(self, node: _Node, need: Mapping[str, float]) -> bool:
+        """Whether `node` stays on the list it just took `need` pods from."""
+        if _ANY in self.room:
+            return not self.is_full(node)
+        return bool(node.room_for(self.pool.allocatable, need, 1))
 
 
 def _fill_from(state: _State, rooms: dict[_Key, list[_Node]], need: Mapping[str, float], remaining: int) -> int:
     if remaining <= 0:
         return 0
-    key = frozenset(need.items())
+    key = state.key(need)
+    shared = key is _ANY
     nodes = rooms[key]
     placed = 0
     keep: list[_Node] = []
@@ -303,8 +340,10 @@ def _fill_from(state: _State, rooms: dict[_Key, list[_Node]], need: Mapping[str,
         if k:
             node.add(need, k)
             placed += k
-            if node.room_for(state.pool.allocatable, need, 1):
+            if state.keeps(node, need):
                 keep.append(node)
+        elif shared:  # no room for this shape; another shape may still fit
+            keep.append(node)
         if placed == remaining:
             keep.extend(nodes[idx + 1 :])
             break
@@ -327,9 +366,13 @@ def _open(state: _State, nodes: list[_Node], need: Mapping[str, float], remainin
         node.add(need, k)
         nodes.append(node)
         rooms = state.room if nodes is state.nodes else state.overflow_room
-        for shape in state.needs:
-            if node.room_for(state.pool.allocatable, shape, 1):
-                rooms[frozenset(shape.items())].append(node)
+        if _ANY in rooms:
+            if not state.is_full(node):
+                rooms[_ANY].append(node)
+        else:
+            for shape in state.needs:
+                if node.room_for(state.pool.allocatable, shape, 1):
+                    rooms[frozenset(shape.items())].append(node)
     return k
 
 
@@ -433,6 +476,8 @@ def plan(pools: Sequence[PoolCapacity], demands: Sequence[Demand]) -> CapacityPl
         if ok:
             per_node = _Node().room_for(ok[0].pool.allocatable, needs[i][ok[0].pool.name], remaining[i])
             chunk[i] = max(1, -(-per_node // _ROUNDS_PER_NODE))
+    for st in states.values():
+        st.start()
     # Interleave demands a fraction of a node at a time (largest first in each round): placing one demand
     # wholesale fills nodes along a single dimension (all CPU, or all memory) and strands the other.
     active = [i for i in order if candidates[i] and remaining[i]]

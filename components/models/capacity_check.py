@@ -294,6 +294,10 @@ def check_all(releases: Sequence[ModelReleaseArgs]) -> list[list[str]]:
     and releases whose excess has the same shape (requests, selectors, tolerations, replicas) share that
     one plan. Only a release whose superset does not pack is checked on its own (check_capacity), which
     gives the exact per-release message and fixes.
+
+    Bounded when many releases do not fit: after FULL_REPORTS releases failed their own check, the rest
+    are neither checked one by one nor packed as a new superset shape (each would pack every release's
+    floor again, quadratic in the releases); the first of them gets one message naming them all.
     """
     if not releases:
         return []
@@ -307,13 +311,14 @@ def check_all(releases: Sequence[ModelReleaseArgs]) -> list[list[str]]:
     for i, a in enumerate(releases):
         extra = excess_demands(a)
         key = _shape(extra)
-        if key not in packs:
+        if key not in packs and failed < FULL_REPORTS:
             packs[key] = all(f.fits for f in cap.plan(pools, [*every_floor, *extra]).demands)
-        if packs[key]:
+        if packs.get(key):
             out.append([])
             continue
         if failed >= FULL_REPORTS:
-            unchecked.append(i)  # summarised below: each check packs every release's floor again
+            # Summarised below: each check (and each new release shape) packs every release's floor again.
+            unchecked.append(i)
             out.append([])
             continue
         others = tuple(d for k, ds in enumerate(floors) if k != i for d in ds)
