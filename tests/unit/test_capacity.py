@@ -380,14 +380,19 @@ def test_plan_never_overcommits_and_accounts_for_every_replica(
             assert fit.fixes, fit
 
 
-def test_many_demands_that_do_not_fit_share_the_hypothetical_nodes() -> None:
-    # 3-GPU pods go first (largest share): 2 fit, 8 open one hypothetical 4-GPU node each; the 1-GPU pods
-    # then take the 2 real nodes' last GPU and the 8 hypothetical nodes' spare GPU: 10 nodes in all.
-    big = [Demand(f"big-{i}", "g", 1, {"nvidia.com/gpu": 3}, tolerations=TOLERATE_GPU) for i in range(10)]
-    small = [Demand(f"small-{i}", "g", 1, {"nvidia.com/gpu": 1}, tolerations=TOLERATE_GPU) for i in range(10)]
+@pytest.mark.parametrize("n", [10, 40])  # 20 pod shapes: a node list per shape; 80: one list for the pool
+def test_many_demands_that_do_not_fit_share_the_hypothetical_nodes(n: int) -> None:
+    # 3-GPU pods go first (largest share): 2 fit, n - 2 open one hypothetical 4-GPU node each; the 1-GPU
+    # pods then take the 2 real nodes' last GPU and the hypothetical nodes' spare GPU: n nodes in all.
+    # Each demand asks a slightly different CPU (never the binding resource), so each is its own shape.
+    def d(name: str, i: int, gpus: int) -> Demand:
+        return Demand(f"{name}-{i}", "g", 1, {"nvidia.com/gpu": gpus, "cpu": 0.1 + i / 100}, tolerations=TOLERATE_GPU)
+
+    big = [d("big", i, 3) for i in range(n)]
+    small = [d("small", i, 1) for i in range(n)]
     p = plan([_a10g_pool(max_nodes=2)], [*small, *big])
-    assert sum(d.placed for d in p.demands) == 4
-    assert {d.fixes for d in p.demands if not d.fits} == {("raise nodePools[gpu-a10g].maxSize from 2 to 10",)}
+    assert sum(x.placed for x in p.demands) == 4
+    assert {x.fixes for x in p.demands if not x.fits} == {(f"raise nodePools[gpu-a10g].maxSize from 2 to {n}",)}
 
 
 def test_capacity_check_reports_ten_releases_in_full_and_names_the_rest() -> None:
