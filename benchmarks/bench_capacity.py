@@ -251,7 +251,7 @@ def non_fitting() -> None:
         r = plan([pool], ds)
         return f"{sum(not d.fits for d in r.demands)} do not fit; {r.demands[-1].fixes[0]}"
 
-    _timed_rows("demands", [1000, 2000, 4000, 8000], planner)
+    _timed_rows("demands", [2000, 4000, 8000, 16000], planner)
 
     print("non-fitting: parse_spec of dev with N copies of its model (every release fails the L4 pool)")
     cfg = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
@@ -268,6 +268,26 @@ def non_fitting() -> None:
 
     spec(10)  # warm the catalog and chart caches
     _timed_rows("models", [50, 100, 200, 400, 1000], spec)
+
+    print("non-fitting: the same, but maxReplicas 2 and each copy asks a different CPU (one pod shape per release)")
+
+    def distinct(n: int) -> str:
+        models = []
+        for i in range(n):
+            m = copy.deepcopy(first)
+            if i:
+                m.update(name=f"m{i}", hosts=[f"m{i}.example.com"])
+            m["autoscaling"]["maxReplicas"] = 2
+            for v in m["versions"]:
+                v["cpu"] = round(1 + i / 1000, 3)
+            models.append(m)
+        try:
+            parse_spec(copy.deepcopy({**raw, "models": models}))
+        except ConfigError as err:
+            return f"{len(err.problems)} problems"
+        return "accepted"
+
+    _timed_rows("models", [50, 100, 200, 400, 1000], distinct)
 
 
 if __name__ == "__main__":
