@@ -35,6 +35,7 @@ from tests.conftest import Plan
 from tests.rendered import require_tools
 from tests.spec_helpers import raw_stack
 from tools.offline.artifacts import helm_releases, kubernetes_objects
+from tools.offline.charts import EKS_CHARTS_MODULE_CHARTS, KARPENTER_MODULE_CHARTS, chart_name, find_chart
 from tools.offline.runner import PROJECT_DIR
 
 CLUSTER_STACKS = ["dev", "prod", "alicloud-dev", "alicloud-prod"]
@@ -243,6 +244,15 @@ def test_grafana_persistence_runs_no_root_init_container(plan: Callable[[str], P
         assert grafana["securityContext"]["fsGroup"] == grafana["securityContext"]["runAsGroup"] == 472
 
 
+def chart_path(addon: str) -> Path:
+    """The chart `addon` is rendered from: vendored in ../shared/charts, or (Karpenter, the EFA device plugin)
+    the Go module scripts/fetch-karpenter.sh fetched (tools/offline/charts.py find_chart)."""
+    p = pin(addon)
+    if p.chart in {**KARPENTER_MODULE_CHARTS, **EKS_CHARTS_MODULE_CHARTS}:
+        return find_chart(p.chart, p.version).path
+    return archive(addon)
+
+
 def render(release: dict[str, Any], addon: str) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         values = Path(tmp) / "values.yaml"
@@ -252,7 +262,7 @@ def render(release: dict[str, Any], addon: str) -> list[dict[str, Any]]:
                 helm_binary() or "helm",
                 "template",
                 release["name"],
-                str(archive(addon)),
+                str(chart_path(addon)),
                 "-n",
                 release["namespace"],
                 "-f",
@@ -288,12 +298,14 @@ def test_rendered_pods_meet_their_namespace_level_and_the_docs_name_every_except
         for obj in kubernetes_objects(p.data):  # our own objects: models, the ILM Job, ...
             rendered.append((stack, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], obj))
         for r in helm_releases(p.data):
+            # A release names its chart by name, OCI reference or package path (components/helm.py).
+            addon = addon_of[chart_name(str(r["chart"]), str(r.get("version") or ""))]
             try:
-                archive(addon_of[r["chart"]])
+                chart_path(addon)
             except FileNotFoundError:
                 unrendered.setdefault(r["namespace"], set()).add(r["name"])
                 continue
-            for obj in render(r, addon_of[r["chart"]]):
+            for obj in render(r, addon):
                 if "test" in ((obj.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", ""):
                     continue  # `helm test` pods run only on request
                 rendered.append((stack, obj["metadata"].get("namespace") or r["namespace"], r["name"], obj))
