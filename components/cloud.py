@@ -144,6 +144,21 @@ class ModelCacheFactory(Protocol):
     def __call__(self, *, opts: pulumi.ResourceOptions) -> ModelCacheStorage: ...
 
 
+def model_cache_once(create: Callable[[], ModelCacheStorage]) -> ModelCacheFactory:
+    """A ModelCacheFactory that calls `create` on first use and returns its storage after: the cloud's
+    cache storage (components/aws/efs.py, components/alicloud/nas.py) exists once per cluster. The caller's
+    options are ignored: the cluster layer's options (its cloud provider) decide where the storage lives."""
+    made: list[ModelCacheStorage] = []
+
+    def factory(*, opts: pulumi.ResourceOptions) -> ModelCacheStorage:
+        del opts
+        if not made:
+            made.append(create())
+        return made[0]
+
+    return factory
+
+
 class NodeAutoscalerFactory(Protocol):
     """Installs the cloud's node autoscaler for the cluster's pools (Helm chart + its cloud identity)."""
 

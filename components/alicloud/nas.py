@@ -22,7 +22,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from components.cloud import ModelCacheFactory, ModelCacheStorage
+from components.cloud import ModelCacheFactory, ModelCacheStorage, model_cache_once
 
 STORAGE_CLASS = "nas-models"
 NAS_ENCRYPT_MANAGED_KEY = 1  # NAS API EncryptType 1: encrypted at rest with the NAS-managed key
@@ -108,12 +108,6 @@ def nas_model_cache_factory(
     name: str, args: NasModelCacheArgs, cluster_opts: pulumi.ResourceOptions
 ) -> ModelCacheFactory:
     """The seam's model_cache on ACK: creates the NAS cache storage on first use, returns the same after."""
-    made: list[NasModelCache] = []
-
-    def create(*, opts: pulumi.ResourceOptions) -> ModelCacheStorage:
-        del opts  # the cluster layer's options (its Alibaba Cloud provider) decide where the file system lives
-        if not made:
-            made.append(NasModelCache(name, args, opts=cluster_opts))
-        return ModelCacheStorage(storage_class=STORAGE_CLASS, ready=made[0].ready)
-
-    return create
+    return model_cache_once(
+        lambda: ModelCacheStorage(storage_class=STORAGE_CLASS, ready=NasModelCache(name, args, opts=cluster_opts).ready)
+    )

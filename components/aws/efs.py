@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 from components.aws import iam_docs
 from components.aws.eks_addons import addon_pins
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
-from components.cloud import ModelCacheFactory, ModelCacheStorage
+from components.cloud import ModelCacheFactory, ModelCacheStorage, model_cache_once
 
 EFS_CSI = "aws-efs-csi-driver"
 EFS_CSI_SERVICE_ACCOUNT = ("kube-system", "efs-csi-controller-sa")
@@ -164,12 +164,6 @@ def efs_model_cache_factory(
     name: str, args: EfsModelCacheArgs, cluster_opts: pulumi.ResourceOptions
 ) -> ModelCacheFactory:
     """The seam's model_cache on AWS: creates the EFS cache storage on first use, returns the same after."""
-    made: list[EfsModelCache] = []
-
-    def create(*, opts: pulumi.ResourceOptions) -> ModelCacheStorage:
-        del opts  # the cluster layer's options (its regional AWS provider) decide where the file system lives
-        if not made:
-            made.append(EfsModelCache(name, args, opts=cluster_opts))
-        return ModelCacheStorage(storage_class=STORAGE_CLASS, ready=made[0].ready)
-
-    return create
+    return model_cache_once(
+        lambda: ModelCacheStorage(storage_class=STORAGE_CLASS, ready=EfsModelCache(name, args, opts=cluster_opts).ready)
+    )
