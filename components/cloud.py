@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.gpu.autoscaler import NodeAutoscalerSettings
 from components.scheduling import PoolShape
@@ -142,6 +143,30 @@ class ModelCacheFactory(Protocol):
     """Installs (once per stack; later calls return the same) the RWX storage model caches live on."""
 
     def __call__(self, *, opts: pulumi.ResourceOptions) -> ModelCacheStorage: ...
+
+
+def model_cache_storage_class(
+    resource_name: str,
+    *,
+    storage_class: str,
+    provisioner: str,
+    parameters: Mapping[str, pulumi.Input[str]],
+    mount_options: Sequence[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.storage.v1.StorageClass:
+    """The StorageClass a cloud's cache storage offers the caches' claims (components/aws/efs.py,
+    components/alicloud/nas.py): volumes are deleted with their claim (a cache is re-created from the
+    verified artifacts by its Jobs) and bound at once (the cache Job is the first and only writer)."""
+    return k8s.storage.v1.StorageClass(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=storage_class),
+        provisioner=provisioner,
+        parameters=dict(parameters),
+        mount_options=list(mount_options),
+        reclaim_policy="Delete",
+        volume_binding_mode="Immediate",
+        opts=opts,
+    )
 
 
 def model_cache_once(create: Callable[[], ModelCacheStorage]) -> ModelCacheFactory:

@@ -22,7 +22,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from components.cloud import ModelCacheFactory, ModelCacheStorage, model_cache_once
+from components.cloud import ModelCacheFactory, ModelCacheStorage, model_cache_once, model_cache_storage_class
 
 STORAGE_CLASS = "nas-models"
 NAS_ENCRYPT_MANAGED_KEY = 1  # NAS API EncryptType 1: encrypted at rest with the NAS-managed key
@@ -86,9 +86,9 @@ class NasModelCache(pulumi.ComponentResource):
             vswitch_id=args.vswitch_id,
             opts=child,
         )
-        self.storage_class = k8s.storage.v1.StorageClass(
+        self.storage_class = model_cache_storage_class(
             f"{name}-{STORAGE_CLASS}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS),
+            storage_class=STORAGE_CLASS,
             provisioner="nasplugin.csi.alibabacloud.com",
             parameters={
                 "volumeAs": "subpath",
@@ -96,8 +96,6 @@ class NasModelCache(pulumi.ComponentResource):
                 "archiveOnDelete": "false",
             },
             mount_options=["nolock,tcp,noresvport", "vers=3"],
-            reclaim_policy="Delete",
-            volume_binding_mode="Immediate",
             opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[self.mount_target]),
         )
         self.ready: tuple[pulumi.Resource, ...] = (self.mount_target, self.storage_class)

@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 from components.aws import iam_docs
 from components.aws.eks_addons import addon_pins
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
-from components.cloud import ModelCacheFactory, ModelCacheStorage, model_cache_once
+from components.cloud import ModelCacheFactory, ModelCacheStorage, model_cache_once, model_cache_storage_class
 
 EFS_CSI = "aws-efs-csi-driver"
 EFS_CSI_SERVICE_ACCOUNT = ("kube-system", "efs-csi-controller-sa")
@@ -139,9 +139,9 @@ class EfsModelCache(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
-        self.storage_class = k8s.storage.v1.StorageClass(
+        self.storage_class = model_cache_storage_class(
             f"{name}-{STORAGE_CLASS}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS),
+            storage_class=STORAGE_CLASS,
             provisioner="efs.csi.aws.com",
             parameters={
                 "provisioningMode": "efs-ap",
@@ -152,8 +152,6 @@ class EfsModelCache(pulumi.ComponentResource):
                 "basePath": "/models",
             },
             mount_options=["tls"],
-            reclaim_policy="Delete",
-            volume_binding_mode="Immediate",
             opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[self.addon, *targets]),
         )
         self.ready: tuple[pulumi.Resource, ...] = (self.addon, *targets, self.storage_class)
