@@ -10,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
+from components.cloud import ModelCacheStorage, model_cache_once
 from components.models.fetcher import FETCHER_IMAGE, SCRIPT_PATH
 from components.models.weights_plan import HF_HOSTS
 from tests.conftest import Plan
@@ -194,6 +196,11 @@ def test_efs_cache_storage_on_aws(plan: Callable[[str], Plan]) -> None:
     sc = p.one("kubernetes:storage.k8s.io/v1:StorageClass", "gpu-prod-model-cache-efs-models")["inputs"]
     assert sc["provisioner"] == "efs.csi.aws.com" and sc["mountOptions"] == ["tls"]
     assert sc["parameters"]["provisioningMode"] == "efs-ap" and sc["parameters"]["uid"] == "10001"
+    assert (sc["metadata"]["name"], sc["reclaimPolicy"], sc["volumeBindingMode"]) == (
+        "efs-models",
+        "Delete",
+        "Immediate",
+    )
 
 
 def test_oss_through_rrsa_and_nas_cache_on_alibaba(plan: Callable[[str], Plan]) -> None:
@@ -230,6 +237,11 @@ def test_oss_through_rrsa_and_nas_cache_on_alibaba(plan: Callable[[str], Plan]) 
     assert (rule["sourceCidrIp"], rule["userAccessType"]) == ("10.50.0.0/16", "root_squash")
     sc = p.one("kubernetes:storage.k8s.io/v1:StorageClass", "gpu-ali-prod-model-cache-nas-models")["inputs"]
     assert sc["provisioner"] == "nasplugin.csi.alibabacloud.com" and sc["parameters"]["volumeAs"] == "subpath"
+    assert (sc["metadata"]["name"], sc["reclaimPolicy"], sc["volumeBindingMode"]) == (
+        "nas-models",
+        "Delete",
+        "Immediate",
+    )
     pvc = p.one("kubernetes:core/v1:PersistentVolumeClaim", "qwen2-72b-cache")["inputs"]["spec"]
     assert pvc["storageClassName"] == "nas-models"
     se = p.one("kubernetes:networking.istio.io/v1:ServiceEntry", "qwen2-72b-artifacts")["inputs"]["spec"]
@@ -269,3 +281,17 @@ def test_versions_without_artifact_have_no_fetch(plan: Callable[[str], Plan]) ->
         tpl = dep["inputs"]["spec"]["template"]
         assert "initContainers" not in tpl["spec"]
         assert "sidecar.istio.io/nativeSidecar" not in tpl["metadata"]["annotations"]
+
+
+def test_model_cache_storage_is_created_on_first_use_only() -> None:
+    made: list[ModelCacheStorage] = []
+
+    def create() -> ModelCacheStorage:
+        made.append(ModelCacheStorage(storage_class=f"class-{len(made)}"))
+        return made[-1]
+
+    factory = model_cache_once(create)
+    assert made == []  # nothing until a model asks for a cache
+    first = factory(opts=pulumi.ResourceOptions())
+    assert factory(opts=pulumi.ResourceOptions()) is first
+    assert made == [first] and first.storage_class == "class-0"
