@@ -184,6 +184,29 @@ def _fetch_mounts(
     return mounts
 
 
+def _fetcher_container(
+    name: str,
+    args: list[str],
+    volume_mounts: list[k8s.core.v1.VolumeMountArgs],
+    env: list[k8s.core.v1.EnvVarArgs] | None = None,
+) -> k8s.core.v1.ContainerArgs:
+    """The fetcher program as a container (restricted, with requests and limits), whatever it is asked to do."""
+    return k8s.core.v1.ContainerArgs(
+        name=name,
+        image=FETCHER_IMAGE,
+        # Digest-pinned: Always costs one registry HEAD per start (CKV_K8S_15), like the server image.
+        image_pull_policy="Always",
+        command=[FETCHER_PYTHON],
+        args=args,
+        env=env,
+        resources=_resources(),
+        security_context=_security(),
+        # The mismatch line becomes the container's termination message (kubectl describe shows it).
+        termination_message_policy="FallbackToLogsOnError",
+        volume_mounts=volume_mounts,
+    )
+
+
 def fetch_container(
     a: ModelReleaseArgs,
     art: Artifact,
@@ -197,19 +220,11 @@ def fetch_container(
     extra_mounts: Sequence[k8s.core.v1.VolumeMountArgs] = (),
 ) -> k8s.core.v1.ContainerArgs:
     """Downloads `art` into `dest` (under the `dest_volume` mounted at `mount_path`) and verifies it."""
-    return k8s.core.v1.ContainerArgs(
-        name=name,
-        image=FETCHER_IMAGE,
-        # Digest-pinned: Always costs one registry HEAD per start (CKV_K8S_15), like the server image.
-        image_pull_policy="Always",
-        command=[FETCHER_PYTHON],
-        args=_fetch_args(a, art, dest),
+    return _fetcher_container(
+        name,
+        _fetch_args(a, art, dest),
+        [*_fetch_mounts(art, access, dest_volume, mount_path), *extra_mounts],
         env=_env(art, ctx, access),
-        resources=_resources(),
-        security_context=_security(),
-        # The mismatch line becomes the container's termination message (kubectl describe shows it).
-        termination_message_policy="FallbackToLogsOnError",
-        volume_mounts=[*_fetch_mounts(art, access, dest_volume, mount_path), *extra_mounts],
     )
 
 
@@ -224,26 +239,10 @@ def pod_weights(
     if a.cache is not None and art.sha256 is not None:
         # Cache hit path: the Job verified <cache>/<sha256>; wait for it, then read it in place.
         digest_dir = f"{CACHE_DIR}/{art.sha256}"
-        wait = k8s.core.v1.ContainerArgs(
-            name="fetch-weights",
-            image=FETCHER_IMAGE,
-            # Digest-pinned: Always costs one registry HEAD per start (CKV_K8S_15), like the server image.
-            image_pull_policy="Always",
-            command=[FETCHER_PYTHON],
-            args=[
-                f"{FETCHER_DIR}/{SCRIPT_NAME}",
-                "wait",
-                "--sha256",
-                art.sha256,
-                "--dest",
-                digest_dir,
-                "--timeout",
-                "3600",
-            ],
-            resources=_resources(),
-            security_context=_security(),
-            termination_message_policy="FallbackToLogsOnError",
-            volume_mounts=[
+        wait = _fetcher_container(
+            "fetch-weights",
+            [f"{FETCHER_DIR}/{SCRIPT_NAME}", "wait", "--sha256", art.sha256, "--dest", digest_dir, "--timeout", "3600"],
+            [
                 k8s.core.v1.VolumeMountArgs(name="fetcher", mount_path=FETCHER_DIR, read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=CACHE_DIR, read_only=True),
             ],
