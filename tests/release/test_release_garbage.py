@@ -4,16 +4,13 @@ edit of a file it refused, each example within a time bound."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.time_bound import time_bound
 from tools.offline.runner import PROJECT_DIR
 from tools.release import main
 from tools.release.errors import INVALID, OK, ReleaseError
@@ -43,24 +40,6 @@ YAML_BITS = [
     "~",
 ]
 VALUES = ["150", "-1", "null", "true", "[]", "{}", "'10'", "1e9", ".inf", "*a", "&a 5", "!!str 10", "v9", ""]
-
-
-class Unbounded(BaseException):
-    pass
-
-
-@contextmanager
-def time_bound(seconds: float) -> Iterator[None]:
-    def expire(_signum: int, _frame: FrameType | None) -> None:
-        raise Unbounded(f"ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @st.composite

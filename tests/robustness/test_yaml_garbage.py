@@ -6,19 +6,16 @@ never a traceback, never an internal error, and every example within a time boun
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import STACKS
+from tests.time_bound import time_bound
 from tools import plan as plan_cli
 from tools import pr_diff
 from tools.offline.config import PROJECT_DIR
@@ -27,26 +24,6 @@ from tools.offline.stack_yaml import StackFileError, loads
 REAL_LINES = [line for s in STACKS for line in (PROJECT_DIR / f"Pulumi.{s}.yaml").read_text().splitlines()]
 TAGS = ["!!python/object:os.system", "!!python/name:os.system", "!!binary", "!!set", "!!omap", "!foo", "!", "!!int"]
 YAML_CHARS = ":-[]{}&*!|>#'\"%@`,? \t\n\\.~0123456789abcxyz\u00e9\u2028\ufeff\x00\x85"
-
-
-class Unbounded(BaseException):
-    """An example ran past its time bound (a BaseException: no `except Exception` boundary swallows it)."""
-
-
-@contextmanager
-def time_bound(seconds: float) -> Iterator[None]:
-    """A hard bound (SIGALRM in the main thread): a hang fails the example instead of the suite."""
-
-    def expire(_signum: int, _frame: FrameType | None) -> None:
-        raise Unbounded(f"ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @st.composite
