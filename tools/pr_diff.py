@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.cost.render import money as _cur  # one money format for report.md and the PR comment
 from tools.offline.config import PROJECT_DIR
 from tools.offline.diff import PlanDiff, diff_plans, render_markdown
 from tools.plan import internal_error
@@ -165,14 +166,6 @@ def plan_both(
 
 
 # -- monthly cost and the budget gate (components/cost/, docs/cost.md) --------------------------------------
-
-SYMBOLS = {"USD": "$", "CNY": "¥"}
-
-
-def _cur(amount: float | None, currency: str) -> str:
-    if amount is None:
-        return "unpriced"
-    return f"{'−' if amount < 0 else ''}{SYMBOLS.get(currency, currency + ' ')}{abs(amount):,.2f}"
 
 
 def _cost_delta(a: float | None, b: float | None, currency: str, *, new: bool = False) -> str:
