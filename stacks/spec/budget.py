@@ -38,7 +38,7 @@ class UsageSpec(Spec):
 class BudgetSpec(Spec):
     monthly_peak: float | None = Field(default=None, gt=0)
     """The most the stack may cost per month with every pool at maxSize, in `currency`. A pull request whose
-    head plan's peak is above it fails the plan-diff check (exit 4), as does one whose peak cannot be
+    head plan's peak is above it fails the plan-diff check (exit 5), as does one whose peak cannot be
     priced. Default: no budget, the cost is reported only."""
     currency: Literal["USD", "CNY"] = "USD"
     """Currency of monthlyPeak: the price book's for the stack's cloud (aws USD, alicloud CNY; no exchange
