@@ -105,6 +105,14 @@ def special_range(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | N
     return None
 
 
+def outside_rfc1918(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
+    """Where `net` lies when it is not inside an RFC 1918 range ('in <special range>' or 'outside the private
+    ranges'), else None: the one wording of the Service CIDR and Flannel pod CIDR rules."""
+    if isinstance(net, ipaddress.IPv4Network) and any(net.subnet_of(r) for r in RFC1918):
+        return None
+    return f"in {s}" if (s := special_range(net)) else "outside the private ranges"
+
+
 def covers_world(cidrs: list[str]) -> int | None:
     """The IP version (4 or 6) whose whole address space the union of `cidrs` covers, else None.
 
@@ -205,8 +213,7 @@ def network_ranges(spec: StackSpec) -> Iterator[Problem]:
     svc = ipaddress.ip_network(net.service_cidr)
     low, high = SERVICE_CIDR_PREFIXES[spec.cloud]
     source = SERVICE_CIDR_SOURCE[spec.cloud]
-    if not (isinstance(svc, ipaddress.IPv4Network) and any(svc.subnet_of(r) for r in RFC1918)):
-        where = f"in {s}" if (s := special_range(svc)) else "outside the private ranges"
+    if (where := outside_rfc1918(svc)) is not None:
         yield (
             (*loc, "serviceCidr"),
             (
@@ -225,8 +232,7 @@ def network_ranges(spec: StackSpec) -> Iterator[Problem]:
     ali = spec.cluster.alicloud
     if spec.cloud == "alicloud" and ali is not None and ali.network_plugin == "flannel":
         pod = ipaddress.ip_network(ali.pod_cidr)
-        if not (isinstance(pod, ipaddress.IPv4Network) and any(pod.subnet_of(r) for r in RFC1918)):
-            where = f"in {s}" if (s := special_range(pod)) else "outside the private ranges"
+        if (where := outside_rfc1918(pod)) is not None:
             yield (
                 ("cluster", "alicloud", "podCidr"),
                 (
