@@ -35,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.cost.price_book import GENERATED_PATH, load_price_book  # noqa: E402
+from components.cost.price_book import GENERATED_PATH, load_price_book, reload_price_book  # noqa: E402
 from components.gpu.catalog import catalog  # noqa: E402
 
 PROXY = "https://proxy.golang.org"
@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     data = build((k_prices, k_generated, k_time), (parse_ec2info(e_text, wanted), e_time))
     data.pop("_module_times")
     GENERATED_PATH.write_text(render(data))
-    load_price_book.cache_clear()
-    fresh = load_price_book()  # refuse to leave a book the loader rejects
+    fresh = reload_price_book()  # refuse to leave a book the loader rejects
     print(
         f"wrote {GENERATED_PATH.relative_to(ROOT)}: {len(data['instances']['aws'])} instance types, book dated {fresh.date}"
     )

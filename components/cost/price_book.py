@@ -297,6 +297,14 @@ def load_price_book(book_path: Path = BOOK_PATH, generated_path: Path = GENERATE
     return book
 
 
+def reload_price_book() -> PriceBook:
+    """The book read again from disk after a file changed (scripts/refresh_prices.py): both caches are
+    cleared, the parsed files' (_read) as well as the checked book's, or the old files would be returned."""
+    _read.cache_clear()
+    load_price_book.cache_clear()
+    return load_price_book()
+
+
 # The region whose on-demand price stands for an instance type where no region is known (ranking pools by
 # price: the autoscaler priorities, the capacity planner's cheapest pool). None: no USD reference (the
 # Alibaba figures are CNY quotes). A stack's cost is always priced in its own region (estimate.py).

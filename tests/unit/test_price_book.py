@@ -18,6 +18,7 @@ from components.cost.price_book import (
     Priced,
     Unpriced,
     load_price_book,
+    reload_price_book,
 )
 from components.gpu.catalog import catalog
 
@@ -157,3 +158,11 @@ def test_a_zero_price_or_an_inverted_spot_range_is_refused(tmp_path: Path) -> No
     )
     with pytest.raises(ValueError, match="spot range low 2.0 > high 1.0"):
         load_price_book.__wrapped__(a, b)
+
+
+def test_reload_parses_the_files_again() -> None:
+    """scripts/refresh_prices.py checks the file it wrote: a reload must not return the cached parse."""
+    before = load_price_book()
+    fresh = reload_price_book()
+    assert fresh is not before and fresh == before
+    assert load_price_book() is fresh
