@@ -786,11 +786,16 @@ def pool_shape(spec: StackSpec, pool: NodePoolSpec) -> PoolShape:
     )
 
 
+def _catalog_instances(spec: StackSpec, pool: NodePoolSpec) -> list[InstanceType]:
+    """The pool's instance types found in the catalog, in the pool's order (rule pool_catalog reports the rest)."""
+    return [i for i in (catalog().instance(spec.cloud, t) for t in pool.instance_types) if i is not None]
+
+
 def karpenter_instance(spec: StackSpec, pool: NodePoolSpec) -> InstanceType:
     """The instance a Karpenter pool's capacity and cost are planned with: the cheapest of its instance
     types (Karpenter launches the cheapest offering that fits; all of a pool's types share one GPU shape,
     rule pool_catalog). Types without a known price come last."""
-    found = [i for i in (catalog().instance(spec.cloud, t) for t in pool.instance_types) if i is not None]
+    found = _catalog_instances(spec, pool)
     return min(found, key=lambda i: (i.price_usd_per_hour is None, i.price_usd_per_hour or 0.0, i.name))
 
 
@@ -798,7 +803,7 @@ def karpenter_limits(spec: StackSpec, pool: NodePoolSpec) -> dict[str, float]:
     """The NodePool `limits` of a Karpenter pool: maxSize nodes of its largest instance type, per resource
     (cpu cores, memory GiB, GPUs). Karpenter limits resources, not nodes: the capacity check turns them
     back into nodes of the instance it plans with (components/gpu/reservations.py)."""
-    found = [i for i in (catalog().instance(spec.cloud, t) for t in pool.instance_types) if i is not None]
+    found = _catalog_instances(spec, pool)
     limits = {
         "cpu": float(pool.max_size * max(i.vcpu for i in found)),
         "memory_gib": float(pool.max_size * max(i.memory_gib for i in found)),
