@@ -50,10 +50,6 @@ def registry(region: str) -> str:
     return f"{account}.dkr.ecr.{region}.amazonaws.com"
 
 
-def image(region: str) -> str:
-    return f"{registry(region)}/{IMAGE_PATH}:{helm.pin(ADDON).app_version}"
-
-
 def plugin_values(region: str, pools: Sequence[PoolShape]) -> dict[str, object]:
     """The chart values for the EFA pools `pools` in `region`."""
     if not pools:
