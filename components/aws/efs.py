@@ -8,7 +8,7 @@ Created once per cluster, only when a model asks for a cache without naming a st
 - an EFS file system encrypted at rest with its own KMS key (rotation on), elastic throughput (a cache
   fill is a burst), one mount target per private subnet, reachable only on NFS (2049) from the VPC;
 - StorageClass `efs-models`: one access point per claim under /models, files owned by the model pods'
-  UID/GID (components/models/weights.py FETCHER_UID), TLS in transit.
+  UID/GID (components/models/pod_security.py RUN_AS), TLS in transit.
 
 The file system is not `protect`ed (a cache is re-created from the verified artifacts by its Jobs); its
 KMS key is, in prod, like every key (docs/design.md#nothing-lost).
@@ -32,7 +32,7 @@ EFS_CSI = "aws-efs-csi-driver"
 EFS_CSI_SERVICE_ACCOUNT = ("kube-system", "efs-csi-controller-sa")
 STORAGE_CLASS = "efs-models"
 NFS_PORT = 2049
-CACHE_UID = "10001"  # components/models/objects.py RUN_AS: servers and the cache Job read and write as it
+CACHE_UID = "10001"  # components/models/pod_security.py RUN_AS: servers and the cache Job read and write as it
 
 
 @dataclass(frozen=True)

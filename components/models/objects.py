@@ -32,13 +32,12 @@ from components.models.names import (
     workload,
 )
 from components.models.placement import placement
+from components.models.pod_security import CACHE_MOUNT, container_security, pod_security
 from components.models.runtimes import RuntimePreset, server_for
 from components.models.weights import PodWeights
 from components.observability.slo import SloTarget, Workload, request_rate, slo_alert_rules
 
 # Non-root UID/GID above the host's range (CKV_K8S_40); model images must run as any UID.
-RUN_AS = 10001
-CACHE_MOUNT = "/models/cache"
 PRIORITY_CLASSES = {"critical": 1_000_000, "standard": 100_000, "batch": 1_000}
 
 
@@ -178,16 +177,7 @@ def deployment_spec(
         lifecycle=k8s.core.v1.LifecycleArgs(
             pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=b.pre_stop_seconds))
         ),
-        security_context=k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            privileged=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            run_as_user=RUN_AS,
-            run_as_group=RUN_AS,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        security_context=container_security(),
         volume_mounts=mounts,
     )
     selector = version_selector(a.name, v.name)
@@ -237,13 +227,7 @@ def deployment_spec(
                         label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                     )
                 ],
-                security_context=k8s.core.v1.PodSecurityContextArgs(
-                    run_as_non_root=True,
-                    run_as_user=RUN_AS,
-                    run_as_group=RUN_AS,
-                    fs_group=RUN_AS,
-                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                ),
+                security_context=pod_security(),
                 init_containers=weights.init_containers if weights is not None else None,
                 containers=[container],
                 volumes=volumes,

@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 from components.cloud import ArtifactAccess, ArtifactReaderFactory, CloudSeam, ModelCacheStorage
 from components.models.args import Artifact, ModelReleaseArgs, ModelVersion
 from components.models.fetcher import FETCHER_IMAGE, FETCHER_PYTHON, SCRIPT_NAME, script
+from components.models.pod_security import CACHE_MOUNT, container_security, pod_security
 from components.models.weights_plan import (
     FETCH_CPU,
     FETCH_CPU_LIMIT,
@@ -41,11 +42,9 @@ from components.models.weights_plan import (
 
 FETCHER_DIR = "/opt/fetcher"
 WEIGHTS_DIR = "/models/weights"
-CACHE_DIR = "/models/cache"
 SOURCE_DIR = "/models/source"
 TOKEN_DIR = "/var/run/secrets/gpu-platform/artifact-identity"
 TOKEN_FILE = "token"
-FETCHER_UID = 10001  # the model pods' UID (components/models/objects.py RUN_AS), so files and claims agree
 DOWNLOAD_HEADROOM = 1.1  # the emptyDir holds the weights plus filesystem overhead
 NATIVE_SIDECAR = {"sidecar.istio.io/nativeSidecar": "true"}
 
@@ -80,19 +79,6 @@ class PodWeights:
 
 
 # --- pod pieces ------------------------------------------------------------------------------------
-
-
-def _security() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        privileged=False,
-        read_only_root_filesystem=True,
-        run_as_non_root=True,
-        run_as_user=FETCHER_UID,
-        run_as_group=FETCHER_UID,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
 
 
 def _resources() -> k8s.core.v1.ResourceRequirementsArgs:
@@ -200,7 +186,7 @@ def _fetcher_container(
         args=args,
         env=env,
         resources=_resources(),
-        security_context=_security(),
+        security_context=container_security(),
         # The mismatch line becomes the container's termination message (kubectl describe shows it).
         termination_message_policy="FallbackToLogsOnError",
         volume_mounts=volume_mounts,
@@ -238,13 +224,13 @@ def pod_weights(
     volumes = [_fetcher_volume(a), *_token_volume(access)]
     if a.cache is not None and art.sha256 is not None:
         # Cache hit path: the Job verified <cache>/<sha256>; wait for it, then read it in place.
-        digest_dir = f"{CACHE_DIR}/{art.sha256}"
+        digest_dir = f"{CACHE_MOUNT}/{art.sha256}"
         wait = _fetcher_container(
             "fetch-weights",
             [f"{FETCHER_DIR}/{SCRIPT_NAME}", "wait", "--sha256", art.sha256, "--dest", digest_dir, "--timeout", "3600"],
             [
                 k8s.core.v1.VolumeMountArgs(name="fetcher", mount_path=FETCHER_DIR, read_only=True),
-                k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=CACHE_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=CACHE_MOUNT, read_only=True),
             ],
         )
         return PodWeights(
@@ -302,8 +288,8 @@ def cache_job_spec(
         access,
         name="populate-cache",
         dest_volume="model-cache",
-        mount_path=CACHE_DIR,
-        dest=f"{CACHE_DIR}/{art.sha256}",
+        mount_path=CACHE_MOUNT,
+        dest=f"{CACHE_MOUNT}/{art.sha256}",
         extra_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
     )
     return k8s.batch.v1.JobSpecArgs(
@@ -318,13 +304,7 @@ def cache_job_spec(
                 service_account_name=service_account,
                 automount_service_account_token=False,
                 restart_policy="OnFailure",
-                security_context=k8s.core.v1.PodSecurityContextArgs(
-                    run_as_non_root=True,
-                    run_as_user=FETCHER_UID,
-                    run_as_group=FETCHER_UID,
-                    fs_group=FETCHER_UID,
-                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                ),
+                security_context=pod_security(),
                 containers=[container],
                 volumes=volumes,
             ),
