@@ -14,20 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.aws import karpenter_objects
-from components.aws.karpenter import EKS_CLUSTER_SG_TAG, private_subnet_tags
 from stacks.spec.parse import parse_spec
 from stacks.spec.pools import pool_shapes
 from tests.apiserver.cluster import ApiServer
-from tests.spec_helpers import mutate, raw_stack
+from tests.karpenter_fixtures import prod_objects, prod_pools_only
 from tools.offline.charts import karpenter_module_dir
 
 pytestmark = pytest.mark.tools
-
-
-def prod_pools_only() -> dict[str, Any]:
-    """Prod's stack file without its models and add-ons: pool shapes depend on nodePools alone."""
-    return mutate(mutate(raw_stack("prod"), "models"), "addons")
 
 
 def _crds() -> list[dict[str, Any]]:
@@ -39,25 +32,7 @@ def _crds() -> list[dict[str, Any]]:
 
 def _prod_objects() -> list[dict[str, Any]]:
     (shape,) = [s for s in pool_shapes(parse_spec(prod_pools_only())) if s.provisioner == "karpenter"]
-    return [
-        karpenter_objects.node_class(
-            shape.name,
-            role_name="gpu-prod-karpenter-node",
-            ami_type="AL2023_x86_64_NVIDIA",
-            subnet_terms=[{"tags": private_subnet_tags("gpu-prod")}],
-            security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: "gpu-prod"}}],
-            disk_size_gib=200,
-            tags={"gpu-platform/pool": shape.name},
-        ),
-        karpenter_objects.node_pool(
-            shape.name,
-            shape,
-            instance_types=("g6.xlarge", "g6.2xlarge"),
-            capacity_types=("spot", "on-demand"),
-            zones=("us-east-1a", "us-east-1b", "us-east-1c"),
-            node_class_name=shape.name,
-        ),
-    ]
+    return prod_objects(shape, ("spot", "on-demand"), zones=("us-east-1a", "us-east-1b", "us-east-1c"))
 
 
 @pytest.fixture(scope="module")

@@ -8,28 +8,22 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from components.aws import karpenter_iam, karpenter_objects
+from components.aws import karpenter_iam
 from components.aws.cluster_autoscaler import priorities
 from components.aws.interruption import INTERRUPTION_EVENTS
-from components.aws.karpenter import EKS_CLUSTER_SG_TAG, private_subnet_tags
 from components.gpu import reservations
 from components.helm import pin
 from components.scheduling import pool_shape as catalog_shape
 from stacks.spec.parse import parse_spec
 from stacks.spec.pools import pool_shapes
 from tests.conftest import Plan
-from tests.spec_helpers import mutate, raw_stack
+from tests.karpenter_fixtures import prod_node_class, prod_objects, prod_pools_only
 from tests.validators import schemas
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 POOL = "gpu-l4-karpenter"
-
-
-def prod_pools_only() -> dict[str, Any]:
-    """Prod's stack file without its models and add-ons: pool shapes depend on nodePools alone."""
-    return mutate(mutate(raw_stack("prod"), "models"), "addons")
 
 
 def _shape(name: str = POOL) -> Any:
@@ -156,25 +150,7 @@ def test_controller_policy_is_scoped_to_the_cluster() -> None:
 
 
 def objects(shape: Any, capacity_types: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [
-        karpenter_objects.node_class(
-            shape.name,
-            role_name="gpu-prod-karpenter-node",
-            ami_type="AL2023_x86_64_NVIDIA",
-            subnet_terms=[{"tags": private_subnet_tags("gpu-prod")}],
-            security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: "gpu-prod"}}],
-            disk_size_gib=200,
-            tags={"gpu-platform/pool": shape.name},
-        ),
-        karpenter_objects.node_pool(
-            shape.name,
-            shape,
-            instance_types=("g6.xlarge", "g6.2xlarge"),
-            capacity_types=capacity_types,
-            zones=("us-east-1a", "us-east-1b"),
-            node_class_name=shape.name,
-        ),
-    ]
+    return prod_objects(shape, capacity_types, zones=("us-east-1a", "us-east-1b"))
 
 
 def test_objects_validate_against_the_module_crds() -> None:
@@ -183,15 +159,8 @@ def test_objects_validate_against_the_module_crds() -> None:
     assert {("karpenter.sh", "v1", "NodePool"), ("karpenter.k8s.aws", "v1", "EC2NodeClass")} <= set(crds)
     for obj in objects(_shape(), ("on-demand", "spot")):
         assert schemas.errors(obj, "1.33") == [], obj["kind"]
-    reserved = karpenter_objects.node_class(
-        "gpu-reserved",
-        role_name="gpu-prod-karpenter-node",
-        ami_type="AL2023_x86_64_NVIDIA",
-        subnet_terms=[{"tags": private_subnet_tags("gpu-prod")}],
-        security_group_terms=[{"tags": {EKS_CLUSTER_SG_TAG: "gpu-prod"}}],
-        disk_size_gib=500,
-        tags={},
-        capacity_reservation_ids=("cr-0123456789abcdef0",),
+    reserved = prod_node_class(
+        "gpu-reserved", disk_size_gib=500, tags={}, capacity_reservation_ids=("cr-0123456789abcdef0",)
     )
     assert reserved["spec"]["capacityReservationSelectorTerms"] == [{"id": "cr-0123456789abcdef0"}]
     assert schemas.errors(reserved, "1.33") == []
