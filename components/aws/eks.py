@@ -27,6 +27,41 @@ from components.aws import iam_docs
 # All five control-plane log types (EKS API LogType enum).
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
+
+
+def node_role(
+    name: str,
+    *,
+    description: str,
+    tags: Mapping[str, str],
+    partition: str,
+    opts: pulumi.ResourceOptions,
+    role_name: str | None = None,
+) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """An EC2-trusted node role (`<name>-node-role`) with the NODE_POLICIES attached (`<name>-node-<policy>`):
+    managed node groups' and Karpenter's nodes (components/aws/karpenter.py). Only the three policies a node
+    needs to join, pull images and run the VPC CNI; no SSM or CloudWatch agent rights (add them per need).
+    Add-ons get their own roles (components/aws/irsa.py)."""
+    role = aws.iam.Role(
+        f"{name}-node-role",
+        name=role_name,
+        description=description,
+        assume_role_policy=iam_docs.service_trust("ec2.amazonaws.com"),
+        tags=dict(tags),
+        opts=opts,
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-node-{policy}",
+            role=role.name,
+            policy_arn=iam_docs.managed_policy_arn(partition, policy),
+            opts=opts,
+        )
+        for policy in NODE_POLICIES
+    ]
+    return role, attachments
+
+
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 # Create-only fields: changing them later would replace the cluster (hashicorp/terraform-provider-aws#
 # 38230); terraform-aws-eks and pulumi-eks ignore them too. Engine paths, so camelCase.
@@ -136,24 +171,9 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         # -- IAM role of the nodes (shared by every pool; EKS creates its EC2_LINUX access entry) ------
-        self.node_role = aws.iam.Role(
-            f"{name}-node-role",
-            description=f"EKS managed nodes of {args.cluster_name}",
-            assume_role_policy=iam_docs.service_trust("ec2.amazonaws.com"),
-            tags=tags,
-            opts=child,
+        self.node_role, self.node_role_policies = node_role(
+            name, description=f"EKS managed nodes of {args.cluster_name}", tags=tags, partition=partition, opts=child
         )
-        # Only the three policies a node needs to join, pull images and run the VPC CNI; no SSM or
-        # CloudWatch agent rights (add them per need). Add-ons get their own roles (components/aws/irsa.py).
-        self.node_role_policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=self.node_role.name,
-                policy_arn=iam_docs.managed_policy_arn(partition, policy),
-                opts=child,
-            )
-            for policy in NODE_POLICIES
-        ]
 
         # -- KMS: secrets envelope encryption and the log group ----------------------------------------
         self.secrets_key = aws.kms.Key(

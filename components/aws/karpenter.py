@@ -24,19 +24,15 @@ import pulumi_kubernetes as k8s
 
 from components import helm
 from components.aws import iam_docs, karpenter_iam, karpenter_objects
-from components.aws.eks import NODE_POLICIES  # the same three join/pull/CNI policies as the node groups' role
+from components.aws.eks import node_role  # the same three join/pull/CNI policies as the node groups' role
 from components.aws.interruption import InterruptionQueue, InterruptionQueueArgs
 from components.aws.irsa import IRSA_ANNOTATION, WorkloadRole, WorkloadRoleArgs
+from components.aws.network import private_subnet_tags
 from components.scheduling import POOL_LABEL, PoolShape
 
 NAMESPACE = "kube-system"
 # EKS tags the cluster security group it creates with the cluster's name.
 EKS_CLUSTER_SG_TAG = "aws:eks:cluster-name"
-
-
-def private_subnet_tags(cluster: str) -> dict[str, str]:
-    """The tags components/aws/network.py puts on the private subnets (and only on them)."""
-    return {f"kubernetes.io/cluster/{cluster}": "shared", "kubernetes.io/role/internal-elb": "1"}
 
 
 SERVICE_ACCOUNT = "karpenter"
@@ -97,23 +93,14 @@ class Karpenter(pulumi.ComponentResource):
         cluster = args.cluster_name
 
         node_role_name = f"{cluster}-karpenter-node"  # fixed: the EC2NodeClasses name it at plan time
-        self.node_role = aws.iam.Role(
-            f"{name}-node-role",
-            name=node_role_name,
+        self.node_role, policies = node_role(
+            name,
+            role_name=node_role_name,
             description=f"Karpenter nodes of {cluster}",
-            assume_role_policy=iam_docs.service_trust("ec2.amazonaws.com"),
-            tags=dict(args.tags),
+            tags=args.tags,
+            partition=partition,
             opts=child,
         )
-        policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=self.node_role.name,
-                policy_arn=iam_docs.managed_policy_arn(partition, policy),
-                opts=child,
-            )
-            for policy in NODE_POLICIES
-        ]
         access = aws.eks.AccessEntry(
             f"{name}-node-access",
             cluster_name=args.eks_cluster_name,

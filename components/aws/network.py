@@ -15,6 +15,12 @@ import pulumi_aws as aws
 from components.network_plan import NatLayout, nat_zone_index, subnet_plan
 
 
+def private_subnet_tags(cluster: str) -> dict[str, str]:
+    """The tags the private subnets (and only they) carry: the cluster's, and internal load balancers'.
+    Karpenter's EC2NodeClasses select the subnets by them (components/aws/karpenter.py)."""
+    return {f"kubernetes.io/cluster/{cluster}": "shared", "kubernetes.io/role/internal-elb": "1"}
+
+
 @dataclass(frozen=True, slots=True)
 class AwsNetworkArgs:
     cluster_name: str
@@ -96,7 +102,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 vpc_id=vpc_id,
                 cidr_block=z.private_cidr,
                 availability_zone=z.zone,
-                tags=tags(f"private-{z.zone}", **cluster_tag, **{"kubernetes.io/role/internal-elb": "1"}),
+                tags=tags(f"private-{z.zone}", **private_subnet_tags(args.cluster_name)),
                 opts=child,
             )
             rt = aws.ec2.RouteTable(
