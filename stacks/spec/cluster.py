@@ -25,6 +25,7 @@ from stacks.spec.base import (
 
 if TYPE_CHECKING:
     from stacks.spec.stack import StackSpec
+from stacks.spec.cloud_facts import RFC1918
 from stacks.spec.errors import show
 
 
@@ -275,9 +276,8 @@ def endpoint(spec: StackSpec) -> Iterator[Problem]:
 
 # Where a private endpoint may be reached from: RFC 1918 private ranges and RFC 6598 shared address
 # space (carrier-grade NAT, often VPN client pools); never the internet.
-PRIVATE_RANGES = tuple(
-    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
-)
+# RFC 1918 plus carrier-grade NAT space (RFC 6598), which VPCs may also use.
+PRIVATE_RANGES = (*RFC1918, ipaddress.IPv4Network("100.64.0.0/10"))
 
 
 def _private(cidr: str) -> bool:
