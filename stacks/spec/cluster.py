@@ -276,7 +276,6 @@ def endpoint(spec: StackSpec) -> Iterator[Problem]:
 
 # Where a private endpoint may be reached from: RFC 1918 private ranges and RFC 6598 shared address
 # space (carrier-grade NAT, often VPN client pools); never the internet.
-# RFC 1918 plus carrier-grade NAT space (RFC 6598), which VPCs may also use.
 PRIVATE_RANGES = (*RFC1918, ipaddress.IPv4Network("100.64.0.0/10"))
 
 
