@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws import karpenter_objects
+from components.scheduling import PoolShape
 from stacks.spec.parse import parse_spec
 from stacks.spec.pools import pool_shapes
 from tests.apiserver.cluster import ApiServer
-from tests.karpenter_fixtures import prod_objects, prod_pools_only
+from tests.karpenter_fixtures import prod_node_class, prod_objects, prod_pools_only
 from tools.offline.charts import karpenter_module_dir
 
 pytestmark = pytest.mark.tools
@@ -30,9 +32,13 @@ def _crds() -> list[dict[str, Any]]:
     return found
 
 
-def _prod_objects() -> list[dict[str, Any]]:
+def _prod_shape() -> PoolShape:
     (shape,) = [s for s in pool_shapes(parse_spec(prod_pools_only())) if s.provisioner == "karpenter"]
-    return prod_objects(shape, ("spot", "on-demand"), zones=("us-east-1a", "us-east-1b", "us-east-1c"))
+    return shape
+
+
+def _prod_objects() -> list[dict[str, Any]]:
+    return prod_objects(_prod_shape(), ("spot", "on-demand"), zones=("us-east-1a", "us-east-1b", "us-east-1c"))
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +59,17 @@ def test_nodepool_and_ec2nodeclass_are_admitted(karpenter_api: ApiServer) -> Non
 
 def test_a_reservation_pool_is_admitted(karpenter_api: ApiServer) -> None:
     """A pool in an ODCR / Capacity Block: the EC2NodeClass selects it by id, the NodePool takes `reserved` only."""
-    node_class, node_pool = copy.deepcopy(_prod_objects())
-    node_class["metadata"]["name"] = node_pool["metadata"]["name"] = "gpu-reserved"
-    node_class["spec"]["capacityReservationSelectorTerms"] = [{"id": "cr-0123456789abcdef0"}]
-    node_pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] = "gpu-reserved"
-    for r in node_pool["spec"]["template"]["spec"]["requirements"]:
-        if r["key"] == "karpenter.sh/capacity-type":
-            r["values"] = ["reserved"]
+    shape = _prod_shape()
+    node_class = prod_node_class(shape.name, capacity_reservation_ids=("cr-0123456789abcdef0",))
+    node_pool = karpenter_objects.node_pool(
+        shape.name,
+        shape,
+        instance_types=("g6.xlarge",),
+        capacity_types=("reserved",),
+        zones=("us-east-1a",),
+        node_class_name=shape.name,
+    )
+    assert node_class["spec"]["capacityReservationSelectorTerms"] == [{"id": "cr-0123456789abcdef0"}]
     for obj in (node_class, node_pool):
         result = karpenter_api.dry_run(obj)
         assert result.admitted and not result.warnings, (obj["kind"], result.error, result.warnings)
